@@ -1,0 +1,378 @@
+"""Command line: ``cvstudio [gui|train|classify|info|export|presets|datasets]``.
+
+Exit status: 0 success, 2 bad arguments or bad input (one line naming what is
+wrong), 1 anything else. Heavy imports (torch, Qt) happen inside the commands
+so that ``--help`` and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+DATASET_HELP = "shapes (built-in, default) | cifar10 | cifar100 | mnist | fashion-mnist | svhn | a folder"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit code is also 2; keep its one-line style
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cvstudio import __version__
+
+    parser = _Parser(prog="cvstudio", description="CV Studio: train, inspect and use image classifiers.")
+    parser.add_argument("--version", action="version", version=f"cvstudio {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    gui = sub.add_parser("gui", help="open the main window (the default)")
+    gui.add_argument("checkpoint", nargs="?", help="a checkpoint to open")
+
+    t = sub.add_parser("train", help="train headless with the same core as the GUI")
+    t.add_argument("--dataset", default="shapes", help=DATASET_HELP)
+    t.add_argument("--data-dir", help="where torchvision datasets live (default: the user data folder)")
+    t.add_argument("--download", action="store_true", help="allow downloading a torchvision dataset")
+    t.add_argument("--classes", help="comma-separated class subset, in this order -> labels 0..k-1")
+    t.add_argument("--val-fraction", type=float, default=0.2, help="folders without a split: share held out")
+    t.add_argument("--image-size", type=int, help="folders: side of the square input in pixels (default 32)")
+    t.add_argument("--model", default="convnet", help="a preset (see `cvstudio presets`)")
+    t.add_argument("--width", type=_positive_int, help="hidden units or first conv channels")
+    t.add_argument("--depth", type=_positive_int, help="hidden layers, conv blocks or residual blocks")
+    t.add_argument("--dropout", type=_probability, help="dropout probability added after pooling/hidden layers")
+    t.add_argument("--batchnorm", action="store_true", help="add batch norm after convs and hidden linears")
+    t.add_argument("--l1", type=float, default=0.0, help="L1 penalty weight")
+    t.add_argument("--weight-decay", type=float, help="L2 penalty (default: the preset's)")
+    t.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd")
+    t.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    t.add_argument("--momentum", type=float, default=0.0)
+    t.add_argument("--nesterov", action="store_true")
+    t.add_argument("--batch-size", type=_positive_int, default=64)
+    t.add_argument("--epochs", type=_positive_int, default=10)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--stop-loss", type=float, help="stop once an epoch's training loss is below this")
+    t.add_argument("--patience", type=_positive_int, help="early stopping: epochs without a better val accuracy")
+    t.add_argument("--augment", choices=("none", "flip-crop"), default="none")
+    t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    t.add_argument("--out", help="checkpoint file (.safetensors; default: the runs folder)")
+    t.add_argument("--json", action="store_true", help="one JSON object per line: epochs, then a summary")
+
+    c = sub.add_parser("classify", help="classify images or folders with a checkpoint")
+    c.add_argument("checkpoint")
+    c.add_argument("inputs", nargs="+", metavar="IMAGE|DIR")
+    c.add_argument("--top-k", type=_positive_int, default=3)
+    c.add_argument("--device", default="cpu")
+    c.add_argument("--json", action="store_true")
+
+    i = sub.add_parser("info", help="describe a checkpoint")
+    i.add_argument("checkpoint")
+    i.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("export", help="export a checkpoint as PyTorch code, TorchScript or ONNX")
+    e.add_argument("checkpoint")
+    e.add_argument("--format", required=True, choices=("python", "torchscript", "onnx"))
+    e.add_argument("--out", required=True)
+
+    sub.add_parser("presets", help="list the model presets")
+    sub.add_parser("datasets", help="list the dataset sources")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "gui"
+    handler = {
+        "gui": cmd_gui,
+        "train": cmd_train,
+        "classify": cmd_classify,
+        "info": cmd_info,
+        "export": cmd_export,
+        "presets": cmd_presets,
+        "datasets": cmd_datasets,
+    }[command]
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("cvstudio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from cvstudio.core.errors import UserError
+
+        if isinstance(exc, UserError):
+            print(f"cvstudio {command}: error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        import traceback
+
+        traceback.print_exc()
+        print(f"cvstudio {command}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+# --- gui ---------------------------------------------------------------------------------
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from cvstudio.gui.app import run_app
+
+    return run_app(getattr(args, "checkpoint", None))
+
+
+# --- train -------------------------------------------------------------------------------
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class _ConsoleReporter:
+    """Prints download/decode progress and a line per epoch (or JSON lines)."""
+
+    def __init__(self, epochs: int, as_json: bool):
+        self.epochs = epochs
+        self.as_json = as_json
+        self.last_progress = 0.0
+
+    def on_progress(self, event) -> None:
+        now = time.monotonic()
+        done = event.fraction is not None and event.fraction >= 1.0
+        if now - self.last_progress < 0.5 and not done:
+            return
+        self.last_progress = now
+        pct = f"{event.fraction:6.1%}" if event.fraction is not None else ""
+        print(f"{event.stage}: {pct} {event.message}".rstrip(), file=sys.stderr, flush=True)
+
+    def on_fit_started(self, event) -> None:
+        if not self.as_json:
+            print(
+                f"training on {event.device}: {event.train_size:,} train / {event.val_size:,} val images, "
+                f"{event.params:,} parameters, {event.batches_per_epoch} steps per epoch",
+                flush=True,
+            )
+
+    def on_epoch_ended(self, e) -> None:
+        if self.as_json:
+            print(json.dumps({"event": "epoch", "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
+                              "val_loss": e.val_loss, "val_acc": e.val_acc, "images_per_s": e.images_per_s,
+                              "seconds": e.seconds}), flush=True)
+            return
+        eta = e.seconds * (self.epochs - e.epoch)  # whole epochs, evaluation included
+        print(
+            f"epoch {e.epoch:>{len(str(self.epochs))}}/{self.epochs}  "
+            f"train loss {e.train_loss:.4f} acc {e.train_acc:.3f}  val loss {e.val_loss:.4f} acc {e.val_acc:.3f}  "
+            f"{e.images_per_s:,.0f} img/s  ETA {_fmt_duration(eta)}" + ("  *" if e.improved else ""),
+            flush=True,
+        )
+
+
+def _csv(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from cvstudio.core.data import load_dataset
+    from cvstudio.core.models import PRESETS, get_preset, summarize
+    from cvstudio.core.runs import train_and_save
+    from cvstudio.core.specs import DataConfig, TrainConfig
+    from cvstudio.core.training import RunControl
+
+    data_config = DataConfig(
+        source=args.dataset,
+        data_dir=args.data_dir,
+        download=args.download,
+        classes=_csv(args.classes),
+        val_fraction=args.val_fraction,
+        image_size=args.image_size,
+        augment=args.augment,
+        seed=args.seed,
+    )
+    spec = get_preset(args.model, width=args.width, depth=args.depth, dropout=args.dropout, batchnorm=args.batchnorm)
+    preset = PRESETS[args.model]
+    train_config = TrainConfig(
+        optimizer=args.optimizer,
+        lr=args.lr if args.lr is not None else preset.lr,
+        momentum=args.momentum,
+        nesterov=args.nesterov,
+        weight_decay=args.weight_decay if args.weight_decay is not None else preset.weight_decay,
+        l1=args.l1,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        seed=args.seed,
+        stop_loss=args.stop_loss,
+        patience=args.patience,
+        device=args.device,
+    )
+    if args.out and not args.out.endswith(".safetensors"):
+        raise _bad_input(f"--out must name a .safetensors file, got {args.out!r}")
+
+    reporter = _ConsoleReporter(train_config.epochs, args.json)
+    data = load_dataset(data_config, callbacks=[reporter])
+    for warning in data.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    summarize(spec, data.input_shape, data.num_classes)  # a spec that cannot work fails here, before training
+
+    control = RunControl()
+    interrupts = {"count": 0}
+
+    def on_sigint(signum, frame):  # first Ctrl-C stops cleanly and keeps the checkpoint; the second aborts
+        interrupts["count"] += 1
+        if interrupts["count"] > 1:
+            raise KeyboardInterrupt
+        print("\nstopping after this batch (Ctrl-C again to abort)...", file=sys.stderr, flush=True)
+        control.request_stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        outcome = train_and_save(spec, data, train_config, data_config, out=args.out, callbacks=[reporter], control=control)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    r = outcome.result
+    summary: dict[str, Any] = {
+        "event": "done",
+        "status": r.status,
+        "message": r.message,
+        "model": spec.name,
+        "dataset": data.description,
+        "classes": list(data.class_names),
+        "train_acc": r.metrics.get("train_acc"),
+        "val_acc": r.metrics.get("val_acc"),
+        "val_loss": r.metrics.get("val_loss"),
+        "epochs": len(r.history),
+        "best_epoch": r.best_epoch,
+        "params": r.params,
+        "images_per_s": r.images_per_s,
+        "seconds": r.seconds,
+        "device": r.device,
+        "checkpoint": str(outcome.checkpoint) if outcome.checkpoint else None,
+    }
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        print(f"{r.status}: {r.message}")
+        if r.metrics:
+            print(
+                f"train accuracy {r.metrics['train_acc']:.4f}, validation accuracy {r.metrics['val_acc']:.4f} "
+                f"(best epoch {r.best_epoch}), {r.params:,} parameters, {r.images_per_s:,.0f} img/s on {r.device}"
+            )
+        print(f"checkpoint: {outcome.checkpoint}" if outcome.checkpoint else "no checkpoint saved: no usable weights")
+    return EXIT_OK if outcome.checkpoint else EXIT_FAILURE
+
+
+def _bad_input(message: str) -> Exception:
+    from cvstudio.core.errors import UserError
+
+    return UserError(message)
+
+
+# --- classify / info / export -------------------------------------------------------------
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from cvstudio.core.inference import Classifier, expand_inputs
+
+    classifier = Classifier.from_checkpoint(args.checkpoint, device=args.device)
+    predictions = classifier.classify_paths(expand_inputs(args.inputs), top_k=args.top_k)
+    failed = 0
+    for p in predictions:
+        failed += p.error is not None
+        if args.json:
+            print(json.dumps(p.to_dict()), flush=True)
+        elif p.error:
+            print(f"{p.path}: error: {p.error}")
+        else:
+            others = ", ".join(f"{label} {prob:.3f}" for label, prob in p.top_k[1:])
+            print(f"{p.path}: {p.label} ({p.prob:.3f})" + (f"  [{others}]" if others else ""))
+    if not predictions:
+        raise _bad_input("no images found in the given paths")
+    return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from cvstudio.core.checkpoints import read_meta
+    from cvstudio.core.models import summarize
+
+    meta = read_meta(args.checkpoint)
+    summary = summarize(meta.model_spec, meta.input_shape, len(meta.class_names))
+    if args.json:
+        d = meta.to_dict()
+        d["params"] = summary.total_params
+        print(json.dumps(d))
+        return EXIT_OK
+    c, h, w = meta.input_shape
+    print(f"checkpoint: {args.checkpoint}")
+    print(f"model:      {meta.model_spec.name}, {summary.total_params:,} parameters, input {c}x{h}x{w}")
+    print(f"dataset:    {meta.dataset}")
+    print(f"classes:    {', '.join(meta.class_names)}")
+    print(f"mean/std:   {', '.join(f'{m:.4f}' for m in meta.mean)} / {', '.join(f'{s:.4f}' for s in meta.std)}")
+    for key, value in meta.metrics.items():
+        print(f"{key + ':':<11} {value:.4f}")
+    print(f"run:        {meta.status}, {len(meta.history)} epochs, created {meta.created} by CV Studio {meta.app_version}")
+    if meta.train_config:
+        tc = meta.train_config
+        print(f"training:   {tc.optimizer} lr {tc.lr:g}, batch {tc.batch_size}, weight decay {tc.weight_decay:g}, L1 {tc.l1:g}")
+    print("layers:")
+    for layer in summary.layers:
+        shape = "x".join(str(s) for s in layer.out_shape)
+        print(f"  {layer.name:<12} {layer.description:<28} -> {shape:<10} {layer.params:>10,}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from cvstudio.core.export import export_checkpoint
+
+    report = export_checkpoint(args.checkpoint, args.format, args.out)
+    print(report)
+    return EXIT_OK
+
+
+# --- listings ------------------------------------------------------------------------------
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from cvstudio.core.models import PRESETS, get_preset, summarize
+
+    for name, info in PRESETS.items():
+        params = summarize(get_preset(name), (3, 32, 32), 2).total_params
+        print(f"{name:<18} {params:>10,} params (3x32x32, 2 classes)  {info.description}")
+    return EXIT_OK
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from cvstudio.core.data import SOURCES
+
+    for name, description in SOURCES.items():
+        print(f"{name:<14} {description}")
+    print(f"{'PATH':<14} a folder: PATH/train/<class>/*, PATH/test/<class>/* (or val/), or PATH/<class>/*")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The exceptions the core raises for problems a user can fix.
+
+Everything derived from :class:`UserError` carries a one-line, plain message
+that the command line prints (exit status 2) and the GUI shows in a dialog.
+"""
+
+
+class UserError(Exception):
+    """Bad input or an impossible request; the message says what to change."""
+
+
+class DataError(UserError):
+    """A dataset cannot be found, read or used as asked."""
+
+
+class SpecError(UserError):
+    """A model specification cannot be built (the message names the layer)."""
+
+    def __init__(self, message: str, layer_index: int | None = None):
+        super().__init__(message)
+        self.layer_index = layer_index
+
+
+class CheckpointError(UserError):
+    """A checkpoint file is missing, malformed or does not match its model."""
+
+
+class ImageError(UserError):
+    """An image file cannot be read or decoded."""
+
+
+class ConfigError(UserError):
+    """A training or data setting is out of range."""
+
+
+class TrainingError(UserError):
+    """Training cannot go on (out of memory, unavailable device); the message suggests a fix."""

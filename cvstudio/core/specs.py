@@ -1,0 +1,251 @@
+"""The settings of a run: what data, what model, how to train.
+
+All three are frozen dataclasses that round-trip through plain JSON
+(``to_dict`` / ``from_dict``) and are stored in every checkpoint, so a run can
+be reproduced from its checkpoint alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from cvstudio.core.errors import ConfigError, SpecError
+
+T = TypeVar("T")
+
+# Layer kinds a ModelSpec may contain. The builder (core/models/builder.py)
+# turns each into torch modules; shapes and channel counts are inferred.
+LAYER_KINDS = (
+    "conv",  # Conv2d: out (channels), kernel, stride, padding
+    "linear",  # Linear: out (units; None = number of classes)
+    "activation",  # fn: one of ACTIVATIONS
+    "maxpool",  # MaxPool2d: kernel, stride (None = kernel)
+    "avgpool",  # AvgPool2d: kernel, stride (None = kernel)
+    "global_avgpool",  # AdaptiveAvgPool2d(1) + flatten
+    "batchnorm",  # BatchNorm1d/2d chosen from the incoming shape
+    "dropout",  # Dropout: p
+    "flatten",  # explicit Flatten (inserted automatically before a linear)
+    "residual",  # ResNet basic block: out (channels), stride, batchnorm
+    "logsoftmax",  # LogSoftmax(dim=1), pairs with the "nll" loss
+)
+
+ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid", "leaky_relu", "elu", "silu")
+
+LOSSES = ("cross_entropy", "nll")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a network; fields that do not apply to ``kind`` are ignored."""
+
+    kind: str
+    out: int | None = None  # conv/residual: output channels; linear: units, None = classes
+    kernel: int = 3  # conv / pooling window, pixels
+    stride: int | None = None  # None: 1 for conv/residual, = kernel for pooling
+    padding: int = 0  # conv zero padding, pixels on each side
+    fn: str = "relu"  # activation function name
+    p: float = 0.5  # dropout probability
+    batchnorm: bool = True  # residual blocks only
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the fields that matter for this kind, so saved specs stay readable."""
+        keep = {
+            "conv": ("out", "kernel", "stride", "padding"),
+            "linear": ("out",),
+            "activation": ("fn",),
+            "maxpool": ("kernel", "stride"),
+            "avgpool": ("kernel", "stride"),
+            "dropout": ("p",),
+            "residual": ("out", "stride", "batchnorm"),
+        }.get(self.kind, ())
+        out: dict[str, Any] = {"kind": self.kind}
+        for name in keep:
+            out[name] = getattr(self, name)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LayerSpec:
+        if not isinstance(data, dict) or "kind" not in data:
+            raise SpecError(f"a layer must be an object with a 'kind', got {data!r}")
+        kind = data["kind"]
+        if kind not in LAYER_KINDS:
+            raise SpecError(f"unknown layer type {kind!r} (known: {', '.join(LAYER_KINDS)})")
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SpecError(f"layer {kind!r} has unknown settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def describe(self) -> str:
+        """Short human text, e.g. 'conv 16, 3x3, pad 1'."""
+        k = self.kind
+        if k == "conv":
+            s = f"conv {self.out}, {self.kernel}x{self.kernel}"
+            if (self.stride or 1) != 1:
+                s += f", stride {self.stride}"
+            if self.padding:
+                s += f", pad {self.padding}"
+            return s
+        if k == "linear":
+            return f"linear {self.out if self.out is not None else 'classes'}"
+        if k == "activation":
+            return self.fn
+        if k in ("maxpool", "avgpool"):
+            s = f"{k} {self.kernel}"
+            if self.stride not in (None, self.kernel):
+                s += f", stride {self.stride}"
+            return s
+        if k == "dropout":
+            return f"dropout {self.p:g}"
+        if k == "residual":
+            s = f"residual {self.out}"
+            if (self.stride or 1) != 1:
+                s += f", stride {self.stride}"
+            return s
+        return k
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A network as an ordered list of layers plus the loss it is trained with."""
+
+    name: str
+    layers: tuple[LayerSpec, ...]
+    loss: str = "cross_entropy"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+        if self.loss not in LOSSES:
+            raise SpecError(f"unknown loss {self.loss!r} (known: {', '.join(LOSSES)})")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "loss": self.loss, "layers": [l.to_dict() for l in self.layers]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
+            raise SpecError("a model spec must be an object with a list of 'layers'")
+        return cls(
+            name=str(data.get("name", "custom")),
+            layers=tuple(LayerSpec.from_dict(l) for l in data["layers"]),
+            loss=data.get("loss", "cross_entropy"),
+        )
+
+    def with_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> ModelSpec:
+        return dataclasses.replace(self, layers=tuple(layers))
+
+    @property
+    def outputs_log_probs(self) -> bool:
+        """True when the network ends in LogSoftmax (outputs are log-probabilities)."""
+        return bool(self.layers) and self.layers[-1].kind == "logsoftmax"
+
+
+AUGMENTATIONS = ("none", "flip-crop")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which images to train on and how to present them to the model."""
+
+    source: str = "shapes"  # "shapes", a torchvision name (see core.data.SOURCES) or a folder path
+    data_dir: str | None = None  # where torchvision datasets live; None = user data dir
+    download: bool = False  # allow downloading a torchvision dataset
+    classes: tuple[str, ...] = ()  # subset, in this order -> labels 0..k-1; () = all
+    val_fraction: float = 0.2  # folders without a train/test split: share held out
+    image_size: int | None = None  # folders: side of the square input, pixels; None = 32
+    grayscale: bool = False  # folders: load as 1 channel instead of RGB
+    augment: str = "none"  # "none" | "flip-crop" (random crop with 4 px padding + h-flip)
+    seed: int = 0  # shapes generation and folder split
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "classes", tuple(self.classes))
+        if self.augment not in AUGMENTATIONS:
+            raise ConfigError(f"unknown augmentation {self.augment!r} (use {' or '.join(AUGMENTATIONS)})")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"validation fraction must be between 0 and 1, got {self.val_fraction}")
+        if self.image_size is not None and not 4 <= self.image_size <= 1024:
+            raise ConfigError(f"image size must be between 4 and 1024 pixels, got {self.image_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["classes"] = list(self.classes)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataConfig:
+        return _from_dict(cls, data)
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: optimizer, schedule, regularization, stopping, device."""
+
+    optimizer: str = "sgd"  # "sgd" | "adam" | "adamw"
+    lr: float = 1e-2  # learning rate
+    momentum: float = 0.0  # SGD only
+    nesterov: bool = False  # SGD only, needs momentum > 0
+    weight_decay: float = 0.0  # L2 penalty applied by the optimizer
+    l1: float = 0.0  # L1 penalty weight: loss += l1 * sum(|w|) over all parameters
+    batch_size: int = 64  # images per step
+    epochs: int = 10
+    seed: int = 0  # weight init and shuffling
+    stop_loss: float | None = None  # stop once an epoch's mean training loss falls below this
+    patience: int | None = None  # stop after this many epochs without a better val accuracy
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r} (use {', '.join(OPTIMIZERS)})")
+        if not self.lr > 0:
+            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        if self.momentum < 0 or self.weight_decay < 0 or self.l1 < 0:
+            raise ConfigError("momentum, weight decay and L1 must not be negative")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
+            raise ConfigError("Nesterov momentum needs the SGD optimizer and a momentum above 0")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _from_dict(cls, data)
+
+
+def _from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} must be a JSON object")
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{cls.__name__} has unknown settings: {', '.join(sorted(unknown))}")
+    return cls(**data)
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj.to_dict(), sort_keys=True)
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "AUGMENTATIONS",
+    "LAYER_KINDS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "DataConfig",
+    "LayerSpec",
+    "ModelSpec",
+    "TrainConfig",
+    "to_json",
+]

@@ -1,0 +1,62 @@
+"""Choosing the device a run trains on, and describing it to the user."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from cvstudio.core.errors import ConfigError
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """(device string, human label) for every device this machine can train on."""
+    devices = [("cpu", "CPU")]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            devices.append((f"cuda:{i}", f"{props.name} ({props.total_memory / 2**30:.0f} GiB)"))
+    if _mps_available():
+        devices.append(("mps", "Apple GPU (MPS)"))
+    return devices
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks CUDA, then MPS, then CPU; an unavailable device is a ConfigError."""
+    name = (name or "auto").strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        if not _mps_available():
+            raise ConfigError("device 'mps' is not available: it needs an Apple GPU and a PyTorch built with MPS")
+        return torch.device("mps")
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if match:
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r} is not available: no CUDA GPU is visible to PyTorch; use --device cpu")
+        index = int(match.group(1) or 0)
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return torch.device("cuda", index)
+    raise ConfigError(f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)")
+
+
+def describe_device(device: torch.device) -> str:
+    """'CPU (8 threads)' or 'NVIDIA H100 (80 GiB)'."""
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        return f"{props.name} ({props.total_memory / 2**30:.0f} GiB)"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({torch.get_num_threads()} threads)"

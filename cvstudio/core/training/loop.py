@@ -1,0 +1,295 @@
+"""The training loop: ``fit(model, data, config)``, shared by the GUI and the command line.
+
+Like torchvision's reference script it is a few small functions
+(``train_one_epoch``, ``evaluate``); like airbench it keeps the data as
+tensors on the device and never syncs with the host inside the step loop:
+losses and correct counts accumulate on the device and are read back in
+groups, about ten times a second, which is also the rate of BatchesEnded
+events.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from cvstudio.core.data.batches import BatchLoader
+from cvstudio.core.data.bundle import DatasetBundle
+from cvstudio.core.errors import TrainingError
+from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
+from cvstudio.core.models.builder import build_model, count_params
+from cvstudio.core.specs import ModelSpec, TrainConfig
+from cvstudio.core.training.control import RunControl
+from cvstudio.core.training.devices import resolve_device
+
+SYNC_INTERVAL_S = 0.1  # read losses back from the device (and report them) at most this often
+EVAL_BATCH_SIZE = 512  # evaluation needs no gradients, so bigger batches are cheaper
+
+
+@dataclass
+class FitResult:
+    status: str  # "finished" | "stopped" | "early_stopped" | "loss_reached" | "diverged"
+    message: str
+    history: list[EpochEnded] = field(default_factory=list)
+    best_epoch: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)  # of the weights the model ends with
+    images_per_s: float = 0.0  # training loop only, mean over completed epochs
+    device: str = "cpu"
+    params: int = 0
+    seconds: float = 0.0
+
+    def history_dicts(self) -> list[dict[str, Any]]:
+        return [
+            {k: getattr(e, k) for k in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s")}
+            for e in self.history
+        ]
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed on the same device and PyTorch release -> the same weights and losses."""
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def new_model(spec: ModelSpec, data: DatasetBundle, seed: int) -> nn.Module:
+    """Build ``spec`` for ``data`` with weights initialized from ``seed``."""
+    seed_everything(seed)
+    return build_model(spec, data.input_shape, data.num_classes)
+
+
+def make_loss(loss: str) -> nn.Module:
+    return nn.NLLLoss() if loss == "nll" else nn.CrossEntropyLoss()
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+        )
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def uses_channels_last(model: nn.Module, device: torch.device) -> bool:
+    """channels_last pays off for convolutions on CPU and CUDA (see benchmarks/train_speed.py)."""
+    return device.type in ("cpu", "cuda") and any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` (in eval mode) over ``loader``."""
+    was_training = model.training
+    model.eval()
+    total_loss = torch.zeros((), dtype=torch.float64, device=loader.device)
+    correct = torch.zeros((), dtype=torch.int64, device=loader.device)
+    for x, y in loader:
+        out = model(x)
+        total_loss += loss_fn(out, y).double() * y.shape[0]
+        correct += (out.argmax(1) == y).sum()
+    model.train(was_training)
+    n = max(1, loader.num_images)
+    return float(total_loss) / n, int(correct) / n
+
+
+def _l1_penalty(params: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([p.abs().sum() for p in params]).sum()
+
+
+class _Diverged(Exception):
+    pass
+
+
+def fit(
+    model: nn.Module,
+    data: DatasetBundle,
+    config: TrainConfig,
+    *,
+    loss: str = "cross_entropy",
+    augment: str = "none",
+    callbacks: Iterable[Any] | None = None,
+    control: RunControl | None = None,
+) -> FitResult:
+    """Train ``model`` in place on ``data`` and leave it holding the best weights seen.
+
+    "Best" is the highest validation accuracy at an epoch end. Stopping (the
+    control's flag, early stopping, the loss threshold) and a NaN/Inf loss all
+    end the run cleanly with a status and message; other exceptions are
+    reported to the callbacks as FitFailed and re-raised.
+    """
+    callbacks = list(callbacks or [])
+    control = control or RunControl()
+    try:
+        return _fit(model, data, config, loss, augment, callbacks, control)
+    except torch.OutOfMemoryError as exc:
+        err = TrainingError(
+            f"the device ran out of memory at batch size {config.batch_size}: "
+            "try a smaller batch size, a smaller model, or train on the CPU"
+        )
+        emit(callbacks, FitFailed(str(err), traceback.format_exc()))
+        raise err from exc
+    except Exception as exc:
+        emit(callbacks, FitFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        raise
+
+
+def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    model.to(device)
+    channels_last = uses_channels_last(model, device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    model.train()
+
+    loss_fn = make_loss(loss)
+    optimizer = make_optimizer(model, config)
+    l1_params = [p for p in model.parameters() if p.requires_grad] if config.l1 > 0 else []
+    train_loader = BatchLoader(
+        data.train, config.batch_size, device, data.mean, data.std,
+        shuffle=True, augment=augment, seed=config.seed, channels_last=channels_last,
+    )
+    val_loader = BatchLoader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+    steps = len(train_loader)
+    params = count_params(model)
+    emit(callbacks, FitStarted(config.epochs, steps, len(data.train), len(data.val), str(device), params))
+
+    history: list[EpochEnded] = []
+    best_acc = -1.0
+    best_epoch: int | None = None
+    best_state: dict[str, torch.Tensor] | None = None
+    epochs_without_gain = 0
+    status, message = "finished", f"trained for {config.epochs} epochs"
+    global_step = 0
+    train_seconds_total = 0.0
+    train_images_total = 0
+
+    try:
+        for epoch in range(1, config.epochs + 1):
+            epoch_start = time.perf_counter()
+            paused_s = 0.0
+            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+            correct = torch.zeros((), dtype=torch.int64, device=device)
+            pending: list[torch.Tensor] = []
+            seen = 0
+            last_sync = epoch_start
+            stopped = False
+            for step, (x, y) in enumerate(train_loader, start=1):
+                paused_s += control.wait_while_paused()
+                if control.stop_requested:
+                    stopped = True
+                    break
+                out = model(x)
+                batch_loss = loss_fn(out, y)
+                total = batch_loss + config.l1 * _l1_penalty(l1_params) if l1_params else batch_loss
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                optimizer.step()
+                detached = batch_loss.detach()
+                pending.append(detached)
+                loss_sum += detached.double() * y.shape[0]
+                correct += (out.detach().argmax(1) == y).sum()
+                seen += y.shape[0]
+                global_step += 1
+                now = time.perf_counter()
+                if now - last_sync >= SYNC_INTERVAL_S or step == steps:
+                    losses = torch.stack(pending).double().cpu().numpy()
+                    pending.clear()
+                    if not np.isfinite(losses).all():
+                        raise _Diverged(f"the loss became {losses[~np.isfinite(losses)][0]} at epoch {epoch}, step {step}")
+                    last_sync = time.perf_counter()
+                    elapsed = last_sync - epoch_start - paused_s
+                    ips = seen / elapsed if elapsed > 0 else 0.0
+                    emit(callbacks, BatchesEnded(
+                        epoch, step, steps, global_step, losses, ips,
+                        _eta(history, epoch, step, steps, elapsed, config.epochs),
+                    ))
+            train_seconds = time.perf_counter() - epoch_start - paused_s
+            if stopped:
+                status, message = "stopped", f"stopped by the user during epoch {epoch}"
+                break
+            train_seconds_total += train_seconds
+            train_images_total += seen
+            train_loss = float(loss_sum) / max(1, seen)
+            train_acc = int(correct) / max(1, seen)
+            val_loss, val_acc = evaluate(model, val_loader, loss_fn)
+            if not math.isfinite(val_loss):
+                raise _Diverged(f"the validation loss became {val_loss} at epoch {epoch}")
+            improved = val_acc > best_acc
+            if improved:
+                best_acc, best_epoch = val_acc, epoch
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                epochs_without_gain = 0
+            else:
+                epochs_without_gain += 1
+            event = EpochEnded(
+                epoch, train_loss, train_acc, val_loss, val_acc, optimizer.param_groups[0]["lr"],
+                time.perf_counter() - epoch_start - paused_s, seen / train_seconds if train_seconds > 0 else 0.0, improved,
+            )
+            history.append(event)
+            emit(callbacks, event)
+            if config.stop_loss is not None and train_loss < config.stop_loss:
+                status, message = "loss_reached", f"training loss {train_loss:.4g} fell below {config.stop_loss:g} at epoch {epoch}"
+                break
+            if config.patience is not None and epochs_without_gain >= config.patience:
+                status, message = "early_stopped", (
+                    f"validation accuracy did not improve for {config.patience} epochs; stopped at epoch {epoch}"
+                )
+                break
+            if control.stop_requested:
+                status, message = "stopped", f"stopped by the user after epoch {epoch}"
+                break
+    except _Diverged as exc:
+        status = "diverged"
+        message = f"{exc}; try a lower learning rate. The best weights so far were kept."
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    metrics = final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch)
+    result = FitResult(
+        status=status,
+        message=message,
+        history=history,
+        best_epoch=best_epoch,
+        metrics=metrics,
+        images_per_s=train_images_total / train_seconds_total if train_seconds_total > 0 else 0.0,
+        device=str(device),
+        params=params,
+        seconds=time.perf_counter() - started,
+    )
+    emit(callbacks, FitEnded(status, message, len(history), best_epoch, best_acc if best_epoch else None))
+    return result
+
+
+def final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch) -> dict[str, float]:
+    """Accuracy on both splits in eval mode, as the cheatsheet measures it after training."""
+    train_eval = BatchLoader(data.train, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+    val_eval = BatchLoader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+    train_loss, train_acc = evaluate(model, train_eval, loss_fn)
+    if not math.isfinite(train_loss):  # diverged before any epoch ended: no usable weights
+        return {}
+    if best_epoch is not None:
+        best = history[best_epoch - 1]
+        val_loss, val_acc = best.val_loss, best.val_acc
+    else:
+        val_loss, val_acc = evaluate(model, val_eval, loss_fn)
+    return {"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc}
+
+
+def _eta(history: list[EpochEnded], epoch: int, step: int, steps: int, elapsed: float, epochs: int) -> float | None:
+    """Seconds left: this epoch's pace for its remaining steps, the last full epoch's for the rest."""
+    if step == 0 or elapsed <= 0:
+        return None
+    this_epoch_left = elapsed / step * (steps - step)
+    per_epoch = history[-1].seconds if history else elapsed / step * steps
+    return this_epoch_left + per_epoch * (epochs - epoch)
