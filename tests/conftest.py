@@ -18,3 +18,31 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
 def shared_cache_home(tmp_path_factory):
     """A home shared across tests, for tests that only read a cached dataset."""
     return tmp_path_factory.mktemp("shared_home")
+
+
+def make_tiny_bundle(n_train=256, n_val=64, classes=2, seed=0, size=16):
+    """A small learnable dataset: class k has a bright square in quadrant k on noise."""
+    import torch
+
+    from cvstudio.core.data.bundle import DatasetBundle, ImageSet
+
+    g = torch.Generator().manual_seed(seed)
+
+    def split(n):
+        labels = torch.arange(n) % classes
+        images = torch.randint(0, 100, (n, 3, size, size), generator=g, dtype=torch.uint8)
+        half = size // 2
+        for k in range(classes):
+            r, c = divmod(k % 4, 2)
+            images[labels == k, :, r * half : (r + 1) * half, c * half : (c + 1) * half] = 230
+        return ImageSet(images, labels)
+
+    return DatasetBundle(
+        split(n_train), split(n_val), tuple(f"class{k}" for k in range(classes)),
+        (0.4,) * 3, (0.3,) * 3, "tiny test data", "tiny",
+    )
+
+
+@pytest.fixture
+def tiny_bundle():
+    return make_tiny_bundle()

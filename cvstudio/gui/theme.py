@@ -1,0 +1,115 @@
+"""Light and dark looks: the Fusion style with a hand-tuned QPalette.
+
+Widgets read colours from their palette (never hard-coded greys), and those
+that draw custom colours (plots, the sidebar, banners) recolour themselves on
+``QEvent.PaletteChange``, so switching the theme at run time needs nothing
+but :func:`apply_theme`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+THEMES = ("system", "light", "dark")
+THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+
+R = QPalette.ColorRole
+G = QPalette.ColorGroup
+
+_LIGHT = {
+    R.Window: "#f2f3f5",
+    R.WindowText: "#1f2328",
+    R.Base: "#ffffff",
+    R.AlternateBase: "#f5f6f8",
+    R.ToolTipBase: "#ffffff",
+    R.ToolTipText: "#1f2328",
+    R.PlaceholderText: "#8b929a",
+    R.Text: "#1f2328",
+    R.Button: "#f7f8fa",
+    R.ButtonText: "#1f2328",
+    R.BrightText: "#d1242f",
+    R.Light: "#ffffff",
+    R.Midlight: "#e6e8eb",
+    R.Mid: "#c4c8ce",
+    R.Dark: "#9aa0a8",
+    R.Shadow: "#6e7781",
+    R.Highlight: "#2f6fde",
+    R.HighlightedText: "#ffffff",
+    R.Link: "#1f63d6",
+    R.LinkVisited: "#8250df",
+}
+_LIGHT_DISABLED = {R.WindowText: "#9199a1", R.Text: "#9199a1", R.ButtonText: "#9199a1", R.Highlight: "#b5c4de"}
+
+_DARK = {
+    R.Window: "#2b2d31",
+    R.WindowText: "#e1e3e6",
+    R.Base: "#1f2023",
+    R.AlternateBase: "#27292d",
+    R.ToolTipBase: "#3a3d42",
+    R.ToolTipText: "#e1e3e6",
+    R.PlaceholderText: "#80858c",
+    R.Text: "#e1e3e6",
+    R.Button: "#383a3f",
+    R.ButtonText: "#e1e3e6",
+    R.BrightText: "#ff6b6b",
+    R.Light: "#4a4d53",
+    R.Midlight: "#404348",
+    R.Mid: "#34363b",
+    R.Dark: "#1b1c1f",
+    R.Shadow: "#0d0d0f",
+    R.Highlight: "#3f7be6",
+    R.HighlightedText: "#ffffff",
+    R.Link: "#78a9ff",
+    R.LinkVisited: "#c297ff",
+}
+_DARK_DISABLED = {R.WindowText: "#6f747b", R.Text: "#6f747b", R.ButtonText: "#6f747b", R.Highlight: "#3b4453"}
+
+
+def make_palette(dark: bool) -> QPalette:
+    palette = QPalette()
+    colours, disabled = (_DARK, _DARK_DISABLED) if dark else (_LIGHT, _LIGHT_DISABLED)
+    for role, colour in colours.items():
+        palette.setColor(role, QColor(colour))
+    for role, colour in disabled.items():
+        palette.setColor(G.Disabled, role, QColor(colour))
+    return palette
+
+
+def system_prefers_dark() -> bool:
+    hints = QGuiApplication.styleHints()
+    scheme = getattr(hints, "colorScheme", None)
+    return bool(scheme and scheme() == Qt.ColorScheme.Dark)
+
+
+def resolve_theme(name: str) -> str:
+    """'system' -> 'light' or 'dark'; unknown names fall back to 'system'."""
+    if name not in THEMES:
+        name = "system"
+    if name == "system":
+        return "dark" if system_prefers_dark() else "light"
+    return name
+
+
+def apply_theme(name: str, app: QApplication | None = None) -> str:
+    """Use the Fusion style with the light or dark palette; returns the look applied ('light'/'dark')."""
+    app = app or QApplication.instance()  # type: ignore[assignment]
+    look = resolve_theme(name)
+    if app.style().name().lower() != "fusion":  # type: ignore[union-attr]
+        app.setStyle("Fusion")  # type: ignore[union-attr]
+    app.setPalette(make_palette(look == "dark"))  # type: ignore[union-attr]
+    return look
+
+
+def is_dark(palette: QPalette) -> bool:
+    return palette.color(R.Window).lightness() < 128
+
+
+def mix(a: QColor, b: QColor, t: float) -> QColor:
+    """Blend two colours: t=0 gives a, t=1 gives b."""
+    return QColor(
+        round(a.red() + (b.red() - a.red()) * t),
+        round(a.green() + (b.green() - a.green()) * t),
+        round(a.blue() + (b.blue() - a.blue()) * t),
+    )

@@ -1,0 +1,334 @@
+"""Image loading (every awkward format and every bad file) and classification."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFile
+
+from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
+from cvstudio.core.errors import ImageError
+from cvstudio.core.inference import (
+    Classifier,
+    Prediction,
+    decode_image,
+    expand_inputs,
+    load_image,
+    normalize,
+)
+from cvstudio.core.models.builder import build_model
+from cvstudio.core.models.presets import get_preset
+
+RGB = (3, 16, 16)
+GRAY = (1, 16, 16)
+CLASSES = ("circle", "square", "triangle")
+
+
+def png_bytes(im: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def write(path: Path, im: Image.Image, fmt: str | None = None, **kw) -> Path:
+    im.save(path, fmt, **kw)
+    return path
+
+
+def noise(w: int, h: int, mode: str = "RGB", seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    shape = (h, w, 3) if mode == "RGB" else (h, w)
+    return Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode)
+
+
+def pixel(t: torch.Tensor, y: int, x: int) -> tuple[int, ...]:
+    return tuple(int(v) for v in t[:, y, x])
+
+
+def near(a, b, tol: int = 3) -> bool:
+    return all(abs(int(x) - int(y)) <= tol for x, y in zip(a, b))
+
+
+# --- decoding awkward images ---------------------------------------------------------
+
+
+def test_plain_rgb_resized_and_typed(tmp_path):
+    p = write(tmp_path / "a.png", Image.new("RGB", (64, 48), (10, 200, 30)))
+    t = load_image(p, RGB)
+    assert t.dtype == torch.uint8 and t.shape == RGB and t.is_contiguous()
+    assert pixel(t, 8, 8) == (10, 200, 30)
+    assert torch.equal(load_image(str(p), RGB), t)
+    assert torch.equal(load_image(p.read_bytes(), RGB), t)
+    assert torch.equal(load_image(Image.open(p), RGB), t)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    im = Image.new("RGB", (40, 20), (255, 0, 0))
+    im.paste((0, 0, 255), (20, 0, 40, 20))  # stored: left red, right blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    p = write(tmp_path / "rot.jpg", im, "JPEG", exif=exif.tobytes(), quality=95)
+    t = load_image(p, (3, 40, 20))  # shown 20 wide, 40 tall
+    assert near(pixel(t, 5, 10), (255, 0, 0), 20) and near(pixel(t, 35, 10), (0, 0, 255), 20)
+    # A PIL image with the same tag is turned too, without changing the caller's image.
+    src = Image.open(p)
+    assert load_image(src, (3, 40, 20)).shape == (3, 40, 20) and src.size == (40, 20)
+
+
+def test_palette_with_transparency_on_white(tmp_path):
+    im = Image.new("P", (16, 16), 0)
+    im.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    im.paste(1, (8, 0, 16, 16))
+    p = write(tmp_path / "p.png", im, transparency=0)
+    t = load_image(p, RGB)
+    assert pixel(t, 4, 2) == (255, 255, 255) and pixel(t, 4, 12) == (255, 0, 0)
+    g = load_image(p, GRAY)
+    assert pixel(g, 4, 2) == (255,) and pixel(g, 4, 12) == (76,)  # luma of red
+
+
+def test_gray_with_alpha_and_rgba(tmp_path):
+    la = Image.new("LA", (16, 16), (0, 0))  # black, fully transparent
+    la.paste((0, 255), (8, 0, 16, 16))  # black, opaque
+    p = write(tmp_path / "la.png", la)
+    g = load_image(p, GRAY)
+    assert pixel(g, 0, 0) == (255,) and pixel(g, 0, 15) == (0,)
+    assert pixel(load_image(p, RGB), 0, 0) == (255, 255, 255)
+
+    rgba = Image.new("RGBA", (16, 16), (255, 0, 0, 128))  # half-transparent red
+    t = load_image(write(tmp_path / "rgba.png", rgba), RGB)
+    assert near(pixel(t, 3, 3), (255, 127, 127), 2)
+
+
+def test_sixteen_bit_keeps_full_range(tmp_path):
+    a = np.zeros((16, 16), np.uint16)
+    a[:, 4:8] = 300  # would be 255 if clipped, is 1 when scaled
+    a[:, 8:12] = 32768
+    a[:, 12:] = 65535
+    im = Image.fromarray(a)
+    assert im.mode == "I;16"
+    p = write(tmp_path / "deep.png", im)
+    g = load_image(p, GRAY)
+    assert [pixel(g, 0, x)[0] for x in (0, 5, 9, 13)] == [0, 1, 128, 255]
+    assert pixel(load_image(p, RGB), 0, 13) == (255, 255, 255)
+    # 32-bit "I" holding 16-bit data (what some readers produce) scales the same way.
+    g32 = load_image(Image.fromarray(a.astype(np.int32), "I"), GRAY)
+    assert [pixel(g32, 0, x)[0] for x in (0, 5, 9, 13)] == [0, 1, 128, 255]
+
+
+def test_cmyk_jpeg(tmp_path):
+    p = write(tmp_path / "cmyk.jpg", Image.new("CMYK", (16, 16), (0, 255, 255, 0)), "JPEG", quality=95)
+    assert Image.open(p).mode == "CMYK"
+    r, g, b = pixel(load_image(p, RGB), 8, 8)
+    assert r > 220 and g < 40 and b < 40
+
+
+def test_animated_gif_first_frame(tmp_path):
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    p = tmp_path / "anim.gif"
+    frames[0].save(p, save_all=True, append_images=frames[1:], duration=50, loop=0)
+    assert Image.open(p).n_frames == 3
+    assert near(pixel(load_image(p, RGB), 8, 8), (255, 0, 0), 2)
+
+
+def test_one_bit_and_channel_conversion(tmp_path):
+    a = np.indices((16, 16)).sum(0) % 2 == 0
+    p = write(tmp_path / "bits.png", Image.fromarray(a).convert("1"))
+    g = load_image(p, GRAY)
+    assert set(g.unique().tolist()) == {0, 255}
+    assert torch.equal(g[0], torch.from_numpy(a.astype(np.uint8) * 255))
+    # RGB file for a one-channel model: luma; gray file for an RGB model: three equal channels.
+    rgb = write(tmp_path / "c.png", Image.new("RGB", (16, 16), (255, 0, 0)))
+    assert load_image(rgb, GRAY).shape == GRAY and pixel(load_image(rgb, GRAY), 0, 0) == (76,)
+    t = load_image(write(tmp_path / "g.png", Image.new("L", (16, 16), 99)), RGB)
+    assert pixel(t, 0, 0) == (99, 99, 99)
+
+
+def test_large_jpeg_is_decoded_at_reduced_size(tmp_path):
+    y, x = np.mgrid[0:1500, 0:2000]
+    arr = np.stack([x * 255 // 2000, y * 255 // 1500, np.full_like(x, 128)], -1).astype(np.uint8)
+    p = write(tmp_path / "big.jpg", Image.fromarray(arr), "JPEG", quality=90)
+    t = load_image(p, (3, 32, 32))
+    ref = np.asarray(Image.open(p).convert("RGB").resize((32, 32), Image.Resampling.BILINEAR, reducing_gap=3.0))
+    diff = np.abs(t.permute(1, 2, 0).numpy().astype(int) - ref.astype(int))
+    assert diff.mean() < 2 and diff.max() < 16
+
+
+# --- bad inputs ----------------------------------------------------------------------
+
+
+def reason(source, shape=RGB) -> str:
+    with pytest.raises(ImageError) as info:
+        decode_image(source, shape)
+    msg = str(info.value)
+    assert msg and "\n" not in msg
+    return msg
+
+
+def test_bad_files_get_plain_reasons(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello, not a picture")
+    assert "not an image" in reason(tmp_path / "notes.txt")
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert reason(tmp_path / "empty.png") == "empty file"
+    assert reason(b"") == "empty file"
+    assert reason(tmp_path / "missing.png") == "file not found"
+    assert "folder" in reason(tmp_path)
+    assert "not an image" in reason(b"\x00" * 100)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_truncated_files_are_detected(tmp_path, fmt):
+    assert not ImageFile.LOAD_TRUNCATED_IMAGES
+    data = png_bytes(noise(64, 64), fmt)
+    p = tmp_path / f"cut.{fmt.lower()}"
+    p.write_bytes(data[: len(data) // 2])
+    assert "truncated" in reason(p)
+    with pytest.raises(ImageError, match=r"cut\.\w+: truncated"):
+        load_image(p, RGB)
+
+
+def test_decompression_bomb(tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    p = write(tmp_path / "warn.png", Image.new("RGB", (40, 40)))  # over the limit: Pillow only warns
+    assert reason(p) == "image is too large (1600 pixels; limit 1000)"
+    p = write(tmp_path / "error.png", Image.new("RGB", (100, 100)))  # over twice the limit: Pillow refuses
+    assert reason(p) == "image is too large (10000 pixels; limit 1000)"
+    assert reason(Image.new("L", (50, 50))) == "image is too large (2500 pixels; limit 1000)"
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    p = write(tmp_path / "secret.png", Image.new("RGB", (4, 4)))
+    if os.name == "posix" and os.geteuid() != 0:
+        p.chmod(0)
+    else:  # root (or Windows) reads anything: simulate the refusal
+
+        def refuse(*a, **k):
+            raise PermissionError(13, "Permission denied", str(p))
+
+        monkeypatch.setattr(Image, "open", refuse)
+    try:
+        assert reason(p) == "permission denied"
+    finally:
+        p.chmod(0o644)
+
+
+def test_unsupported_mode(monkeypatch):
+    from PIL import ImageOps
+
+    monkeypatch.setattr(ImageOps, "exif_transpose", lambda im, in_place=False: None if in_place else im)
+    im = Image.new("L", (4, 4))
+    im._mode = "BGR;16"  # a mode no decoder path handles (no Pillow plugin makes one today)
+    assert reason(im) == "unsupported image mode 'BGR;16'"
+
+
+def test_load_image_names_the_file(tmp_path):
+    with pytest.raises(ImageError, match=r"^.*missing\.png: file not found$"):
+        load_image(tmp_path / "missing.png", RGB)
+
+
+def test_normalize_whole_batch():
+    x = torch.tensor([0, 51, 255], dtype=torch.uint8).view(1, 3, 1, 1).repeat(2, 1, 2, 2)
+    y = normalize(x, (0.0, 0.2, 0.5), (1.0, 0.5, 0.25))
+    assert y.dtype == torch.float32 and y.shape == x.shape
+    assert torch.allclose(y[0, :, 0, 0], torch.tensor([0.0, 0.0, 2.0]))
+    assert x.dtype == torch.uint8 and int(x[0, 2, 0, 0]) == 255
+    f = torch.ones(3, 2, 2)
+    normalize(f, (0.5,) * 3, (0.5,) * 3)
+    assert torch.equal(f, torch.ones(3, 2, 2))  # inputs are never changed in place
+
+
+# --- classifying ---------------------------------------------------------------------
+
+
+def make_classifier(preset: str = "convnet", shape=RGB) -> Classifier:
+    torch.manual_seed(0)
+    spec = get_preset(preset, width=8)
+    model = build_model(spec, shape, len(CLASSES))
+    c = shape[0]
+    meta = CheckpointMeta(spec, CLASSES, shape, (0.5,) * c, (0.25,) * c)
+    return Classifier(model, meta)
+
+
+def test_probabilities_softmax_and_log_softmax_models():
+    x = torch.randint(0, 256, (5, *RGB), dtype=torch.uint8)
+    for preset in ("convnet", "mlp"):  # mlp ends in LogSoftmax
+        clf = make_classifier(preset)
+        p = clf.probabilities(x)
+        assert p.shape == (5, 3) and p.dtype == np.float32
+        assert np.allclose(p.sum(1), 1.0, atol=1e-5) and (p >= 0).all()
+        assert np.allclose(clf.probabilities(x[0]), p[:1], atol=1e-6)
+
+
+def test_classify_paths_keeps_order_and_reports_errors(tmp_path):
+    clf = make_classifier()
+    files = []
+    for i in range(7):
+        files.append(write(tmp_path / f"img{i}.png", noise(20 + i, 16, seed=i)))
+    (tmp_path / "bad.png").write_text("nope")
+    files.insert(2, tmp_path / "bad.png")
+    files.insert(5, tmp_path / "missing.jpg")
+    events = []
+    preds = clf.classify_paths(files, top_k=2, batch_size=3, on_progress=events.append)
+    assert [p.path for p in preds] == [str(f) for f in files]
+    assert preds[2].error.startswith("not an image") and preds[5].error == "file not found"
+    good = [p for p in preds if p.error is None]
+    assert len(good) == 7
+    batch = torch.stack([load_image(f, RGB) for f in files if f.name.startswith("img")])
+    expect = clf.probabilities(batch)
+    for pred, row in zip(good, expect):
+        assert pred.label in CLASSES and len(pred.top_k) == 2
+        assert pred.label == CLASSES[int(row.argmax())] and abs(pred.prob - float(row.max())) < 1e-6
+        assert pred.top_k[0] == (pred.label, pred.prob) and pred.top_k[0][1] >= pred.top_k[1][1]
+    assert events[-1].done == events[-1].total == len(files) and len(events) == 3
+    # JSON objects as `cvstudio classify --json` prints them
+    d = json.loads(json.dumps(good[0].to_dict()))
+    assert set(d) == {"path", "label", "prob", "top_k"} and d["top_k"][0] == [good[0].label, good[0].prob]
+    assert preds[5].to_dict() == {"path": str(files[5]), "error": "file not found"}
+
+
+def test_classify_paths_stops_when_asked(tmp_path):
+    clf = make_classifier()
+    files = [write(tmp_path / f"{i}.png", noise(16, 16, seed=i)) for i in range(10)]
+    preds = clf.classify_paths(files, batch_size=4, should_stop=lambda: True)
+    assert [p.path for p in preds] == [str(f) for f in files[:4]]
+    assert clf.classify_paths([]) == []
+    assert len(clf.classify_paths(files, top_k=10)[0].top_k) == 3
+
+
+def test_grayscale_model_and_classify_image(tmp_path):
+    clf = make_classifier("convnet", GRAY)
+    p = write(tmp_path / "x.jpg", noise(30, 30), "JPEG")
+    (pred,) = clf.classify_paths([p])
+    assert pred.error is None and pred.label in CLASSES
+    single = clf.classify_image(p)
+    assert single.label == pred.label and abs(single.prob - pred.prob) < 1e-6
+    assert clf.classify_image(b"junk").error.startswith("not an image")
+    assert clf.classify_image(Image.open(p)).label == pred.label
+
+
+def test_classifier_from_checkpoint(tmp_path):
+    clf = make_classifier()
+    ckpt = save_checkpoint(tmp_path / "m.safetensors", clf.model, clf.meta)
+    again = Classifier.from_checkpoint(ckpt)
+    x = torch.randint(0, 256, (3, *RGB), dtype=torch.uint8)
+    assert np.array_equal(again.probabilities(x), clf.probabilities(x))
+    assert again.class_names == CLASSES and again.input_shape == RGB
+
+
+def test_expand_inputs(tmp_path):
+    root = tmp_path / "photos"
+    (root / "b" / "deep").mkdir(parents=True)
+    (root / ".hidden").mkdir()
+    for rel in ["z.png", "a.JPG", "b/c.webp", "b/deep/d.tiff", "b/deep/e.gif", ".hidden/x.png", "b/.y.png"]:
+        (root / rel).write_bytes(b"")
+    (root / "notes.txt").write_text("x")
+    (root / "b" / "model.safetensors").write_bytes(b"")
+    single = tmp_path / "single.dat"
+    got = expand_inputs([single, root, tmp_path / "missing.png"])
+    rel = [p.relative_to(root).as_posix() if root in p.parents else p.name for p in got]
+    assert rel == ["single.dat", "a.JPG", "b/c.webp", "b/deep/d.tiff", "b/deep/e.gif", "z.png", "missing.png"]

@@ -1,0 +1,185 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from cvstudio.core.data.batches import BatchLoader, random_crop, random_hflip
+from cvstudio.core.errors import ConfigError
+from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitStarted
+from cvstudio.core.models import get_preset
+from cvstudio.core.specs import TrainConfig
+from cvstudio.core.training import RunControl, fit, new_model, resolve_device
+from tests.conftest import make_tiny_bundle
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def on_fit_started(self, e):
+        self.events.append(e)
+
+    def on_batches_ended(self, e):
+        self.events.append(e)
+
+    def on_epoch_ended(self, e):
+        self.events.append(e)
+
+    def on_fit_ended(self, e):
+        self.events.append(e)
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+def _train(bundle, config, name="convnet", **kw):
+    spec = get_preset(name)
+    model = new_model(spec, bundle, config.seed)
+    rec = Recorder()
+    result = fit(model, bundle, config, loss=spec.loss, callbacks=[rec], **kw)
+    return model, result, rec
+
+
+def test_short_fit_reports_events_and_learns(tiny_bundle):
+    model, result, rec = _train(tiny_bundle, TrainConfig(epochs=3, lr=0.05, batch_size=32, device="cpu"))
+    started = rec.of(FitStarted)[0]
+    assert started.batches_per_epoch == 8 and started.params == result.params
+    batches = rec.of(BatchesEnded)
+    assert sum(len(b.losses) for b in batches) == 3 * 8  # every step's loss is reported, in groups
+    assert [e.epoch for e in rec.of(EpochEnded)] == [1, 2, 3]
+    assert rec.of(FitEnded)[0].status == "finished"
+    assert result.status == "finished" and len(result.history) == 3
+    assert result.metrics["val_acc"] > 0.9
+    assert result.history[-1].train_loss < result.history[0].train_loss
+    assert not model.training
+
+
+def test_same_seed_gives_same_losses(tiny_bundle):
+    config = TrainConfig(epochs=2, batch_size=32, seed=7, device="cpu")
+    a = [np.concatenate([b.losses for b in _train(tiny_bundle, config)[2].of(BatchesEnded)])]
+    b = [np.concatenate([b.losses for b in _train(tiny_bundle, config)[2].of(BatchesEnded)])]
+    np.testing.assert_array_equal(a[0], b[0])
+    c = np.concatenate([x.losses for x in _train(tiny_bundle, TrainConfig(epochs=2, batch_size=32, seed=8, device="cpu"))[2].of(BatchesEnded)])
+    assert not np.array_equal(a[0], c)
+
+
+def test_every_optimizer_and_penalties_train(tiny_bundle):
+    for config in (
+        TrainConfig(epochs=1, optimizer="sgd", momentum=0.9, nesterov=True, weight_decay=1e-3, device="cpu"),
+        TrainConfig(epochs=1, optimizer="adam", lr=1e-3, l1=1e-4, device="cpu"),
+        TrainConfig(epochs=1, optimizer="adamw", lr=1e-3, weight_decay=1e-2, device="cpu"),
+    ):
+        _, result, _ = _train(tiny_bundle, config)
+        assert result.status == "finished" and np.isfinite(result.history[0].train_loss)
+
+
+def test_l1_penalty_shrinks_weights(tiny_bundle):
+    plain = _train(tiny_bundle, TrainConfig(epochs=2, device="cpu"))[0]
+    sparse = _train(tiny_bundle, TrainConfig(epochs=2, l1=0.01, device="cpu"))[0]
+    l1 = lambda m: sum(p.abs().sum().item() for p in m.parameters())
+    assert l1(sparse) < l1(plain)
+
+
+def test_early_stopping_on_patience(tiny_bundle):
+    # lr 0 never improves after the first epoch
+    _, result, _ = _train(tiny_bundle, TrainConfig(epochs=10, lr=1e-12, patience=2, device="cpu"))
+    assert result.status == "early_stopped" and len(result.history) == 3 and result.best_epoch == 1
+
+
+def test_loss_threshold_stop(tiny_bundle):
+    _, result, _ = _train(tiny_bundle, TrainConfig(epochs=20, lr=0.05, stop_loss=0.5, device="cpu"))
+    assert result.status == "loss_reached" and len(result.history) < 20
+    assert result.history[-1].train_loss < 0.5
+
+
+def test_nan_loss_stops_and_keeps_best_weights(tiny_bundle):
+    spec = get_preset("convnet")
+    model = new_model(spec, tiny_bundle, 0)
+    saved = {}
+
+    class PoisonAfterFirstEpoch:
+        def on_epoch_ended(self, e):
+            if e.epoch == 1:
+                saved.update({k: v.clone() for k, v in model.state_dict().items()})
+                with torch.no_grad():
+                    model.fc2.weight.fill_(float("nan"))
+
+    result = fit(model, tiny_bundle, TrainConfig(epochs=3, device="cpu"), callbacks=[PoisonAfterFirstEpoch()])
+    assert result.status == "diverged"
+    assert "epoch 2" in result.message and "lower learning rate" in result.message
+    assert result.best_epoch == 1 and len(result.history) == 1
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, saved[k].to(v.dtype))  # the best (epoch 1) weights are back
+
+
+def test_stop_is_checked_every_batch():
+    bundle = make_tiny_bundle(n_train=2048)
+    control = RunControl()
+
+    class StopAfterFirstGroup:
+        steps = []
+
+        def on_batches_ended(self, e):
+            self.steps.append(e.global_step)
+            control.request_stop()
+
+    spec = get_preset("convnet")
+    model = new_model(spec, bundle, 0)
+    cb = StopAfterFirstGroup()
+    result = fit(model, bundle, TrainConfig(epochs=5, batch_size=8, device="cpu"), callbacks=[cb], control=control)
+    assert result.status == "stopped" and len(result.history) == 0
+    assert len(cb.steps) == 1  # no step ran after the stop request
+    assert "val_acc" in result.metrics  # a stopped run still has metrics for its checkpoint
+
+
+def test_pause_blocks_until_resumed(tiny_bundle):
+    control = RunControl()
+    control.pause()
+    done = threading.Event()
+    spec = get_preset("convnet")
+    model = new_model(spec, tiny_bundle, 0)
+    t = threading.Thread(target=lambda: (fit(model, tiny_bundle, TrainConfig(epochs=1, device="cpu"), control=control), done.set()))
+    t.start()
+    assert not done.wait(0.5)
+    control.resume()
+    assert done.wait(30)
+    t.join()
+
+
+def test_augmentation_batches():
+    g = torch.Generator().manual_seed(0)
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.uint8).view(2, 1, 4, 4)
+    cropped = random_crop(x, 1, g)
+    assert cropped.shape == x.shape
+    flipped = random_hflip(torch.stack([x[0]] * 64), g)
+    n_flipped = sum(torch.equal(f, x[0].flip(2)) for f in flipped)
+    assert 10 < n_flipped < 54
+
+
+def test_batch_loader_normalizes_whole_batches(tiny_bundle):
+    loader = BatchLoader(tiny_bundle.train, 100, "cpu", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    x, y = next(iter(loader))
+    expected = (tiny_bundle.train.images[:100].float() / 255 - 0.5) / 0.25
+    torch.testing.assert_close(x, expected)
+    assert [len(b[1]) for b in loader] == [100, 100, 56]
+
+
+def test_devices():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda", "mps")
+    with pytest.raises(ConfigError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            resolve_device("cuda:0")
+
+
+def test_bad_train_configs_are_rejected():
+    with pytest.raises(ConfigError, match="learning rate"):
+        TrainConfig(lr=0)
+    with pytest.raises(ConfigError, match="Nesterov"):
+        TrainConfig(nesterov=True)
+    with pytest.raises(ConfigError, match="unknown optimizer"):
+        TrainConfig(optimizer="lbfgs")
+    assert TrainConfig.from_dict(TrainConfig(lr=0.1, patience=3).to_dict()) == TrainConfig(lr=0.1, patience=3)
