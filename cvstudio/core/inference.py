@@ -315,6 +315,8 @@ class Classifier:
         self._mean = torch.tensor(meta.mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self._std = torch.tensor(meta.std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
 
+    expand_inputs = staticmethod(expand_inputs)
+
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Classifier:
         from cvstudio.core.checkpoints import load_checkpoint

@@ -147,3 +147,161 @@ def start_task(
     worker.failed.connect(task.error)
     worker.progressed.connect(task.progress)
     return task.start()
+
+
+# --- training ----------------------------------------------------------------------------
+
+TRAINING_UPDATE_INTERVAL_S = 0.1  # batches_ended and epochs_ended each at most ~10 a second
+
+
+def merge_batches(groups: list[Any]) -> Any:
+    """Several BatchesEnded into one: the last group's position and speed, all the losses in order."""
+    if len(groups) == 1:
+        return groups[0]
+    import dataclasses
+
+    import numpy as np
+
+    return dataclasses.replace(groups[-1], losses=np.concatenate([g.losses for g in groups]))
+
+
+class _TrainingBridge:
+    """A core fit callback (runs in the worker thread) that turns events into throttled Qt signals.
+
+    The core already groups batch losses about ten times a second; the bridge
+    also coalesces bursts (tiny datasets end many epochs a second) so the GUI
+    thread never gets more than ~20 progress signals a second. Everything
+    pending is flushed before the run's end is reported.
+    """
+
+    def __init__(self, worker: TrainingWorker):
+        self._worker = worker
+        self._batches: list[Any] = []
+        self._epochs: list[Any] = []
+        self._last = 0.0
+
+    def on_fit_started(self, event: Any) -> None:
+        self._worker.fit_started.emit(event)
+
+    def on_batches_ended(self, event: Any) -> None:
+        self._batches.append(event)
+        self._flush(force=False)
+
+    def on_epoch_ended(self, event: Any) -> None:
+        self._epochs.append(event)
+        self._flush(force=False)
+
+    def on_fit_ended(self, event: Any) -> None:
+        self._flush(force=True)
+        self._worker.fit_ended.emit(event)
+
+    def on_fit_failed(self, event: Any) -> None:
+        self._flush(force=True)  # the exception itself reaches the GUI through `failed`
+
+    def _flush(self, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < TRAINING_UPDATE_INTERVAL_S:
+            return
+        self._last = now
+        if self._batches:
+            self._worker.batches_ended.emit(merge_batches(self._batches))
+            self._batches = []
+        if self._epochs:
+            self._worker.epochs_ended.emit(tuple(self._epochs))
+            self._epochs = []
+
+
+class TrainingWorker(QObject):
+    """Runs ``core.runs.train_and_save`` in its thread; the GUI adds no training logic."""
+
+    fit_started = Signal(object)  # core FitStarted
+    batches_ended = Signal(object)  # core BatchesEnded (possibly several groups merged)
+    epochs_ended = Signal(object)  # tuple[EpochEnded, ...], in order
+    fit_ended = Signal(object)  # core FitEnded
+    succeeded = Signal(object)  # core.runs.RunOutcome (its model is on the CPU, no longer touched here)
+    failed = Signal(object)  # TaskError
+    ended = Signal()
+
+    def __init__(self, spec: Any, data: Any, train_config: Any, data_config: Any, control: Any, out: Any = None):
+        super().__init__()
+        self._spec, self._data, self._train_config, self._data_config = spec, data, train_config, data_config
+        self._control, self._out = control, out
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from cvstudio.core.runs import train_and_save
+
+            outcome = train_and_save(
+                self._spec,
+                self._data,
+                self._train_config,
+                self._data_config,
+                out=self._out,
+                callbacks=[_TrainingBridge(self)],
+                control=self._control,
+            )
+        except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
+            self.failed.emit(task_error(exc))
+        else:
+            self.succeeded.emit(outcome)
+        finally:
+            self._data = None  # the dataset belongs to the app state, not to a finished worker
+            self.ended.emit()
+
+
+class TrainingTask(Task):
+    """GUI-thread handle of a training run: progress signals plus pause / resume / stop."""
+
+    fit_started = Signal(object)
+    batches_ended = Signal(object)
+    epochs_ended = Signal(object)
+    fit_ended = Signal(object)
+
+    def __init__(self, worker: TrainingWorker, control: Any, parent: QObject | None = None):
+        super().__init__(worker, parent)
+        self.control = control
+        worker.fit_started.connect(self.fit_started)
+        worker.batches_ended.connect(self.batches_ended)
+        worker.epochs_ended.connect(self.epochs_ended)
+        worker.fit_ended.connect(self.fit_ended)
+        worker.succeeded.connect(self.result)
+        worker.failed.connect(self.error)
+
+    def pause(self) -> None:
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    def stop(self) -> None:
+        """Ask the loop to stop; it does before its next batch and still saves the best weights."""
+        self.control.request_stop()
+
+    @property
+    def paused(self) -> bool:
+        return self.control.paused
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.control.stop_requested
+
+
+def start_training(
+    spec: Any,
+    data: Any,
+    train_config: Any,
+    data_config: Any = None,
+    *,
+    out: Any = None,
+    parent: QObject | None = None,
+) -> TrainingTask:
+    """Train ``spec`` on ``data`` in a new thread; the checkpoint goes to ``out`` or the runs folder.
+
+    Needs torch imported already (the RunControl comes from the core).
+    """
+    from cvstudio.core.training.control import RunControl
+
+    control = RunControl()
+    worker = TrainingWorker(spec, data, train_config, data_config, control, out)
+    return TrainingTask(worker, control, parent).start()  # type: ignore[return-value]

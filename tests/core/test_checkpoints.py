@@ -154,6 +154,14 @@ def test_channels_last_and_compiled_wrapper_models_save(tmp_path, spec, trained)
     load_checkpoint(p)
 
 
+def test_diverged_run_with_nan_metrics_saves(tmp_path, spec, trained):
+    meta = make_meta(spec, status="diverged", metrics={"val_loss": float("nan"), "val_acc": None},
+                     history=[{"epoch": 1, "train_loss": float("inf"), "val_acc": None}])
+    back = read_meta(save_checkpoint(tmp_path / "d.safetensors", trained, meta))
+    assert back.status == "diverged" and back.metrics["val_loss"] != back.metrics["val_loss"]
+    assert back.history[0]["train_loss"] == float("inf")
+
+
 @pytest.mark.parametrize(
     "change, words",
     [

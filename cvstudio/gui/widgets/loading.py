@@ -20,7 +20,6 @@ class LoadingPlaceholder(QWidget):
         self.detail = QLabel(detail, self)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.detail.setWordWrap(True)
-        self.detail.setForegroundRole(self.detail.foregroundRole())
         self.detail.setEnabled(False)  # the palette's disabled text: a quieter grey on light and dark
         bar = QProgressBar(self)
         bar.setRange(0, 0)

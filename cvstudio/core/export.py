@@ -1,0 +1,257 @@
+"""Export a checkpoint as standalone PyTorch code, TorchScript or ONNX -- and prove it works.
+
+Every export is written to a temporary file next to the target, run on a
+sample batch and compared with the in-app model; only then is it moved into
+place. A failed export leaves no file behind (and an existing file intact).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from cvstudio.core.checkpoints import CheckpointMeta, load_checkpoint
+from cvstudio.core.errors import UserError
+from cvstudio.core.models.codegen import model_source
+
+FORMATS = {"python": ".py", "torchscript": ".pt", "onnx": ".onnx"}
+ONNX_OPSET = 18  # the torch.export-based exporter's default; onnxruntime >= 1.14 and TensorRT 8.6+ run it
+TOLERANCE = 1e-4  # largest allowed |difference| between the export's outputs and the model's
+
+
+class ExportError(UserError):
+    """An export could not be written or did not reproduce the model's outputs."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: Path
+    format: str
+    max_abs_diff: float  # between the exported artifact and the in-app model on a sample batch
+    checked_with: str  # what ran the artifact
+
+    def __str__(self) -> str:
+        return (
+            f"exported {self.format} to {self.path} "
+            f"(verified with {self.checked_with}: max abs difference {self.max_abs_diff:.2e})"
+        )
+
+
+def sample_batch(meta: CheckpointMeta, n: int = 4, seed: int = 0) -> torch.Tensor:
+    """Normalized-looking inputs of the model's shape (what preprocessing produces)."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn((n, *meta.input_shape), generator=g)
+
+
+def export_checkpoint(checkpoint: str | os.PathLike[str], fmt: str, out: str | os.PathLike[str]) -> ExportReport:
+    loaded = load_checkpoint(checkpoint)
+    return export_model(loaded.model, loaded.meta, fmt, out, checkpoint_path=Path(checkpoint))
+
+
+def export_model(
+    model: nn.Module,
+    meta: CheckpointMeta,
+    fmt: str,
+    out: str | os.PathLike[str],
+    checkpoint_path: Path | None = None,
+) -> ExportReport:
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown export format {fmt!r} (use {', '.join(FORMATS)})")
+    out = Path(out)
+    if out.is_dir():
+        raise ExportError(f"{out} is a folder; give a file name ending in {FORMATS[fmt]}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the folder {out.parent}: {exc.strerror or exc}") from exc
+    model = model.to("cpu").eval()
+    x = sample_batch(meta)
+    with torch.inference_mode():
+        expected = model(x)
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if fmt == "python":
+            diff, checked = _export_python(model, meta, tmp, x, expected, checkpoint_path)
+        elif fmt == "torchscript":
+            diff, checked = _export_torchscript(model, tmp, x, expected)
+        else:
+            diff, checked = _export_onnx(model, tmp, x, expected)
+        if not diff <= TOLERANCE:
+            raise ExportError(
+                f"the {fmt} export does not reproduce the model: max abs difference {diff:.3g} > {TOLERANCE:g}"
+            )
+        os.replace(tmp, out)
+    except ExportError:
+        raise
+    except OSError as exc:
+        raise ExportError(f"could not write {out}: {exc.strerror or exc}") from exc
+    except Exception as exc:
+        raise ExportError(f"{fmt} export failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportReport(out, fmt, diff, checked)
+
+
+# --- PyTorch code ------------------------------------------------------------------------
+
+
+def python_module_source(meta: CheckpointMeta, checkpoint_path: Path | None = None) -> str:
+    """A standalone .py: the nn.Module, the preprocessing, and load() for the checkpoint's weights."""
+    spec = meta.model_spec
+    body = model_source(spec, meta.input_shape, len(meta.class_names), class_name="Net")
+    c, h, w = meta.input_shape
+    default = json.dumps(checkpoint_path.name) if checkpoint_path else "None"
+    header = f'''"""{spec.name} exported by CV Studio {meta.app_version}.
+
+Trained on: {meta.dataset}
+Classes: {", ".join(meta.class_names)}
+Use it in plain PyTorch:
+
+    import {{this module}} as m
+    model = m.load("{checkpoint_path.name if checkpoint_path else "model.safetensors"}")
+    probs = m.predict(model, PIL.Image.open("image.jpg"))
+"""
+'''
+    tail = f'''
+
+CLASSES = {json.dumps(list(meta.class_names))}
+INPUT_SHAPE = {tuple(meta.input_shape)!r}  # channels, height, width
+MEAN = {tuple(meta.mean)!r}
+STD = {tuple(meta.std)!r}
+CHECKPOINT = {default}  # the .safetensors file CV Studio saved, next to this file
+OUTPUTS_LOG_PROBS = {spec.outputs_log_probs!r}
+
+
+def load(path=None):
+    """Build Net and read the trained weights from a CV Studio .safetensors checkpoint."""
+    import os
+
+    from safetensors.torch import load_file
+
+    if path is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), CHECKPOINT)
+    model = Net()
+    model.load_state_dict(load_file(path))
+    return model.eval()
+
+
+def preprocess(image):
+    """A PIL image -> a normalized (1, C, H, W) tensor, as in training."""
+    from PIL import ImageOps
+    from torchvision.transforms import functional as TF
+
+    image = ImageOps.exif_transpose(image).convert("RGB" if INPUT_SHAPE[0] == 3 else "L")
+    image = image.resize((INPUT_SHAPE[2], INPUT_SHAPE[1]), resample=2)  # bilinear
+    return TF.normalize(TF.to_tensor(image), MEAN, STD).unsqueeze(0)
+
+
+@torch.inference_mode()
+def predict(model, image):
+    """Class name -> probability for one PIL image."""
+    out = model(preprocess(image))[0]
+    probs = out.exp() if OUTPUTS_LOG_PROBS else out.softmax(0)
+    return dict(zip(CLASSES, probs.tolist()))
+'''
+    # model_source ends with an ``if __name__ == "__main__"`` demo; keep it last.
+    main_at = body.index('\nif __name__ == "__main__":')
+    return header + body[:main_at].rstrip() + "\n" + tail + "\n" + body[main_at:]
+
+
+_VERIFY_PYTHON = r"""
+import importlib.util, sys, torch
+from safetensors.torch import load_file
+spec = importlib.util.spec_from_file_location("exported", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+model = module.load(sys.argv[2])
+x = load_file(sys.argv[3])["x"]
+with torch.inference_mode():
+    y = model(x)
+expected = load_file(sys.argv[3])["expected"]
+print(float((y - expected).abs().max()))
+"""
+
+
+def _export_python(model, meta, tmp: Path, x, expected, checkpoint_path) -> tuple[float, str]:
+    from safetensors.torch import save_file
+
+    tmp.write_text(python_module_source(meta, checkpoint_path), encoding="utf-8")
+    # Run the written file in a fresh interpreter, as a user would, with this model's weights.
+    with tempfile.TemporaryDirectory() as work:
+        weights = Path(work) / "weights.safetensors"
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
+        io_file = Path(work) / "io.safetensors"
+        save_file({"x": x.contiguous(), "expected": expected.contiguous()}, str(io_file))
+        script = Path(work) / "verify.py"
+        script.write_text(_VERIFY_PYTHON, encoding="utf-8")
+        module_copy = Path(work) / "exported_model.py"
+        module_copy.write_bytes(tmp.read_bytes())
+        proc = subprocess.run(
+            [sys.executable, str(script), str(module_copy), str(weights), str(io_file)],
+            capture_output=True, text=True, timeout=300,
+        )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ExportError(f"the exported Python file does not run: {last}")
+    return float(proc.stdout.strip().splitlines()[-1]), "a fresh Python interpreter"
+
+
+# --- TorchScript ---------------------------------------------------------------------------
+
+
+def _export_torchscript(model, tmp: Path, x, expected) -> tuple[float, str]:
+    with warnings.catch_warnings():  # TorchScript is deprecated upstream, but users still ask for it
+        warnings.simplefilter("ignore", FutureWarning)
+        scripted = torch.jit.script(model)
+    with torch.inference_mode():
+        diff = float((scripted(x) - expected).abs().max())
+    scripted.save(str(tmp))
+    with zipfile.ZipFile(tmp) as archive:  # the saved archive is complete and uncorrupted
+        bad = archive.testzip()
+        if bad is not None:
+            raise ExportError(f"the TorchScript archive is damaged ({bad})")
+    return diff, "the scripted module"
+
+
+# --- ONNX ------------------------------------------------------------------------------------
+
+
+def _export_onnx(model, tmp: Path, x, expected) -> tuple[float, str]:
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ExportError("ONNX export needs the 'onnx' package: pip install onnx onnxruntime") from exc
+    torch.onnx.export(
+        model,
+        (x,),
+        str(tmp),
+        dynamo=True,
+        input_names=["image"],
+        output_names=["scores"],
+        dynamic_shapes=({0: torch.export.Dim("batch")},),  # any batch size
+        opset_version=ONNX_OPSET,
+        external_data=False,  # one self-contained file
+        verbose=False,
+    )
+    onnx.checker.check_model(str(tmp))
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ExportError("verifying the ONNX export needs onnxruntime: pip install onnxruntime") from exc
+    session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    (out,) = session.run(None, {"image": x.numpy()})
+    diff = float(abs(torch.from_numpy(out) - expected).max())
+    return diff, f"onnxruntime {onnxruntime.__version__}"

@@ -1,0 +1,69 @@
+"""UI preferences in QSettings: window geometry, recent files, theme, last page.
+
+Run settings never live here (they are dataclasses stored in checkpoints).
+With CVSTUDIO_HOME set (tests, portable installs) the preferences are an INI
+file in that folder, so nothing touches the user's real settings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+
+ORGANIZATION = "CVStudio"
+APPLICATION = "CV Studio"
+
+GEOMETRY = "window/geometry"
+WINDOW_STATE = "window/state"
+LAST_PAGE = "window/last_page"
+THEME = "view/theme"
+RECENT_FILES = "files/recent"
+LAST_DIR = "files/last_dir"
+
+MAX_RECENT = 8
+
+
+def make_settings() -> QSettings:
+    home = os.environ.get("CVSTUDIO_HOME")
+    if home:
+        return QSettings(str(Path(home) / "settings.ini"), QSettings.Format.IniFormat)
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(v) for v in value]  # type: ignore[union-attr]
+
+
+def recent_files(settings: QSettings) -> list[str]:
+    return _as_list(settings.value(RECENT_FILES, []))
+
+
+def add_recent_file(settings: QSettings, path: str | Path) -> list[str]:
+    path = str(Path(path).resolve())
+    files = [path] + [f for f in recent_files(settings) if f != path]
+    files = files[:MAX_RECENT]
+    settings.setValue(RECENT_FILES, files)
+    return files
+
+
+def remove_recent_file(settings: QSettings, path: str | Path) -> None:
+    settings.setValue(RECENT_FILES, [f for f in recent_files(settings) if f != str(path)])
+
+
+def clear_recent_files(settings: QSettings) -> None:
+    settings.setValue(RECENT_FILES, [])
+
+
+def last_dir(settings: QSettings) -> str:
+    folder = str(settings.value(LAST_DIR, "") or "")
+    return folder if folder and Path(folder).is_dir() else str(Path.home())
+
+
+def remember_dir(settings: QSettings, path: str | Path) -> None:
+    settings.setValue(LAST_DIR, str(Path(path).parent))

@@ -1,0 +1,113 @@
+"""Small line icons drawn with QPainter, in the palette's colours.
+
+Drawing them keeps the app free of icon files and lets every icon follow the
+light/dark theme: :func:`line_icon` renders the normal state in the text
+colour and the selected state in the highlighted-text colour.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPalette, QPen, QPixmap
+
+_SIZE = 64  # drawn at 64 px and scaled down: crisp at 16-32 px and on high-DPI screens
+
+
+def _data(p: QPainter, c: QColor) -> None:
+    """A 2x2 grid of pictures: a dataset."""
+    p.setPen(QPen(c, 4))
+    for x, y in ((8, 8), (34, 8), (8, 34), (34, 34)):
+        p.drawRoundedRect(QRectF(x, y, 22, 22), 4, 4)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(c)
+    p.drawEllipse(QPointF(19, 19), 4, 4)
+    path = QPainterPath(QPointF(37, 53))
+    path.lineTo(45, 41)
+    path.lineTo(53, 53)
+    path.closeSubpath()
+    p.drawPath(path)
+
+
+def _model(p: QPainter, c: QColor) -> None:
+    """Three layers of a network, wired together."""
+    p.setPen(QPen(c, 3))
+    layers = [[14, 32, 50], [22, 42], [32]]
+    xs = [12, 32, 52]
+    for i in range(len(layers) - 1):
+        for ya in layers[i]:
+            for yb in layers[i + 1]:
+                p.drawLine(QPointF(xs[i], ya), QPointF(xs[i + 1], yb))
+    p.setBrush(c)
+    p.setPen(Qt.PenStyle.NoPen)
+    for x, column in zip(xs, layers):
+        for y in column:
+            p.drawEllipse(QPointF(x, y), 6, 6)
+
+
+def _train(p: QPainter, c: QColor) -> None:
+    """A falling loss curve on axes."""
+    p.setPen(QPen(c, 4, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+    p.drawLine(QPointF(8, 6), QPointF(8, 56))
+    p.drawLine(QPointF(8, 56), QPointF(58, 56))
+    path = QPainterPath(QPointF(14, 12))
+    path.cubicTo(QPointF(22, 40), QPointF(30, 44), QPointF(56, 46))
+    pen = QPen(c, 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawPath(path)
+
+
+def _app(p: QPainter, c: QColor) -> None:
+    """The application icon: a lens over a grid, on a rounded tile."""
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(QColor("#2f6fde"))
+    p.drawRoundedRect(QRectF(2, 2, 60, 60), 14, 14)
+    white = QColor("#ffffff")
+    p.setPen(QPen(white, 3))
+    for i in range(3):
+        p.drawLine(QPointF(12 + 10 * i, 12), QPointF(12 + 10 * i, 40))
+        p.drawLine(QPointF(12, 12 + 10 * i), QPointF(40, 12 + 10 * i))
+    p.setPen(QPen(white, 5))
+    p.setBrush(QColor(47, 111, 222, 200))
+    p.drawEllipse(QPointF(36, 36), 13, 13)
+    p.setPen(QPen(white, 7, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    p.drawLine(QPointF(46, 46), QPointF(56, 56))
+
+
+_DRAWERS: dict[str, Callable[[QPainter, QColor], None]] = {"data": _data, "model": _model, "train": _train}
+
+
+def _pixmap(draw: Callable[[QPainter, QColor], None], colour: QColor) -> QPixmap:
+    pm = QPixmap(_SIZE, _SIZE)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    draw(p, colour)
+    p.end()
+    return pm
+
+
+def line_icon(name: str, palette: QPalette) -> QIcon:
+    """Icon ``name`` ('data', 'model', 'train') in the palette's text / highlighted-text colours."""
+    draw = _DRAWERS[name]
+    icon = QIcon()
+    icon.addPixmap(_pixmap(draw, palette.color(QPalette.ColorRole.WindowText)), QIcon.Mode.Normal)
+    icon.addPixmap(_pixmap(draw, palette.color(QPalette.ColorRole.HighlightedText)), QIcon.Mode.Selected)
+    icon.addPixmap(
+        _pixmap(draw, palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText)), QIcon.Mode.Disabled
+    )
+    return icon
+
+
+def icon_names() -> tuple[str, ...]:
+    return tuple(_DRAWERS)
+
+
+def app_icon() -> QIcon:
+    icon = QIcon()
+    big = _pixmap(_app, QColor("#ffffff"))
+    for size in (16, 24, 32, 48, 64):
+        icon.addPixmap(big.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation))
+    return icon
