@@ -73,7 +73,7 @@ def cheatsheet_train(dataset_list, classes: int, epochs: int, device: str) -> tu
             loss.backward()
             optimizer.step()
             seen += labels.shape[0]
-        print(f"    Epoch {epoch}, Training loss {float(loss)}")
+        print(f"    Epoch {epoch}, Training loss {loss.item()}")
     return model, seen / (time.perf_counter() - start)
 
 
