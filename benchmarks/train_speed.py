@@ -2,8 +2,8 @@
 
 Prints, in one run:
   1. training loop images/s: the cheatsheet's loop (a list of per-item
-     ToTensor+Normalize tensors, DataLoader at batch 64, a float(loss) each
-     step as it prints) vs core.training.fit (uint8 tensor, whole-batch
+     ToTensor+Normalize tensors, DataLoader at batch 64, printing the loss
+     once per epoch) vs core.training.fit (uint8 tensor, whole-batch
      normalization, channels_last, no per-step host sync). Target >= 1.4x.
   2. the whole experiment: read a folder of PNG files, compute mean/std,
      train, evaluate. Cheatsheet style (ImageFolder + transforms + list +

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", choices=("none", "flip-crop"), default="none")
     t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     t.add_argument("--out", help="checkpoint file (.safetensors; default: the runs folder)")
+    t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files into DIR")
     t.add_argument("--json", action="store_true", help="one JSON object per line: epochs, then a summary")
 
     c = sub.add_parser("classify", help="classify images or folders with a checkpoint")
@@ -250,7 +251,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        outcome = train_and_save(spec, data, train_config, data_config, out=args.out, callbacks=[reporter], control=control)
+        outcome = train_and_save(spec, data, train_config, data_config, out=args.out, callbacks=[reporter], control=control,
+                                 tensorboard_dir=args.tensorboard)
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -75,9 +75,18 @@ def train_and_save(
     out: str | Path | None = None,
     callbacks: Iterable[Any] | None = None,
     control: RunControl | None = None,
+    tensorboard_dir: str | Path | None = None,
 ) -> RunOutcome:
-    """Train a fresh model from ``spec`` and save its best weights (also when stopped early)."""
+    """Train a fresh model from ``spec`` and save its best weights (also when stopped early).
+
+    ``tensorboard_dir`` additionally writes TensorBoard event files there.
+    """
     model = new_model(spec, data, train_config.seed)
+    callbacks = list(callbacks or [])
+    if tensorboard_dir is not None:
+        from cvstudio.core.training.tensorboard import TensorBoardLogger
+
+        callbacks.append(TensorBoardLogger(tensorboard_dir, model))
     result = fit(
         model,
         data,

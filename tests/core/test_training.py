@@ -183,3 +183,19 @@ def test_bad_train_configs_are_rejected():
     with pytest.raises(ConfigError, match="unknown optimizer"):
         TrainConfig(optimizer="lbfgs")
     assert TrainConfig.from_dict(TrainConfig(lr=0.1, patience=3).to_dict()) == TrainConfig(lr=0.1, patience=3)
+
+
+def test_tensorboard_logging_writes_events(tiny_bundle, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from cvstudio.core.runs import train_and_save
+
+    outcome = train_and_save(get_preset("convnet"), tiny_bundle, TrainConfig(epochs=2, device="cpu"),
+                             out=tmp_path / "run.safetensors", tensorboard_dir=tmp_path / "tb")
+    assert outcome.checkpoint.exists()
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    steps = [e.step for e in acc.Scalars("loss/step")]
+    assert steps == list(range(1, 2 * 4 + 1))  # 256 images, batch 64
+    assert [e.step for e in acc.Images("kernels/first_conv")] == [1, 2]  # one mosaic per epoch
