@@ -97,12 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the model presets")
     sub.add_parser("datasets", help="list the dataset sources")
+
+    # --- self-test of an installation (packaging/; cvstudio/selftest.py) ---
+    parser.add_argument("--self-test", action="store_true", help="check this installation works (same as `selftest`)")
+    st = sub.add_parser("selftest", help="check this installation: torch, torchvision ops, train, classify, window")
+    st.add_argument("--quick", action="store_true", help="skip the export checks")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    command = args.command or "gui"
+    command = "selftest" if args.self_test else (args.command or "gui")
     handler = {
         "gui": cmd_gui,
         "train": cmd_train,
@@ -111,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export": cmd_export,
         "presets": cmd_presets,
         "datasets": cmd_datasets,
+        "selftest": cmd_selftest,
     }[command]
     try:
         return handler(args)
@@ -374,6 +380,15 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         print(f"{name:<14} {description}")
     print(f"{'PATH':<14} a folder: PATH/train/<class>/*, PATH/test/<class>/* (or val/), or PATH/<class>/*")
     return EXIT_OK
+
+
+# --- self-test ---------------------------------------------------------------------------
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from cvstudio.selftest import run
+
+    return run(["--quick"] if getattr(args, "quick", False) else [])
 
 
 if __name__ == "__main__":

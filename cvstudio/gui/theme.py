@@ -8,9 +8,9 @@ but :func:`apply_theme`.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 THEMES = ("system", "light", "dark")
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
@@ -99,7 +99,23 @@ def apply_theme(name: str, app: QApplication | None = None) -> str:
     if app.style().name().lower() != "fusion":  # type: ignore[union-attr]
         app.setStyle("Fusion")  # type: ignore[union-attr]
     app.setPalette(make_palette(look == "dark"))  # type: ignore[union-attr]
+    QApplication.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange)  # widgets get the palette now
+    _repolish_styled_widgets(app)
     return look
+
+
+def _repolish_styled_widgets(app: QApplication) -> None:
+    """Widgets under a style sheet keep the palette they were polished with; polish them again."""
+    for top in app.topLevelWidgets():  # type: ignore[union-attr]
+        for widget in [top, *top.findChildren(QWidget)]:
+            if widget.styleSheet():
+                style = widget.style()
+                style.unpolish(widget)
+                style.polish(widget)
+                for child in widget.findChildren(QWidget):
+                    child.style().unpolish(child)
+                    child.style().polish(child)
+                widget.update()
 
 
 def is_dark(palette: QPalette) -> bool:

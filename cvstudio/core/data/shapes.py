@@ -18,21 +18,21 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 
 # Bump when the pictures change, so cached copies are rebuilt.
 GENERATOR_VERSION = 1
 
-CLASS_NAMES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring", "star")
+CLASS_NAMES: tuple[str, ...] = ("circle", "ring", "triangle", "star", "cross", "bar")
 TRAIN_SIZE = 10_000
 VAL_SIZE = 2_000
 DEFAULT_SIZE = 32  # pixels
 
-_P = {"dark": 0.5, "noise": 10.0, "dots": 0.5, "rmin": 0.2, "rmax": 0.36}
 _CHUNK = 1000  # images rendered per vectorized pass
 
 # Relative size of each class so that the shapes cover similar areas.
-_SCALE = {"circle": 0.8, "square": 1.0, "triangle": 1.15, "cross": 1.0, "ring": 0.95, "star": 1.2}
+_SCALE = {"circle": 0.8, "ring": 0.95, "triangle": 1.15, "star": 1.2, "cross": 1.0, "bar": 1.12}
 
 _STREAM = {"train": 0x5EED_0001, "val": 0x5EED_0002}  # separate random streams per split
 
@@ -68,113 +68,129 @@ def generate_shapes(
 def _generate_split(
     seed: int, split: str, n: int, size: int, grayscale: bool, report: Callable[[int], None]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    gen = torch.Generator().manual_seed((int(seed) * 1_000_003 + _STREAM[split]) & 0x7FFF_FFFF_FFFF_FFFF)
+    rng = np.random.Generator(np.random.PCG64([int(seed) & 0xFFFF_FFFF_FFFF_FFFF, _STREAM[split]]))
     k = len(CLASS_NAMES)
-    labels = (torch.arange(n) % k)[torch.randperm(n, generator=gen)].to(torch.int64)
-    images = torch.empty((n, 1 if grayscale else 3, size, size), dtype=torch.uint8)
+    labels = (np.arange(n) % k)[rng.permutation(n)].astype(np.int64)
+    images = np.empty((n, 1 if grayscale else 3, size, size), dtype=np.uint8)
     for start in range(0, n, _CHUNK):
         stop = min(n, start + _CHUNK)
-        rgb = _render(labels[start:stop], size, gen)
+        rgb = _render(labels[start:stop], size, rng)
         if grayscale:
-            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-            rgb = (rgb * weights).sum(dim=1, keepdim=True)
-        images[start:stop] = rgb.round_().clamp_(0, 255).to(torch.uint8)
+            rgb = np.einsum("bchw,c->bhw", rgb, np.array([0.299, 0.587, 0.114], np.float32))[:, None]
+        np.clip(rgb, 0, 255, out=rgb)
+        np.rint(rgb, out=rgb)
+        images[start:stop] = rgb
         report(stop - start)
-    return images, labels
+    return torch.from_numpy(images), torch.from_numpy(labels)
 
 
-def _render(labels: torch.Tensor, size: int, gen: torch.Generator) -> torch.Tensor:
-    """Float (B, 3, S, S) pictures in 0..255 for the given class labels."""
+def _render(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Float32 (B, 3, S, S) pictures in 0..255 for the given class labels."""
     b = labels.shape[0]
     s = float(size)
+    f32 = np.float32
 
-    def uniform(lo: float, hi: float, *shape: int) -> torch.Tensor:
-        return lo + (hi - lo) * torch.rand((b, *shape), generator=gen)
+    def uniform(lo: float, hi: float, *shape: int) -> np.ndarray:
+        return (lo + (hi - lo) * rng.random((b, *shape), dtype=f32)).astype(f32)
 
     # --- parameters, all drawn up front in a fixed order (determinism) ---
-    radius = uniform(_P["rmin"] * s, _P["rmax"] * s)  # circumradius before the class scale
-    scale = torch.tensor([_SCALE[name] for name in CLASS_NAMES])[labels]
-    radius = radius * scale
-    margin = radius * 0.9
-    cx = margin + (s - 2 * margin) * torch.rand(b, generator=gen)
-    cy = margin + (s - 2 * margin) * torch.rand(b, generator=gen)
+    scale = np.array([_SCALE[name] for name in CLASS_NAMES], f32)[labels]
+    radius = uniform(0.32 * s, 0.44 * s) * scale  # circumradius, pixels
+    margin = radius * f32(0.9)
+    cx = margin + (s - 2 * margin) * rng.random(b, dtype=f32)
+    cy = margin + (s - 2 * margin) * rng.random(b, dtype=f32)
     angle = uniform(0.0, 2 * math.pi)
-    dark_background = torch.rand(b, generator=gen) < _P["dark"]
+    dark_background = rng.random(b) < 0.75  # else light background, dark shape
     low = uniform(0.0, 100.0, 3)
     high = uniform(150.0, 255.0, 3)
-    bg_colour = torch.where(dark_background[:, None], low, high)
-    fg_colour = torch.where(dark_background[:, None], high, low)
+    bg_colour = np.where(dark_background[:, None], low, high)
+    fg_colour = np.where(dark_background[:, None], high, low)
     grad_angle = uniform(0.0, 2 * math.pi)
     grad_amp = uniform(0.0, 40.0, 3)  # 0..255 units across the image
     n_dots = 4
     dot_x = uniform(0.0, s, n_dots)
     dot_y = uniform(0.0, s, n_dots)
-    dot_r = uniform(0.6, 1.6, n_dots) * (s / 32.0)
-    dot_on = torch.rand((b, n_dots), generator=gen) < _P["dots"]
+    dot_r = uniform(0.6, 1.6, n_dots) * f32(s / 32.0)
+    dot_on = rng.random((b, n_dots)) < 0.5
     dot_colour = uniform(0.0, 255.0, n_dots, 3)
-    noise = torch.randn((b, 3, size, size), generator=gen) * _P["noise"]
+    # uniform pixel noise with a standard deviation of about 8 (0..255 units)
+    img = rng.integers(0, 256, (b, 3, size, size), dtype=np.uint8).astype(f32)
+    img -= f32(127.5)
+    img *= f32(8.0 * math.sqrt(12.0) / 256.0)
 
     # --- pixel grid (pixel centres), shared by the whole batch ---
-    coords = torch.arange(size, dtype=torch.float32) + 0.5
-    gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+    coords = np.arange(size, dtype=f32) + f32(0.5)
+    gx = coords[None, None, :]  # (1, 1, S)
+    gy = coords[None, :, None]  # (1, S, 1)
 
-    # background: base colour + linear gradient + noise
-    u = (gx[None] - s / 2) * torch.cos(grad_angle)[:, None, None] + (gy[None] - s / 2) * torch.sin(grad_angle)[
-        :, None, None
-    ]
-    u = u / s  # -0.7..0.7
-    img = bg_colour[:, :, None, None] + grad_amp[:, :, None, None] * u[:, None] + noise
+    # background: base colour + linear gradient (-0.7..0.7 across) + noise
+    u = (np.cos(grad_angle)[:, None, None] * (gx - s / 2) + np.sin(grad_angle)[:, None, None] * (gy - s / 2)) / f32(s)
+    img += bg_colour[:, :, None, None]
+    img += grad_amp[:, :, None, None] * u[:, None]
 
     # distractor dots (small, so they never look like a shape)
     for j in range(n_dots):
-        d = torch.hypot(gx[None] - dot_x[:, j, None, None], gy[None] - dot_y[:, j, None, None]) - dot_r[:, j, None, None]
-        cover = (0.5 - d).clamp_(0.0, 1.0) * dot_on[:, j, None, None]
-        img = img + cover[:, None] * (dot_colour[:, j, :, None, None] - img)
+        on = np.flatnonzero(dot_on[:, j])
+        d = np.hypot(gx - dot_x[on, j, None, None], gy - dot_y[on, j, None, None]) - dot_r[on, j, None, None]
+        keep = np.clip(f32(0.5) + d, 0.0, 1.0)[:, None]  # 1 - coverage
+        colour = dot_colour[on, j, :, None, None]
+        sub = img[on]
+        sub -= colour  # blend in place: img = colour + (img - colour) * (1 - coverage)
+        sub *= keep
+        sub += colour
+        img[on] = sub
 
     # the shape: coordinates relative to its centre, rotated into its frame
-    dx = gx[None] - cx[:, None, None]
-    dy = gy[None] - cy[:, None, None]
-    cos_a = torch.cos(angle)[:, None, None]
-    sin_a = torch.sin(angle)[:, None, None]
+    dx = gx - cx[:, None, None]
+    dy = gy - cy[:, None, None]
+    cos_a = np.cos(angle)[:, None, None]
+    sin_a = np.sin(angle)[:, None, None]
     px = cos_a * dx + sin_a * dy
-    py = -sin_a * dx + cos_a * dy
-    sdf = torch.empty_like(px)
+    py = cos_a * dy - sin_a * dx
+    sdf = np.empty_like(px)
     for k, name in enumerate(CLASS_NAMES):
-        idx = (labels == k).nonzero().squeeze(1)
-        if idx.numel():
-            sdf[idx] = _SDF[name](px[idx], py[idx], radius[idx][:, None, None])
-    cover = (0.5 - sdf).clamp_(0.0, 1.0)
-    img = img + cover[:, None] * (fg_colour[:, :, None, None] - img)
+        idx = np.flatnonzero(labels == k)
+        if idx.size:
+            sdf[idx] = _SDF[name](px[idx], py[idx], radius[idx, None, None])
+    keep = np.clip(f32(0.5) + sdf, 0.0, 1.0)[:, None]  # 1 - coverage
+    colour = fg_colour[:, :, None, None]
+    img -= colour
+    img *= keep
+    img += colour
     return img
 
 
 # --- signed distance functions (pixels; negative inside) ---
 
 
-def _sd_circle(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    return torch.hypot(px, py) - r
+def _sd_circle(px: np.ndarray, py: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return np.hypot(px, py) - r
 
 
-def _sd_ring(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    thickness = (0.16 * r).clamp(min=1.2)
-    return (torch.hypot(px, py) - (r - thickness)).abs() - thickness
+def _sd_ring(px: np.ndarray, py: np.ndarray, r: np.ndarray) -> np.ndarray:
+    thickness = np.maximum(0.16 * r, 1.2)
+    return np.abs(np.hypot(px, py) - (r - thickness)) - thickness
 
 
-def _sd_box(px: torch.Tensor, py: torch.Tensor, hx: torch.Tensor, hy: torch.Tensor) -> torch.Tensor:
-    qx = px.abs() - hx
-    qy = py.abs() - hy
-    outside = torch.hypot(qx.clamp(min=0), qy.clamp(min=0))
-    inside = torch.maximum(qx, qy).clamp(max=0)
+def _sd_box(px: np.ndarray, py: np.ndarray, hx: np.ndarray, hy: np.ndarray) -> np.ndarray:
+    qx = np.abs(px) - hx
+    qy = np.abs(py) - hy
+    outside = np.hypot(np.maximum(qx, 0), np.maximum(qy, 0))
+    inside = np.minimum(np.maximum(qx, qy), 0)
     return outside + inside
 
 
-def _sd_cross(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+def _sd_cross(px: np.ndarray, py: np.ndarray, r: np.ndarray) -> np.ndarray:
     arm = 0.95 * r
-    half_width = (0.26 * r).clamp(min=1.0)
-    return torch.minimum(_sd_box(px, py, arm, half_width), _sd_box(px, py, half_width, arm))
+    half_width = np.maximum(0.26 * r, 1.0)
+    return np.minimum(_sd_box(px, py, arm, half_width), _sd_box(px, py, half_width, arm))
 
 
-def _sd_star(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor, n: int, m: float) -> torch.Tensor:
+def _sd_bar(px: np.ndarray, py: np.ndarray, r: np.ndarray) -> np.ndarray:
+    return _sd_box(px, py, r, np.maximum(0.25 * r, 1.3))
+
+
+def _sd_star(px: np.ndarray, py: np.ndarray, r: np.ndarray, n: int, m: float) -> np.ndarray:
     """Regular star with ``n`` points and circumradius ``r``; ``m`` = 2 gives a polygon.
 
     After Inigo Quilez's ``sdStar`` (exact distance for star polygons).
@@ -183,21 +199,21 @@ def _sd_star(px: torch.Tensor, py: torch.Tensor, r: torch.Tensor, n: int, m: flo
     en = math.pi / m
     acx, acy = math.cos(an), math.sin(an)
     ecx, ecy = math.cos(en), math.sin(en)
-    bn = torch.remainder(torch.atan2(px, py), 2 * an) - an
-    length = torch.hypot(px, py)
-    qx = length * torch.cos(bn) - r * acx
-    qy = length * torch.sin(bn).abs() - r * acy
-    t = torch.minimum((-(qx * ecx + qy * ecy)).clamp(min=0), r * (acy / ecy))
-    qx = qx + ecx * t
-    qy = qy + ecy * t
-    return torch.hypot(qx, qy) * torch.sign(qx)
+    bn = np.remainder(np.arctan2(px, py), 2 * an) - an
+    length = np.hypot(px, py)
+    qx = length * np.cos(bn) - r * acx
+    qy = length * np.abs(np.sin(bn)) - r * acy
+    t = np.minimum(np.maximum(-(qx * ecx + qy * ecy), 0), r * (acy / ecy))
+    qx += ecx * t
+    qy += ecy * t
+    return np.hypot(qx, qy) * np.sign(qx)
 
 
-_SDF: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+_SDF: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
     "circle": _sd_circle,
-    "square": lambda px, py, r: _sd_star(px, py, r, 4, 2.0),
-    "triangle": lambda px, py, r: _sd_star(px, py, r, 3, 2.0),
-    "cross": _sd_cross,
     "ring": _sd_ring,
+    "triangle": lambda px, py, r: _sd_star(px, py, r, 3, 2.0),
     "star": lambda px, py, r: _sd_star(px, py, r, 5, 3.0),
+    "cross": _sd_cross,
+    "bar": _sd_bar,
 }

@@ -39,6 +39,7 @@ class MessageBanner(QFrame):
         self.setFrameShape(QFrame.Shape.NoFrame)
         self._level = INFO
         self._action: Callable[[], None] | None = None
+        self._recolouring = False
 
         self._icon = QLabel(self)
         self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -102,9 +103,9 @@ class MessageBanner(QFrame):
     # --- internals ---
 
     def changeEvent(self, event) -> None:  # palette switches (light <-> dark) recolour the info banner
-        if event.type() == event.Type.PaletteChange:
-            self._apply_colours()
         super().changeEvent(event)
+        if event.type() in (event.Type.PaletteChange, event.Type.ApplicationPaletteChange) and not self._recolouring:
+            self._apply_colours()
 
     def _apply_colours(self) -> None:
         base = _COLOURS.get(self._level, self.palette().highlight().color())
@@ -112,11 +113,17 @@ class MessageBanner(QFrame):
         bg.setAlpha(40)
         border = QColor(base)
         border.setAlpha(170)
-        self.setStyleSheet(
+        sheet = (
             "#messageBanner { background-color: rgba(%d, %d, %d, %d); border: 1px solid rgba(%d, %d, %d, %d);"
             " border-radius: 4px; }" % (bg.red(), bg.green(), bg.blue(), bg.alpha(), border.red(), border.green(),
                                         border.blue(), border.alpha())
         )
+        if sheet != self.styleSheet():
+            self._recolouring = True  # setting a style sheet sends a palette change of its own
+            try:
+                self.setStyleSheet(sheet)
+            finally:
+                self._recolouring = False
 
     def _on_button_clicked(self) -> None:
         self.action_triggered.emit()

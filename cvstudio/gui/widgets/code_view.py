@@ -5,20 +5,22 @@ from __future__ import annotations
 import keyword
 import os
 import re
+import textwrap
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontDatabase, QGuiApplication, QPalette, QSyntaxHighlighter, QTextCharFormat
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from cvstudio.gui.widgets.banner import ERROR, INFO, MessageBanner
+from cvstudio.gui.widgets.labels import HintLabel
 
 
 class PythonHighlighter(QSyntaxHighlighter):
     """Keywords, strings, numbers and comments; colours derived from the palette (light and dark)."""
 
     _KEYWORDS = re.compile(r"\b(" + "|".join(keyword.kwlist) + r")\b")
-    _STRING = re.compile(r"(\"\"\"[^\n]*?\"\"\"|\"[^\"\n]*\"|'[^'\n]*')")
+    _SINGLE_STRING = re.compile(r"\"(?!\"\")[^\"\n]*\"|'[^'\n]*'")
     _NUMBER = re.compile(r"\b\d+(\.\d+)?([eE][-+]?\d+)?\b")
     _COMMENT = re.compile(r"#[^\n]*")
     _NN = re.compile(r"\bnn\.\w+")
@@ -44,16 +46,43 @@ class PythonHighlighter(QSyntaxHighlighter):
         self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:
-        for pattern, fmt in ((self._NUMBER, self._num), (self._NN, self._nn), (self._KEYWORDS, self._kw), (self._STRING, self._str)):
+        # 1. string spans: triple-quoted ones may span lines (block state 1 = inside one), others may not
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        inside = self.previousBlockState() == 1
+        start = 0
+        while True:
+            if inside:
+                end = text.find('"""', pos)
+                if end < 0:
+                    spans.append((start, len(text)))
+                    break
+                spans.append((start, end + 3))
+                pos, inside = end + 3, False
+            else:
+                triple = text.find('"""', pos)
+                single = self._SINGLE_STRING.search(text, pos)
+                if single is not None and (triple < 0 or single.start() < triple):
+                    spans.append((single.start(), single.end()))
+                    pos = single.end()
+                elif triple >= 0:
+                    start, pos, inside = triple, triple + 3, True
+                else:
+                    break
+        self.setCurrentBlockState(1 if inside else 0)
+
+        def in_string(i: int) -> bool:
+            return any(a <= i < b for a, b in spans)
+
+        # 2. code tokens outside strings, then the strings, then a comment outside strings
+        for pattern, fmt in ((self._NUMBER, self._num), (self._NN, self._nn), (self._KEYWORDS, self._kw)):
             for m in pattern.finditer(text):
-                self.setFormat(m.start(), m.end() - m.start(), fmt)
-        # a '#' outside a string starts a comment
-        in_string = [False] * (len(text) + 1)
-        for m in self._STRING.finditer(text):
-            for i in range(m.start(), m.end()):
-                in_string[i] = True
+                if not in_string(m.start()):
+                    self.setFormat(m.start(), m.end() - m.start(), fmt)
+        for a, b in spans:
+            self.setFormat(a, b - a, self._str)
         for m in self._COMMENT.finditer(text):
-            if not in_string[m.start()]:
+            if not in_string(m.start()):
                 self.setFormat(m.start(), len(text) - m.start(), self._comment)
                 break
 
@@ -67,8 +96,7 @@ class CodeView(QWidget):
         super().__init__(parent)
         self._default_name = default_name
         self._code = ""
-        self.caption = QLabel(self)
-        self.caption.setEnabled(False)  # quieter text in both palettes
+        self.caption = HintLabel("", self)
         self.copy_button = QPushButton("Copy", self)
         self.copy_button.setToolTip("Copy the code to the clipboard")
         self.copy_button.clicked.connect(self._on_copy_button_clicked)
@@ -88,8 +116,8 @@ class CodeView(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.caption, 1)
-        bar.addWidget(self.copy_button)
-        bar.addWidget(self.save_button)
+        bar.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        bar.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -117,7 +145,8 @@ class CodeView(QWidget):
         """No code can be generated (the model cannot be built); say why in the view."""
         self._code = ""
         self.caption.setText("")
-        self.editor.setPlainText("# No code: the model cannot be built.\n# " + reason.replace("\n", "\n# ") + "\n")
+        lines = textwrap.wrap(reason, width=88) or [""]
+        self.editor.setPlainText("# No code: the model cannot be built.\n" + "".join(f"# {line}\n" for line in lines))
         self._set_available(False)
 
     def set_default_name(self, name: str) -> None:

@@ -144,8 +144,18 @@ class LayerTableModel(QAbstractTableModel):
         self._error_row: int | None = None
         self._error = ""
         self._num_classes = 2
+        self._read_only = False
 
     # --- the layers ---
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def set_read_only(self, read_only: bool) -> None:
+        """No cell can be edited (a run is training this network)."""
+        self._read_only = bool(read_only)
+        self._emit_all_changed()
 
     @property
     def layers(self) -> tuple[LayerSpec, ...]:
@@ -209,9 +219,9 @@ class LayerTableModel(QAbstractTableModel):
         self._error_row, self._error = None, ""
         self._emit_all_changed()
 
-    def set_error(self, row: int | None, message: str) -> None:
-        """Mark ``row`` (or none) as the layer that cannot work; keeps no stale summary."""
-        self._summary = {}
+    def set_error(self, row: int | None, message: str, rows_before: dict[int, RowSummary] | None = None) -> None:
+        """Mark ``row`` (or none) as the layer that cannot work; ``rows_before`` summarizes the layers above it."""
+        self._summary = {i: s for i, s in (rows_before or {}).items() if row is None or i < row}
         self._error_row = row if row is not None and 0 <= row < len(self._layers) else None
         self._error = message
         self._emit_all_changed()
@@ -258,7 +268,7 @@ class LayerTableModel(QAbstractTableModel):
             return Qt.ItemFlag.NoItemFlags
         flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         kind = self._layers[index.row()].kind
-        if index.column() in EDITABLE_COLUMNS and applies(kind, index.column()):
+        if not self._read_only and index.column() in EDITABLE_COLUMNS and applies(kind, index.column()):
             flags |= Qt.ItemFlag.ItemIsEditable
         return flags
 

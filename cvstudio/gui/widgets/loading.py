@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from cvstudio.gui.widgets.labels import HintLabel
+
 
 class LoadingPlaceholder(QWidget):
     """A centred title, a line of explanation and a busy bar."""
@@ -17,10 +19,8 @@ class LoadingPlaceholder(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.3)
         self.title.setFont(font)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.detail = QLabel(detail, self)
+        self.detail = HintLabel(detail, self)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.detail.setWordWrap(True)
-        self.detail.setEnabled(False)  # the palette's disabled text: a quieter grey on light and dark
         bar = QProgressBar(self)
         bar.setRange(0, 0)
         bar.setTextVisible(False)

@@ -3,8 +3,9 @@
 How it stays fast (DESIGN.md section 6): progress arrives about ten times a
 second as groups of losses; each run keeps them in growable numpy buffers
 (:class:`RunHistory`) and a QTimer redraws at most 20 times a second, only
-the runs that changed, with every curve decimated here to a few thousand
-points (min/max per bucket for the raw loss, so spikes stay visible).
+the runs that changed, with every curve decimated here to at most 2000
+points (min/max per bucket for the raw loss, so spikes stay visible; the
+2 px smoothed line to 600, as wide antialiased lines are slow to stroke).
 pyqtgraph's own autoDownsample/clipToView are deliberately not used: with
 PySide6 6.12.0 they crashed pyqtgraph 0.14.
 
@@ -25,11 +26,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QSplitter, QVBoxLayout, QWidget
 
 from cvstudio.gui.theme import mix
 
-MAX_POINTS = 3000  # points drawn per curve at most
+MAX_POINTS = 2000  # points drawn per raw (per-step) loss curve at most
+MAX_SMOOTH_POINTS = 600  # the smoothed curve is drawn 2 px wide, which costs ~10x more per point
 REDRAW_INTERVAL_MS = 50  # at most 20 redraws a second
 
 # Distinct hues that read on white and on near-black backgrounds (Tableau 10, slightly brightened).
@@ -96,8 +98,12 @@ def decimate_peaks(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) -
     ys = np.empty(2 * rows.size)
     xs[0::2], xs[1::2] = xb[rows, first], xb[rows, second]
     ys[0::2], ys[1::2] = yb[rows, first], yb[rows, second]
-    if m < n:
-        xs, ys = np.concatenate([xs, x[m:]]), np.concatenate([ys, y[m:]])
+    if m < n:  # the partial last bucket: its min and max too (or its 1-2 points)
+        tx, ty = x[m:], y[m:]
+        if ty.size > 2:
+            i, j = sorted((int(ty.argmin()), int(ty.argmax())))
+            tx, ty = tx[[i, j]], ty[[i, j]]
+        xs, ys = np.concatenate([xs, tx]), np.concatenate([ys, ty])
     return xs, ys
 
 
@@ -113,6 +119,14 @@ def decimate_mean(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS) ->
     if m < n:
         xs, ys = np.append(xs, x[m:].mean()), np.append(ys, y[m:].mean())
     return xs, ys
+
+
+def nice_ceiling(value: float) -> float:
+    """A round number at or above ``value`` (steps of half a decade's unit: 0.75, 2.0, 15, ...)."""
+    if not value > 0 or not math.isfinite(value):
+        return 1.0
+    step = 10.0 ** math.floor(math.log10(value)) / 2
+    return math.ceil(value / step - 1e-9) * step
 
 
 EPOCH_FIELDS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "images_per_s", "improved")
@@ -133,6 +147,7 @@ class RunHistory:
     losses: GrowingArray = field(default_factory=GrowingArray)
     smooth: GrowingArray = field(default_factory=GrowingArray)
     epochs: list[Any] = field(default_factory=list)  # core EpochEnded events
+    peak: float = 0.0  # the largest loss reported (per step or per epoch), for the y range
     _ema: float = 0.0
     _ema_n: int = 0
 
@@ -150,6 +165,7 @@ class RunHistory:
         steps = np.arange(last_global_step - losses.size + 1, last_global_step + 1, dtype=np.float64)
         self.x.extend(steps / spe)
         self.losses.extend(losses)
+        self.peak = max(self.peak, float(losses.max()))
         a = self.smoothing
         out = np.empty_like(losses)
         s, n = self._ema, self._ema_n
@@ -162,6 +178,7 @@ class RunHistory:
 
     def add_epoch(self, event: Any) -> None:
         self.epochs.append(event)
+        self.peak = max(self.peak, float(event.train_loss), float(event.val_loss))
 
     def epoch_array(self, name: str) -> np.ndarray:
         return np.array([getattr(e, name) for e in self.epochs], dtype=np.float64)
@@ -186,7 +203,16 @@ def write_history_csv(path: str | Path, runs: list[RunHistory]) -> int:
 class ThemedPlot(pg.PlotWidget):
     """A PlotWidget whose background, axes, grid and legend follow the Qt palette."""
 
-    def __init__(self, title: str, x_label: str, y_label: str, parent: QWidget | None = None):
+    def __init__(
+        self,
+        title: str,
+        x_label: str,
+        y_label: str,
+        parent: QWidget | None = None,
+        *,
+        legend_offset: tuple[int, int] = (-8, 8),  # pixels from the corner; negative = from the right/bottom
+    ):
+        self._ready = False  # pyqtgraph's constructor triggers palette events before the plot exists
         super().__init__(parent)
         self._title = title
         item = self.getPlotItem()
@@ -194,12 +220,19 @@ class ThemedPlot(pg.PlotWidget):
         item.setLabel("left", y_label)
         item.showGrid(x=True, y=True, alpha=0.18)
         item.setMenuEnabled(True)
-        self.legend = item.addLegend(offset=(-8, 8), labelTextSize="9pt", verSpacing=-4)
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.enableAutoSIPrefix(False)  # a loss of 0.7 reads 0.7, not 700 ×0.001
+            # With the grid on, an axis covers the whole plot and was re-rendered (ticks, labels, grid:
+            # ~3 ms) whenever a curve changed; cached, it is redrawn only when its range changes.
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.legend = item.addLegend(offset=legend_offset, labelTextSize="9pt", verSpacing=-4)
         self.setMinimumHeight(160)
+        self._ready = True
         self.apply_palette()
 
     def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() == QEvent.Type.PaletteChange and self._ready:
             self.apply_palette()
         super().changeEvent(event)
 
@@ -244,13 +277,10 @@ class TrainingPlots(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.loss_plot = ThemedPlot(
-            "Loss  ·  faint: each step  ·  line: smoothed  ·  ●: epoch mean (train)  ·  ○ dashed: validation",
-            "epoch", "loss",
-        )
-        self.acc_plot = ThemedPlot("Accuracy  ·  solid: validation  ·  dashed: training", "epoch", "accuracy")
+        self.loss_plot = ThemedPlot("Loss", "epoch", "loss")
+        self.acc_plot = ThemedPlot("Accuracy", "epoch", "accuracy", legend_offset=(-8, -8))
         self.acc_plot.setXLink(self.loss_plot)
-        self.acc_plot.getPlotItem().setYRange(0.0, 1.0, padding=0.02)  # accuracy is a fraction: keep its scale honest
+        self.acc_plot.getPlotItem().setYRange(0.0, 1.0, padding=0.04)  # accuracy is a fraction: keep its scale honest
 
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.setChildrenCollapsible(False)
@@ -265,10 +295,19 @@ class TrainingPlots(QWidget):
         self.runs: list[RunHistory] = []
         self._items: dict[int, _RunItems] = {}
         self._dirty: set[int] = set()
+        self._drawn_epochs: dict[int, int] = {}  # id(run) -> epochs drawn so far
         self._log_loss = False
+        # The loss axis runs from 0 to a round number above the largest loss, changed only when a larger
+        # one arrives: an axis whose range moves is re-rendered, and autorange would move it every update.
+        self._auto_y = True
+        self._y_top = 0.0
+        loss_box = self.loss_plot.getPlotItem().getViewBox()
+        loss_box.sigRangeChangedManually.connect(self._on_loss_box_range_changed_manually)
+        loss_box.setYRange(0.0, 1.0, padding=0.0)
         self._timer = QTimer(self)
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
+        self._show_legends()
 
     # --- runs ---
 
@@ -278,7 +317,12 @@ class TrainingPlots(QWidget):
         run = RunHistory(label=label, colour=colour)
         self.runs.append(run)
         self._items[id(run)] = self._make_items(run)
+        self._show_legends()
         return run
+
+    def _show_legends(self) -> None:
+        for plot in (self.loss_plot, self.acc_plot):
+            plot.legend.setVisible(bool(self.runs))  # an empty legend is a stray little box
 
     def _make_items(self, run: RunHistory) -> _RunItems:
         c = QColor(run.colour)
@@ -319,12 +363,27 @@ class TrainingPlots(QWidget):
             self.acc_plot.legend.removeItem(items.val_acc)
         self.runs.remove(run)
         self._dirty.discard(id(run))
+        self._drawn_epochs.pop(id(run), None)
+        self._show_legends()
 
     def clear_runs(self, keep: RunHistory | None = None) -> None:
         """Remove every run except ``keep`` (the one still training)."""
         for run in list(self.runs):
             if run is not keep:
                 self.remove_run(run)
+        if keep is not None and keep.epochs_planned:
+            self.set_planned_epochs(keep, keep.epochs_planned)
+        else:
+            self.loss_plot.getPlotItem().enableAutoRange(axis="x")
+        self._auto_y, self._y_top = True, 0.0
+        self._fit_loss_range()
+
+    def set_planned_epochs(self, run: RunHistory, epochs: int) -> None:
+        """Show the whole planned run on the x axis, so the view does not rescale as steps arrive
+        (cheaper to redraw, and the distance to the end stays visible)."""
+        run.epochs_planned = epochs
+        longest = max(max(r.epochs_planned for r in self.runs), 1)
+        self.loss_plot.getPlotItem().setXRange(0, longest, padding=0.02)
 
     def run_changed(self, run: RunHistory) -> None:
         """Mark ``run`` for redrawing at the next timer tick (starts the timer if idle)."""
@@ -339,8 +398,26 @@ class TrainingPlots(QWidget):
 
     def set_log_loss(self, on: bool) -> None:
         self._log_loss = on
-        self.loss_plot.getPlotItem().setLogMode(y=on)
-        self.loss_plot.getPlotItem().setLabel("left", "loss (log scale)" if on else "loss")
+        item = self.loss_plot.getPlotItem()
+        item.setLogMode(y=on)
+        item.setLabel("left", "loss (log scale)" if on else "loss")
+        if on:
+            item.enableAutoRange(axis="y")  # a log axis cannot start at 0
+        else:
+            item.enableAutoRange(axis="y", enable=False)
+            self._auto_y, self._y_top = True, 0.0
+            self._fit_loss_range()
+
+    def _on_loss_box_range_changed_manually(self, *_: Any) -> None:
+        self._auto_y = False  # the user zoomed or panned: leave their view alone
+
+    def _fit_loss_range(self) -> None:
+        if self._log_loss or not self._auto_y:
+            return
+        top = nice_ceiling(1.05 * max((r.peak for r in self.runs), default=0.0))
+        if top != self._y_top:
+            self._y_top = top
+            self.loss_plot.getPlotItem().getViewBox().setYRange(0.0, top, padding=0.0)
 
     @property
     def log_loss(self) -> bool:
@@ -371,6 +448,7 @@ class TrainingPlots(QWidget):
             if id(run) in self._dirty:
                 self._draw(run)
         self._dirty.clear()
+        self._fit_loss_range()
         self.redrawn.emit()
 
     def _draw(self, run: RunHistory) -> None:
@@ -378,10 +456,11 @@ class TrainingPlots(QWidget):
         x = run.x.view()
         if x.size:
             xr, yr = decimate_peaks(x, run.losses.view())
-            xs, ys = decimate_mean(x, run.smooth.view())
+            xs, ys = decimate_mean(x, run.smooth.view(), MAX_SMOOTH_POINTS)
             items.raw.setData(xr, yr, skipFiniteCheck=True)
             items.smooth.setData(xs, ys, skipFiniteCheck=True)
-        if run.epochs:
+        if run.epochs and len(run.epochs) != self._drawn_epochs.get(id(run)):  # only when one more epoch ended
+            self._drawn_epochs[id(run)] = len(run.epochs)
             ex = run.epoch_array("epoch")
             items.train_loss.setData(ex, run.epoch_array("train_loss"))
             items.val_loss.setData(ex, run.epoch_array("val_loss"))

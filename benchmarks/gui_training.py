@@ -1,0 +1,165 @@
+"""Training from the GUI vs headless, and how responsive the GUI thread stays meanwhile.
+
+In one process: the same run (preset, dataset, batch size, epochs, seed,
+device) trained headless with ``core.runs.train_and_save`` and from the main
+window's Train page (button click, live plots, status bar), alternating so
+that neither gets a warmer machine. Prints:
+
+1. images/s of each (training loop only, as the core measures it) and the
+   GUI/headless ratio -- target >= 0.95;
+2. the GUI thread's longest stall while training streams: a 5 ms QTimer
+   records how late each tick fires; max and p99 -- target < 50 ms;
+3. how many progress signals a second reached the GUI thread (<= ~20).
+
+Usage: QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_training.py [--epochs 2] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PROBE_MS = 5
+STALL_TARGET_MS = 50.0
+RATIO_TARGET = 0.95
+
+
+class LatenessProbe:
+    """A 5 ms timer on the GUI thread; a tick that comes late measures a stall of the event loop."""
+
+    def __init__(self):
+        from PySide6.QtCore import Qt, QTimer
+
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(PROBE_MS)
+        self.timer.timeout.connect(self._on_timer_timeout)
+        self.late_ms: list[float] = []
+        self._last = 0.0
+
+    def start(self) -> None:
+        self.late_ms.clear()
+        self._last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    def _on_timer_timeout(self) -> None:
+        now = time.perf_counter()
+        self.late_ms.append(max(0.0, (now - self._last) * 1000 - PROBE_MS))
+        self._last = now
+
+    def summary(self) -> tuple[float, float]:
+        values = sorted(self.late_ms)
+        if not values:
+            return float("nan"), float("nan")
+        return values[-1], values[min(len(values) - 1, int(0.99 * len(values)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="convnet")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each kind, alternating")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    home = tempfile.mkdtemp(prefix="cvstudio-bench-")
+    os.environ["CVSTUDIO_HOME"] = home  # runs and cache go to a temporary folder
+
+    from PySide6.QtCore import QEventLoop, Qt
+    from PySide6.QtTest import QTest
+
+    from cvstudio.gui.app import create_application
+    from cvstudio.gui.theme import apply_theme
+
+    app = create_application()
+    apply_theme("light")
+
+    from cvstudio.core.data import load_dataset
+    from cvstudio.core.models import get_preset
+    from cvstudio.core.runs import train_and_save
+    from cvstudio.core.specs import DataConfig, TrainConfig
+    from cvstudio.gui.main_window import MainWindow
+
+    data = load_dataset(DataConfig())
+    spec = get_preset(args.model)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, device=args.device)
+
+    window = MainWindow(load_data=False)
+    window.show()
+    window.resize(1280, 800)
+    while not window.state.torch_loaded:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    state = window.state
+    state.set_dataset(data)
+    state.set_spec(spec)
+    state.set_train_config(config)
+    window.show_page([e.title for e in window.page_entries].index("Train"))
+    train = window.train_page
+    probe = LatenessProbe()
+
+    def headless() -> float:
+        outcome = train_and_save(spec, data, config, DataConfig(), out=Path(home) / "headless.safetensors")
+        return outcome.result.images_per_s
+
+    def gui() -> tuple[float, float, float, float, float]:
+        signals = {"n": 0}
+        loop = QEventLoop()
+        train.run_finished.connect(loop.quit)
+        probe.start()
+        start = time.perf_counter()
+        cpu_start = time.thread_time()  # CPU time of this, the GUI thread
+        QTest.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+        task = train.task
+        for sig in (task.batches_ended, task.epochs_ended):
+            sig.connect(lambda *_: signals.__setitem__("n", signals["n"] + 1))
+        loop.exec()
+        seconds = time.perf_counter() - start
+        gui_cpu = time.thread_time() - cpu_start
+        probe.stop()
+        train.run_finished.disconnect(loop.quit)
+        worst, p99 = probe.summary()
+        return train._last_outcome.result.images_per_s, worst, p99, signals["n"] / seconds, gui_cpu / seconds
+
+    print(f"{spec.name} on {data.description}: {len(data.train):,} training images, batch {config.batch_size}, "
+          f"{config.epochs} epochs, device {args.device}, Qt platform {os.environ['QT_QPA_PLATFORM']}")
+    headless()  # warm-up (allocator, caches), not counted
+    h_ips, g_ips, stalls, p99s, rates, cpus = [], [], [], [], [], []
+    for i in range(args.repeats):
+        h_ips.append(headless())
+        ips, worst, p99, rate, cpu = gui()
+        cpus.append(cpu)
+        g_ips.append(ips)
+        stalls.append(worst)
+        p99s.append(p99)
+        rates.append(rate)
+        print(f"  round {i + 1}: headless {h_ips[-1]:,.0f} img/s, GUI {ips:,.0f} img/s; "
+              f"GUI thread lateness max {worst:.1f} ms, p99 {p99:.1f} ms; {rate:.1f} progress signals/s; "
+              f"GUI thread busy {cpu:.1%} of the run")
+    ratio = statistics.mean(g_ips) / statistics.mean(h_ips)
+    worst = max(stalls)
+    print(f"images/s: headless {statistics.mean(h_ips):,.0f}, from the GUI {statistics.mean(g_ips):,.0f} "
+          f"-> ratio {ratio:.3f} (target >= {RATIO_TARGET})")
+    print(f"GUI thread stall while training: max {worst:.1f} ms, p99 {max(p99s):.1f} ms (target < {STALL_TARGET_MS:.0f} ms)")
+    print(f"progress signals reaching the GUI: {max(rates):.1f}/s at most (budget ~20/s); "
+          f"GUI thread CPU {statistics.mean(cpus):.1%} of the run time (5 ms probe included)")
+    print(f"machine load average during the benchmark: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    ok = ratio >= RATIO_TARGET and worst < STALL_TARGET_MS
+    print("PASS" if ok else "FAIL")
+    window.close()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

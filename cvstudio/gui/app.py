@@ -1,0 +1,104 @@
+"""Starting the GUI: ``cvstudio`` / ``cvstudio gui [CHECKPOINT]`` call :func:`run_app`.
+
+Nothing here (or in what the window imports before it is shown) imports
+torch, torchvision or pyqtgraph: the window is painted first, then pages are
+built and torch is imported in a worker (see main_window and startup).
+
+Benchmark hooks (benchmarks/gui_launch.py): with CVSTUDIO_BENCH_FIRST_PAINT=1
+the app prints ``first_paint_s=<seconds>`` after its first paint and quits;
+with CVSTUDIO_BENCH_READY=1 it prints ``first_paint_s=`` and then ``ready_s=``
+(torch loaded, dataset and model set) and quits. Seconds count from
+CVSTUDIO_LAUNCH_T0 (a ``time.time()`` set by the launching process), or from
+the import of this module when that is unset.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+_IMPORTED_AT = time.time()
+
+log = logging.getLogger(__name__)
+
+
+def _launch_t0() -> float:
+    try:
+        return float(os.environ["CVSTUDIO_LAUNCH_T0"])
+    except (KeyError, ValueError):
+        return _IMPORTED_AT
+
+
+def _bench_print(name: str) -> None:
+    print(f"{name}={time.time() - _launch_t0():.3f}", flush=True)
+
+
+def create_application(argv: list[str] | None = None):  # noqa: ANN201 - QApplication
+    from PySide6.QtWidgets import QApplication
+
+    import cvstudio
+    from cvstudio.gui import settings as prefs
+
+    QApplication.setOrganizationName(prefs.ORGANIZATION)
+    QApplication.setApplicationName(prefs.APPLICATION)
+    QApplication.setApplicationVersion(cvstudio.__version__)
+    QApplication.setDesktopFileName("cvstudio")
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    return app
+
+
+def _close_on_interrupt(window) -> None:  # noqa: ANN001
+    """Ctrl+C in the terminal closes the window the normal way (asking first if a run is training)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def on_sigint(_signum, _frame):  # noqa: ANN001
+        QTimer.singleShot(0, window.close)
+
+    try:
+        signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        return
+    # Python runs signal handlers only between bytecodes; a slow no-op timer lets it in while Qt waits.
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+
+
+def run_app(checkpoint_path: str | None = None) -> int:
+    """Open the main window (optionally with a checkpoint) and run until it is closed."""
+    app = create_application()
+
+    from cvstudio.gui import settings as prefs
+    from cvstudio.gui.errors import install_exception_hooks, setup_logging
+    from cvstudio.gui.main_window import MainWindow
+    from cvstudio.gui.theme import apply_theme
+    from cvstudio.gui.workers import running_threads
+
+    setup_logging()
+    install_exception_hooks()
+    settings = prefs.make_settings()
+    apply_theme(str(settings.value(prefs.THEME, "system")))
+    window = MainWindow(settings=settings, checkpoint_path=checkpoint_path)
+
+    bench_paint = os.environ.get("CVSTUDIO_BENCH_FIRST_PAINT") == "1"
+    bench_ready = os.environ.get("CVSTUDIO_BENCH_READY") == "1"
+    if bench_paint or bench_ready:
+        window._first_paint.painted.connect(lambda: _bench_print("first_paint_s"))
+        if bench_paint:
+            # quit before the pages and torch are loaded: only the first paint is measured
+            window._first_paint.painted.disconnect(window._on_first_paint)
+            window._first_paint.painted.connect(app.quit)
+        else:
+            window.ready.connect(lambda: (_bench_print("ready_s"), window.close()))
+
+    _close_on_interrupt(window)
+    window.show()
+    log.info("CV Studio started")
+    code = app.exec()
+    for thread in running_threads():  # a loading worker cannot be cancelled; let it end before exit
+        thread.wait()
+    return code

@@ -1,0 +1,84 @@
+"""File dialogs shared by the pages and the main window, and saving a checkpoint copy.
+
+Every "save" asks for a path (adding the right suffix when the user left it
+out) and reports failure in words; copying a checkpoint runs in a worker so a
+large model on a slow disk never freezes the window.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from cvstudio.core.errors import UserError
+from cvstudio.gui import settings as prefs
+from cvstudio.gui.errors import show_task_error
+from cvstudio.gui.workers import Task, start_task
+
+CHECKPOINT_FILTER = "CV Studio checkpoints (*.safetensors);;All files (*)"
+PNG_FILTER = "PNG images (*.png)"
+CSV_FILTER = "CSV tables (*.csv)"
+
+
+def ask_open_checkpoint(parent: QWidget | None) -> str | None:
+    s = prefs.make_settings()
+    path, _ = QFileDialog.getOpenFileName(parent, "Open checkpoint", prefs.last_dir(s), CHECKPOINT_FILTER)
+    if not path:
+        return None
+    prefs.remember_dir(s, path)
+    return path
+
+
+def ask_save_path(parent: QWidget | None, title: str, suggested_name: str, file_filter: str, suffix: str) -> Path | None:
+    """A path to write, always ending in ``suffix`` (e.g. '.png'); None when cancelled."""
+    s = prefs.make_settings()
+    start = str(Path(prefs.last_dir(s)) / suggested_name)
+    path, _ = QFileDialog.getSaveFileName(parent, title, start, file_filter)
+    if not path:
+        return None
+    out = Path(path)
+    if out.suffix.lower() != suffix:
+        out = out.with_name(out.name + suffix)
+    prefs.remember_dir(s, out)
+    return out
+
+
+def copy_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
+    """Copy a checkpoint file (worker thread); UserError with the reason when it cannot."""
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise UserError(f"the checkpoint {src} no longer exists")
+    if dst.resolve() == src.resolve():
+        return dst
+    tmp = dst.with_name(f".{dst.name}.part")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)  # a half-written copy never carries the final name
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise UserError(f"could not save the checkpoint to {dst}: {exc.strerror or exc}") from None
+    return dst
+
+
+def save_checkpoint_as(
+    parent: QWidget | None,
+    src: str | os.PathLike[str],
+    on_saved: Callable[[Path], None] | None = None,
+) -> Task | None:
+    """Ask where to save a copy of checkpoint ``src`` and copy it there in a worker."""
+    dst = ask_save_path(parent, "Save checkpoint as", Path(src).name, CHECKPOINT_FILTER, ".safetensors")
+    if dst is None:
+        return None
+    task = start_task(copy_checkpoint, src, dst, parent=parent)
+    task.error.connect(lambda err: show_task_error(parent, err, "Save checkpoint"))
+    if on_saved is not None:
+        task.result.connect(on_saved)
+    return task

@@ -1,0 +1,1245 @@
+"""The Data page: choose the images to train on and look at them.
+
+Sources: the built-in shapes, a torchvision dataset (downloaded on request,
+with progress), or a folder of class subfolders picked in a dialog or dropped
+onto the page. The classes are a checkable list whose order is the label
+order. Loading, computing the statistics and picking sample images run in
+worker threads; the page shows class counts, per-channel mean/std and a grid
+of samples per class, and any problem as a banner on the page.
+
+``Load dataset`` sets ``AppState.data_config`` and then ``AppState.dataset``
+once the images are in memory (``dataset`` is None meanwhile). A load that
+fails brings back the dataset that was loaded before, so nothing is lost.
+
+The core's data modules import torch, so they are imported only in workers or
+after ``AppState.torch_ready``; until then the page shows a loading note.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QEvent, Qt, QUrl, Slot
+from PySide6.QtGui import QFont, QFontDatabase, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cvstudio.core.specs import AUGMENTATIONS, DataConfig
+from cvstudio.gui.state import AppState
+from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
+from cvstudio.gui.widgets.image_grid import ImageGrid, SampleSheet, sample_sheet
+from cvstudio.gui.widgets.labels import HintLabel
+from cvstudio.gui.widgets.loading import LoadingPlaceholder
+from cvstudio.gui.workers import Task, TaskError, start_task
+
+SHAPES = "shapes"
+FOLDER = "folder"  # the page's name for "a folder path"; DataConfig.source holds the path itself
+TORCHVISION_LABELS = {  # display names; the list itself comes from core.data.SOURCES
+    "cifar10": "CIFAR-10",
+    "cifar100": "CIFAR-100",
+    "mnist": "MNIST",
+    "fashion-mnist": "Fashion-MNIST",
+    "svhn": "SVHN",
+}
+CHEATSHEET_SUBSET = ("airplane", "bird")  # the cheatsheet's "cifar2": labels 0 and 1
+AUGMENT_LABELS = {
+    "none": "None",
+    "flip-crop": "Random crop (4 px padding) + horizontal flip",
+}
+assert set(AUGMENT_LABELS) == set(AUGMENTATIONS)
+DEFAULT_IMAGE_SIZE = 32  # DataConfig.image_size None means this
+SAMPLES_PER_CLASS = 8
+MAX_WARNINGS_SHOWN = 6
+
+
+# ----------------------------------------------------------------------------- worker functions
+
+
+@dataclass(frozen=True)
+class DatasetOverview:
+    """What the page shows about a loaded dataset, computed off the GUI thread."""
+
+    train_counts: tuple[int, ...]
+    val_counts: tuple[int, ...]
+    sheet: SampleSheet
+
+
+def describe_dataset(bundle: Any, per_class: int = SAMPLES_PER_CLASS, seed: int = 0) -> DatasetOverview:
+    """Class counts and a few sample images per class (worker thread)."""
+    import numpy as np
+
+    k = len(bundle.class_names)
+    train_labels = bundle.train.labels.cpu().numpy()
+    val_labels = bundle.val.labels.cpu().numpy()
+    train_counts = tuple(int(n) for n in np.bincount(train_labels, minlength=k)[:k])
+    val_counts = tuple(int(n) for n in np.bincount(val_labels, minlength=k)[:k])
+    images = bundle.train.images.cpu().numpy()  # uint8 (N, C, H, W): shown as stored, no de-normalizing
+    sheet = sample_sheet(images, train_labels, tuple(bundle.class_names), per_class, seed, list(train_counts))
+    return DatasetOverview(train_counts, val_counts, sheet)
+
+
+def load_and_describe(config: DataConfig, per_class: int, seed: int, callbacks=None) -> tuple[Any, DatasetOverview]:
+    """Load ``config`` with the core and describe it (worker thread)."""
+    from cvstudio.core.data import load_dataset
+
+    bundle = load_dataset(config, callbacks=callbacks)
+    return bundle, describe_dataset(bundle, per_class, seed)
+
+
+def list_classes(config: DataConfig) -> tuple[str, ...]:
+    """The classes ``config``'s source offers (worker thread: may read folders or metadata files)."""
+    from cvstudio.core.data import available_classes
+
+    return tuple(available_classes(config))
+
+
+def _source_kind(source: str) -> str:
+    if source == SHAPES:
+        return SHAPES
+    if source in TORCHVISION_LABELS:
+        return "torchvision"
+    return FOLDER
+
+
+def _channel_names(n: int) -> list[str]:
+    if n == 1:
+        return ["Gray"]
+    if n == 3:
+        return ["Red", "Green", "Blue"]
+    return [f"Channel {i}" for i in range(n)]
+
+
+def _local_dir_from_urls(urls: list[QUrl]) -> str | None:
+    for url in urls:
+        if url.isLocalFile():
+            return url.toLocalFile()
+    return None
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+class DataPage(QWidget):
+    """Data source, classes, augmentation, statistics and sample images."""
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self._ready = False
+        self._torchvision_names: list[str] = list(TORCHVISION_LABELS)
+        self._available: tuple[str, ...] | None = None  # classes of the source in the list, once known
+        self._classes_for: DataConfig | None = None  # the source settings the list was made for
+        self._wanted_classes: tuple[str, ...] = state.data_config.classes  # ticks to restore when the list arrives
+        self._load_task: Task | None = None
+        self._classes_task: Task | None = None
+        self._describe_task: Task | None = None
+        self._tasks: set[Task] = set()
+        self._classes_generation = 0  # results of superseded requests are ignored
+        self._describe_generation = 0
+        self._previous: tuple[DataConfig, Any] | None = None  # what to restore if a load fails
+        self._described: Any = None  # the bundle the panel shows
+        self._last_overview: tuple[Any, DatasetOverview] | None = None  # reused when a failed load restores it
+        self._sample_seed = 0
+        self._setting_state = False  # our own state updates must not rewrite the controls
+
+        self.setAcceptDrops(True)
+        self._build_ui()
+        self._show_config(state.data_config)
+
+        state.torch_ready.connect(self._on_state_torch_ready)
+        state.data_config_changed.connect(self._on_state_data_config_changed)
+        state.dataset_changed.connect(self._on_state_dataset_changed)
+        state.training_changed.connect(self._on_state_training_changed)
+        if state.torch_loaded:
+            self._on_state_torch_ready()
+
+    # ================================================================== UI
+
+    def _build_ui(self) -> None:
+        self._stack = QStackedWidget(self)
+        self._loading = LoadingPlaceholder(
+            "Loading PyTorch…", "The data page opens as soon as PyTorch has been imported.", self._stack
+        )
+        self._content = QWidget(self._stack)
+        self._stack.addWidget(self._loading)
+        self._stack.addWidget(self._content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._stack)
+
+        self._controls = self._build_controls()
+        controls_scroll = QScrollArea(self._content)
+        controls_scroll.setWidget(self._controls)
+        controls_scroll.setWidgetResizable(True)
+        controls_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        controls_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        controls_scroll.setMinimumWidth(self._controls.minimumSizeHint().width() + 14)
+
+        left = QWidget(self._content)
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.setSpacing(6)
+        left_layout.addWidget(controls_scroll, 1)
+        left_layout.addWidget(self._build_footer(left))
+
+        right = QWidget(self._content)
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(6, 0, 0, 0)
+        right_layout.setSpacing(8)
+        self.banner = MessageBanner(right)
+        self.warnings_banner = MessageBanner(right)
+        self.training_banner = MessageBanner(right, closable=False)
+        right_layout.addWidget(self.training_banner)
+        right_layout.addWidget(self.banner)
+        right_layout.addWidget(self.warnings_banner)
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical, right)
+        self.right_splitter.addWidget(self._build_summary_box())
+        self.right_splitter.addWidget(self._build_samples_box())
+        self.right_splitter.setChildrenCollapsible(False)
+        self.right_splitter.setStretchFactor(0, 2)
+        self.right_splitter.setStretchFactor(1, 3)
+        self.right_splitter.setSizes([280, 460])
+        right_layout.addWidget(self.right_splitter, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self._content)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([340, 900])
+        layout = QVBoxLayout(self._content)
+        layout.setContentsMargins(12, 12, 12, 12)
+        layout.addWidget(self.splitter)
+
+        # shown over the page while a folder is dragged over it
+        self._drop_overlay = QLabel("Drop a folder to load it as a dataset", self)
+        self._drop_overlay.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._drop_overlay.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        font = QFont(self._drop_overlay.font())
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        self._drop_overlay.setFont(font)
+        self._drop_overlay.hide()
+
+    def _build_controls(self) -> QWidget:
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.setContentsMargins(0, 0, 6, 0)
+        layout.setSpacing(10)
+
+        # --- source ---
+        source_box = QGroupBox("Source", panel)
+        grid = QGridLayout(source_box)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(6)
+        grid.setColumnMinimumWidth(0, 18)
+        self._source_group = QButtonGroup(self)
+        self.shapes_radio = QRadioButton("Built-in shapes", source_box)
+        self.shapes_radio.setToolTip("Six classes of generated shapes; nothing to download")
+        self.torchvision_radio = QRadioButton("Torchvision dataset", source_box)
+        self.folder_radio = QRadioButton("Image folder", source_box)
+        for i, radio in enumerate((self.shapes_radio, self.torchvision_radio, self.folder_radio)):
+            self._source_group.addButton(radio, i)
+        self._source_group.idToggled.connect(self._on_source_group_id_toggled)
+
+        self.torchvision_combo = QComboBox(source_box)
+        for name, label in TORCHVISION_LABELS.items():
+            self.torchvision_combo.addItem(label, name)
+        self.torchvision_combo.activated.connect(self._on_torchvision_combo_activated)
+        self.data_dir_edit = QLineEdit(source_box)
+        self.data_dir_edit.setClearButtonEnabled(True)
+        self.data_dir_edit.setToolTip("Where torchvision datasets are kept (and downloaded to)")
+        self.data_dir_edit.editingFinished.connect(self._on_data_dir_edit_editing_finished)
+        self.data_dir_button = QToolButton(source_box)
+        self.data_dir_button.setText("…")
+        self.data_dir_button.setToolTip("Choose the folder that holds torchvision datasets")
+        self.data_dir_button.clicked.connect(self._on_data_dir_button_clicked)
+        self.download_button = QPushButton("Download", source_box)
+        self.download_button.setToolTip("Download the dataset into the data folder (if needed) and load it")
+        self.download_button.clicked.connect(self._on_download_button_clicked)
+
+        self.folder_edit = QLineEdit(source_box)
+        self.folder_edit.setPlaceholderText("a folder of class subfolders")
+        self.folder_edit.setClearButtonEnabled(True)
+        self.folder_edit.editingFinished.connect(self._on_folder_edit_editing_finished)
+        self.folder_button = QPushButton("Browse…", source_box)
+        self.folder_button.clicked.connect(self._on_folder_button_clicked)
+        folder_hint = HintLabel(
+            "PATH/<class>/*.png, or PATH/train/<class>/* with PATH/test/ (or val/). "
+            "You can also drop a folder onto this page.",
+            source_box,
+        )
+
+        row = 0
+        grid.addWidget(self.shapes_radio, row, 0, 1, 3)
+        row += 1
+        grid.addWidget(self.torchvision_radio, row, 0, 1, 3)
+        row += 1
+        grid.addWidget(self.torchvision_combo, row, 1)
+        grid.addWidget(self.download_button, row, 2)
+        row += 1
+        dir_row = QHBoxLayout()
+        dir_row.setSpacing(4)
+        dir_row.addWidget(self.data_dir_edit, 1)
+        dir_row.addWidget(self.data_dir_button)
+        grid.addLayout(dir_row, row, 1, 1, 2)
+        row += 1
+        grid.addWidget(self.folder_radio, row, 0, 1, 3)
+        row += 1
+        grid.addWidget(self.folder_edit, row, 1)
+        grid.addWidget(self.folder_button, row, 2)
+        row += 1
+        grid.addWidget(folder_hint, row, 1, 1, 2)
+        grid.setColumnStretch(1, 1)
+        layout.addWidget(source_box)
+
+        # --- folder options ---
+        self.folder_box = QGroupBox("Image options", panel)
+        form = QFormLayout(self.folder_box)
+        self._options_form = form
+        self.val_fraction_spin = QDoubleSpinBox(self.folder_box)
+        self.val_fraction_spin.setRange(0.05, 0.9)
+        self.val_fraction_spin.setSingleStep(0.05)
+        self.val_fraction_spin.setDecimals(2)
+        self.val_fraction_spin.setToolTip(
+            "Share of each class held out for validation when the folder has no train/test split"
+        )
+        self.image_size_spin = QSpinBox(self.folder_box)
+        self.image_size_spin.setRange(4, 1024)
+        self.image_size_spin.setSuffix(" px")
+        self.image_size_spin.setToolTip("Side of the square images: folder images are resized to it, shapes drawn at it")
+        self.grayscale_check = QCheckBox("load as one channel", self.folder_box)
+        for widget in (self.val_fraction_spin, self.image_size_spin):
+            widget.valueChanged.connect(self._on_option_changed)
+        self.grayscale_check.toggled.connect(self._on_option_changed)
+        form.addRow("Validation share", self.val_fraction_spin)
+        form.addRow("Image size", self.image_size_spin)
+        form.addRow("Grayscale", self.grayscale_check)
+        layout.addWidget(self.folder_box)
+
+        # --- classes ---
+        classes_box = QGroupBox("Classes", panel)
+        classes_layout = QVBoxLayout(classes_box)
+        classes_layout.setSpacing(6)
+        self.class_list = QListWidget(classes_box)
+        self.class_list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.class_list.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.class_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.class_list.setMinimumHeight(110)
+        self.class_list.setSpacing(1)
+        self.class_list.itemChanged.connect(self._on_class_list_item_changed)
+        self.class_list.model().rowsMoved.connect(self._on_class_list_rows_moved)
+        self.all_button = QPushButton("All", classes_box)
+        self.all_button.setToolTip("Tick every class")
+        self.all_button.clicked.connect(self._on_all_button_clicked)
+        self.none_button = QPushButton("None", classes_box)
+        self.none_button.setToolTip("Untick every class")
+        self.none_button.clicked.connect(self._on_none_button_clicked)
+        self.cheatsheet_button = QPushButton("airplane vs bird (cheatsheet)", classes_box)
+        self.cheatsheet_button.setToolTip("The cheatsheet's 'cifar2' subset: airplane = label 0, bird = label 1")
+        self.cheatsheet_button.clicked.connect(self._on_cheatsheet_button_clicked)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(4)
+        buttons.addWidget(self.all_button)
+        buttons.addWidget(self.none_button)
+        buttons.addStretch(1)
+        self.classes_hint = HintLabel("Ticked classes become labels 0, 1, … in list order; drag to reorder.", classes_box)
+        classes_layout.addWidget(self.class_list, 1)
+        classes_layout.addLayout(buttons)
+        classes_layout.addWidget(self.cheatsheet_button)
+        classes_layout.addWidget(self.classes_hint)
+        layout.addWidget(classes_box, 1)
+
+        # --- augmentation ---
+        augment_box = QGroupBox("Augmentation (training only)", panel)
+        augment_layout = QVBoxLayout(augment_box)
+        self.augment_combo = QComboBox(augment_box)
+        for name, label in AUGMENT_LABELS.items():
+            self.augment_combo.addItem(label, name)
+        self.augment_combo.setToolTip("Applied to each training batch on the training device; validation images are never changed")
+        self.augment_combo.activated.connect(self._on_augment_combo_activated)
+        augment_layout.addWidget(self.augment_combo)
+        layout.addWidget(augment_box)
+
+        return panel
+
+    def _build_footer(self, parent: QWidget) -> QWidget:
+        """The Load button and the progress of a load: always visible below the scrolling controls."""
+        footer = QWidget(parent)
+        layout = QVBoxLayout(footer)
+        layout.setContentsMargins(0, 0, 6, 0)
+        layout.setSpacing(4)
+        self.load_button = QPushButton("Load dataset", footer)
+        self.load_button.setDefault(True)
+        self.load_button.setToolTip("Load the chosen images and make them the dataset to train on")
+        self.load_button.clicked.connect(self._on_load_button_clicked)
+        font = QFont(self.load_button.font())
+        font.setBold(True)
+        self.load_button.setFont(font)
+        self.load_button.setMinimumHeight(self.load_button.sizeHint().height() + 6)
+        self.progress_bar = QProgressBar(footer)
+        self.progress_bar.setTextVisible(False)
+        self.progress_bar.setMaximumHeight(8)
+        self.progress_bar.hide()
+        self.progress_label = HintLabel("", footer)
+        self.progress_label.hide()
+        self.pending_label = HintLabel("", footer)
+        layout.addWidget(self.load_button)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.progress_label)
+        layout.addWidget(self.pending_label)
+        return footer
+
+    def _build_summary_box(self) -> QGroupBox:
+        box = QGroupBox("Dataset", self)
+        layout = QVBoxLayout(box)
+        layout.setSpacing(8)
+        self.title_label = QLabel(box)
+        font = QFont(self.title_label.font())
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setBold(True)
+        self.title_label.setFont(font)
+        self.title_label.setWordWrap(True)
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sizes_label = HintLabel("", box)
+        self.sizes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.sizes_label)
+
+        tables = QHBoxLayout()
+        tables.setSpacing(12)
+        self.class_table = QTableWidget(0, 4, box)
+        self.class_table.setHorizontalHeaderLabels(["Label", "Class", "Train", "Validation"])
+        self._setup_table(self.class_table, stretch=1)
+        stats = QVBoxLayout()
+        stats.setSpacing(6)
+        self.stats_table = QTableWidget(0, 3, box)
+        self.stats_table.setHorizontalHeaderLabels(["Channel", "Mean", "Std"])
+        self._setup_table(self.stats_table, stretch=0)
+        for col in (1, 2):
+            self.stats_table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
+        self.stats_table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.normalize_label = QLabel(box)
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.normalize_label.setFont(mono)
+        self.normalize_label.setWordWrap(True)
+        self.normalize_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.normalize_label.setToolTip("Per-channel statistics of the training images (0..1 units), as the cheatsheet computed by hand")
+        stats_hint = HintLabel("Training images, 0..1 units: what transforms.Normalize is given.", box)
+        stats.addWidget(self.stats_table)
+        stats.addWidget(stats_hint)
+        stats.addWidget(self.normalize_label)
+        stats.addStretch(1)
+        tables.addWidget(self.class_table, 3)
+        tables.addLayout(stats, 2)
+        layout.addLayout(tables, 1)
+        return box
+
+    @staticmethod
+    def _setup_table(table: QTableWidget, stretch: int) -> None:
+        table.verticalHeader().hide()
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 8)
+        header = table.horizontalHeader()
+        header.setHighlightSections(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+
+    def _build_samples_box(self) -> QGroupBox:
+        box = QGroupBox("Sample training images", self)
+        layout = QVBoxLayout(box)
+        bar = QHBoxLayout()
+        bar.addWidget(HintLabel("Shown as stored (uint8), before normalization and augmentation.", box), 1)
+        bar.addWidget(QLabel("Per class", box))
+        self.per_class_spin = QSpinBox(box)
+        self.per_class_spin.setRange(1, 24)
+        self.per_class_spin.setValue(SAMPLES_PER_CLASS)
+        self.per_class_spin.setKeyboardTracking(False)
+        self.per_class_spin.valueChanged.connect(self._on_per_class_spin_value_changed)
+        self.shuffle_button = QPushButton("Shuffle", box)
+        self.shuffle_button.setToolTip("Show other random images")
+        self.shuffle_button.clicked.connect(self._on_shuffle_button_clicked)
+        bar.addWidget(self.per_class_spin)
+        bar.addWidget(self.shuffle_button)
+        self.image_grid = ImageGrid(box)
+        scroll = QScrollArea(box)
+        scroll.setWidget(self.image_grid)
+        scroll.setWidgetResizable(True)
+        scroll.setBackgroundRole(QPalette.ColorRole.Base)
+        layout.addLayout(bar)
+        layout.addWidget(scroll, 1)
+        return box
+
+    # ================================================================== public API
+
+    def config_from_controls(self) -> DataConfig:
+        """The DataConfig the controls describe; raises ValueError with a message for the user."""
+        kind = self._selected_kind()
+        current = self.state.data_config
+        if kind == SHAPES:
+            source, data_dir = SHAPES, current.data_dir
+        elif kind == "torchvision":
+            source = self.torchvision_combo.currentData()
+            data_dir = self.data_dir_edit.text().strip() or None
+        else:
+            text = self.folder_edit.text().strip()
+            if not text:
+                raise ValueError("Choose an image folder first (Browse…, or drop a folder onto this page).")
+            source, data_dir = str(Path(text).expanduser()), current.data_dir
+        classes = self._selected_classes()
+        size = self.image_size_spin.value()
+        grayscale = self.grayscale_check.isChecked()
+        if kind == "torchvision":
+            size, grayscale = DEFAULT_IMAGE_SIZE, False  # not options of torchvision datasets
+        try:
+            return DataConfig(
+                source=source,
+                data_dir=data_dir,
+                download=False,
+                classes=classes,
+                val_fraction=round(self.val_fraction_spin.value(), 4),
+                image_size=None if size == DEFAULT_IMAGE_SIZE else size,
+                grayscale=grayscale,
+                augment=self.augment_combo.currentData(),
+                seed=current.seed,
+            )
+        except Exception as exc:  # a ConfigError names the bad value
+            raise ValueError(str(exc)) from exc
+
+    def apply(self, download: bool = False) -> bool:
+        """Load what the controls describe (the Load button); returns False with a message if it cannot start."""
+        if self.state.training:
+            self._show_error("A run is training: the dataset cannot change until it ends.")
+            return False
+        try:
+            config = self.config_from_controls()
+        except ValueError as exc:
+            self._show_error(str(exc))
+            return False
+        if download:
+            config = dataclasses.replace(config, download=True)
+        return self._start_load(config)
+
+    def open_folder(self, path: str) -> bool:
+        """Use ``path`` as a folder dataset with all its classes and load it (Browse and drop both end here)."""
+        folder = Path(path).expanduser()
+        if not folder.exists():
+            self._show_error(f"{folder} does not exist.")
+            return False
+        if not folder.is_dir():
+            self._show_error(
+                f"{folder.name} is a file. Drop or choose a folder that holds one subfolder of images per class "
+                "(or train/ and test/ folders of class subfolders)."
+            )
+            return False
+        if self.is_loading():
+            self._show_error("A dataset is loading; try again when it has finished.")
+            return False
+        self._set_kind(FOLDER)
+        self.folder_edit.setText(str(folder))
+        self._wanted_classes = ()
+        self._on_source_edited()
+        return self.apply()
+
+    def is_loading(self) -> bool:
+        return self._load_task is not None and not self._load_task.done
+
+    def shutdown(self, timeout_ms: int = 30_000) -> None:
+        """Wait for this page's workers to end (the window calls it when closing)."""
+        for task in list(self._tasks):
+            task.wait(timeout_ms)
+
+    # ================================================================== state signals
+
+    @Slot()
+    def _on_state_torch_ready(self) -> None:
+        if self._ready:
+            return
+        from cvstudio.core import paths
+        from cvstudio.core.data import SOURCES
+
+        names = [n for n in SOURCES if n not in (SHAPES, FOLDER)]
+        if names:
+            self._torchvision_names = names
+            self.torchvision_combo.clear()
+            for name in names:
+                self.torchvision_combo.addItem(TORCHVISION_LABELS.get(name, name), name)
+                self.torchvision_combo.setItemData(
+                    self.torchvision_combo.count() - 1, SOURCES[name], Qt.ItemDataRole.ToolTipRole
+                )
+        self.data_dir_edit.setPlaceholderText(str(paths.data_dir()))
+        self._ready = True
+        self._stack.setCurrentWidget(self._content)
+        self._show_config(self.state.data_config)
+        self._request_classes()
+        if self.state.dataset is not None:
+            self._on_state_dataset_changed(self.state.dataset)
+        else:
+            self._show_no_dataset("Loading the dataset…")
+
+    @Slot(object)
+    def _on_state_data_config_changed(self, config: DataConfig) -> None:
+        if self._setting_state:
+            return
+        self._wanted_classes = config.classes
+        self._show_config(config)
+        if self._ready:
+            self._request_classes()
+
+    @Slot(object)
+    def _on_state_dataset_changed(self, bundle) -> None:
+        if not self._ready or self._setting_state:
+            return
+        if bundle is None:
+            self._show_no_dataset("Loading the dataset…" if self.is_loading() else "No dataset loaded.")
+            return
+        if bundle is not self._described:
+            self._describe(bundle)
+
+    @Slot(bool)
+    def _on_state_training_changed(self, running: bool) -> None:
+        self._controls.setEnabled(not running and not self.is_loading())
+        self.load_button.setEnabled(not running and not self.is_loading())
+        if running:
+            self.training_banner.show_message("A run is training: the dataset cannot change until it ends.", INFO)
+        else:
+            self.training_banner.clear()
+
+    # ================================================================== controls
+
+    @Slot(int, bool)
+    def _on_source_group_id_toggled(self, _id: int, checked: bool) -> None:
+        if checked:
+            self._update_source_widgets()
+            self._on_source_edited()
+
+    @Slot(int)
+    def _on_torchvision_combo_activated(self, _index: int) -> None:
+        self._set_kind("torchvision")
+        self._on_source_edited()
+
+    @Slot()
+    def _on_data_dir_edit_editing_finished(self) -> None:
+        if self._selected_kind() == "torchvision":
+            self._on_source_edited()
+
+    @Slot()
+    def _on_data_dir_button_clicked(self) -> None:
+        start = self.data_dir_edit.text() or self.data_dir_edit.placeholderText()
+        path = QFileDialog.getExistingDirectory(self, "Folder for torchvision datasets", start)
+        if path:
+            self.data_dir_edit.setText(path)
+            self._set_kind("torchvision")
+            self._on_source_edited()
+
+    @Slot()
+    def _on_download_button_clicked(self) -> None:
+        self._set_kind("torchvision")
+        self.apply(download=True)
+
+    @Slot()
+    def _on_folder_edit_editing_finished(self) -> None:
+        if self.folder_edit.text().strip():
+            self._set_kind(FOLDER)
+            self._on_source_edited()
+
+    @Slot()
+    def _on_folder_button_clicked(self) -> None:
+        start = self.folder_edit.text().strip() or str(Path.home())
+        path = QFileDialog.getExistingDirectory(self, "Choose an image folder", start)
+        if path:
+            self.open_folder(path)
+
+    @Slot()
+    def _on_option_changed(self, *_args) -> None:
+        # image size / grayscale / split change the images, not the class names: just mark the settings as pending
+        self._update_pending()
+
+    @Slot(int)
+    def _on_augment_combo_activated(self, _index: int) -> None:
+        # augmentation happens per batch while training: no reload needed
+        augment = self.augment_combo.currentData()
+        if augment != self.state.data_config.augment:
+            self._setting_state = True
+            try:
+                self.state.set_data_config(dataclasses.replace(self.state.data_config, augment=augment))
+            finally:
+                self._setting_state = False
+        self._update_pending()
+
+    @Slot(QListWidgetItem)
+    def _on_class_list_item_changed(self, _item: QListWidgetItem) -> None:
+        self._update_pending()
+
+    @Slot()
+    def _on_class_list_rows_moved(self, *_args) -> None:
+        self._update_pending()
+
+    @Slot()
+    def _on_all_button_clicked(self) -> None:
+        self._tick_all(True)
+
+    @Slot()
+    def _on_none_button_clicked(self) -> None:
+        self._tick_all(False)
+
+    @Slot()
+    def _on_cheatsheet_button_clicked(self) -> None:
+        self.select_classes(CHEATSHEET_SUBSET)
+
+    @Slot()
+    def _on_load_button_clicked(self) -> None:
+        self.apply()
+
+    @Slot(int)
+    def _on_per_class_spin_value_changed(self, _value: int) -> None:
+        if self._described is not None:
+            self._describe(self._described)
+
+    @Slot()
+    def _on_shuffle_button_clicked(self) -> None:
+        if self._described is not None:
+            self._sample_seed += 1
+            self._describe(self._described)
+
+    # ================================================================== drag and drop
+
+    def dragEnterEvent(self, event) -> None:
+        mime = event.mimeData()
+        if self._ready and mime.hasUrls() and _local_dir_from_urls(mime.urls()) is not None:
+            event.acceptProposedAction()
+            self._drop_overlay.setGeometry(self.rect())
+            self._style_drop_overlay()
+            self._drop_overlay.raise_()
+            self._drop_overlay.show()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._drop_overlay.hide()
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        self._drop_overlay.hide()
+        path = _local_dir_from_urls(event.mimeData().urls()) if event.mimeData().hasUrls() else None
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        if self.state.training:
+            self._show_error("A run is training: the dataset cannot change until it ends.")
+            return
+        self.open_folder(path)
+
+    def _style_drop_overlay(self) -> None:
+        highlight = self.palette().color(QPalette.ColorRole.Highlight)
+        text = self.palette().color(QPalette.ColorRole.WindowText)
+        self._drop_overlay.setStyleSheet(
+            "QLabel { background-color: rgba(%d, %d, %d, 60); border: 3px dashed rgb(%d, %d, %d);"
+            " border-radius: 8px; color: rgb(%d, %d, %d); }"
+            % (highlight.red(), highlight.green(), highlight.blue(), highlight.red(), highlight.green(),
+               highlight.blue(), text.red(), text.green(), text.blue())
+        )
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._drop_overlay.isVisible():
+            self._drop_overlay.setGeometry(self.rect())
+
+    # ================================================================== classes
+
+    def select_classes(self, names) -> bool:
+        """Tick exactly ``names``, moved to the top in this order; False (with a message) if one is missing."""
+        if self._available is None:
+            self._show_error("The class list is not ready yet.")
+            return False
+        missing = [n for n in names if n not in self._available]
+        if missing:
+            self._show_error(f"This dataset has no class {', '.join(repr(n) for n in missing)}.")
+            return False
+        self._fill_class_list(self._available, tuple(names))
+        self._update_pending()
+        return True
+
+    def selected_classes(self) -> tuple[str, ...]:
+        """The ticked classes in list order (all of them when the list is not known yet)."""
+        if self._available is None:
+            return self._wanted_classes
+        return tuple(
+            self.class_list.item(i).text()
+            for i in range(self.class_list.count())
+            if self.class_list.item(i).checkState() == Qt.CheckState.Checked
+        )
+
+    def _selected_classes(self) -> tuple[str, ...]:
+        """DataConfig.classes for the ticks: () when every class is ticked in the source's own order."""
+        ticked = self.selected_classes()
+        if self._available is None:
+            return ticked
+        if not ticked:
+            raise ValueError("Tick at least two classes to train a classifier.")
+        if len(ticked) == 1:
+            raise ValueError(f"A classifier needs at least two classes: tick another one besides {ticked[0]!r}.")
+        if ticked == tuple(self._available):
+            return ()
+        return ticked
+
+    def _tick_all(self, checked: bool) -> None:
+        state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
+        self.class_list.blockSignals(True)
+        for i in range(self.class_list.count()):
+            self.class_list.item(i).setCheckState(state)
+        self.class_list.blockSignals(False)
+        self._update_pending()
+
+    def _fill_class_list(self, available: tuple[str, ...], wanted: tuple[str, ...]) -> None:
+        """All ``available`` classes; ``wanted`` ticked and first, in their order (() = all ticked)."""
+        wanted = tuple(n for n in wanted if n in available)
+        order = list(wanted) + [n for n in available if n not in wanted] if wanted else list(available)
+        self.class_list.blockSignals(True)
+        self.class_list.clear()
+        flags = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable
+                 | Qt.ItemFlag.ItemIsDragEnabled)
+        for name in order:
+            item = QListWidgetItem(name)
+            item.setFlags(flags)
+            item.setCheckState(Qt.CheckState.Checked if (not wanted or name in wanted) else Qt.CheckState.Unchecked)
+            self.class_list.addItem(item)
+        self.class_list.blockSignals(False)
+        self._update_class_buttons()
+
+    def _set_class_list_message(self, text: str) -> None:
+        self.class_list.blockSignals(True)
+        self.class_list.clear()
+        item = QListWidgetItem(text)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)
+        self.class_list.addItem(item)
+        self.class_list.blockSignals(False)
+        self._update_class_buttons()
+
+    def _update_class_buttons(self) -> None:
+        known = self._available is not None
+        self.all_button.setEnabled(known)
+        self.none_button.setEnabled(known)
+        cifar10 = self._selected_kind() == "torchvision" and self.torchvision_combo.currentData() == "cifar10"
+        self.cheatsheet_button.setVisible(cifar10)
+        self.cheatsheet_button.setEnabled(known)
+
+    def _request_classes(self) -> None:
+        """Ask the core which classes the chosen source has (in a worker)."""
+        if not self._ready:
+            return
+        try:
+            config = self.config_from_controls_for_classes()
+        except ValueError:
+            self._available = None
+            self._classes_for = None
+            self._set_class_list_message("Choose a folder to see its classes")
+            return
+        if self._classes_for is not None and self._same_source(config, self._classes_for) and self._available is not None:
+            return
+        self._available = None
+        self._classes_for = config
+        self._set_class_list_message("Looking for classes…")
+        self._classes_generation += 1
+        generation = self._classes_generation
+        self._classes_task = self._start(
+            list_classes,
+            config,
+            on_result=lambda names: self._on_classes_task_result(generation, config, names),
+            on_error=lambda error: self._on_classes_task_error(generation, error),
+        )
+
+    def config_from_controls_for_classes(self) -> DataConfig:
+        """Like :meth:`config_from_controls` but all classes: what ``available_classes`` needs."""
+        kind = self._selected_kind()
+        if kind == SHAPES:
+            return DataConfig(source=SHAPES)
+        if kind == "torchvision":
+            return DataConfig(source=self.torchvision_combo.currentData(), data_dir=self.data_dir_edit.text().strip() or None)
+        text = self.folder_edit.text().strip()
+        if not text:
+            raise ValueError("no folder")
+        return DataConfig(source=str(Path(text).expanduser()))
+
+    @staticmethod
+    def _same_source(a: DataConfig, b: DataConfig) -> bool:
+        return (a.source, a.data_dir) == (b.source, b.data_dir)
+
+    def _on_classes_task_result(self, generation: int, config: DataConfig, names: tuple[str, ...]) -> None:
+        if generation != self._classes_generation:
+            return  # the source changed meanwhile; a newer request is on its way
+        self._available = tuple(names)
+        self._fill_class_list(self._available, self._wanted_classes)
+        self._update_pending()
+
+    def _on_classes_task_error(self, generation: int, error: TaskError) -> None:
+        if generation != self._classes_generation:
+            return
+        self._available = None
+        self._set_class_list_message("No classes found")
+        if self._selected_kind() == "torchvision" and error.user_error:
+            self.banner.show_message(
+                error.message, WARNING, action_text="Download", action=self._on_download_button_clicked
+            )
+        else:
+            self._show_error(error.message if error.user_error else f"Could not list the classes: {error.message}")
+
+    # ================================================================== loading
+
+    def _start(self, fn, *args, on_result=None, on_error=None, on_progress=None, on_finished=None, **kwargs) -> Task:
+        """Run ``fn`` in a worker and call the ``on_*`` handlers on the GUI thread while this page exists.
+
+        The Task gets no parent: it must outlive its thread even if the page is deleted first (a Task
+        destroyed with its parent would never see its thread end); the handlers check the page is alive.
+        """
+        task = start_task(fn, *args, **kwargs)
+        self._tasks.add(task)
+
+        def guarded(handler):
+            def call(*args):
+                if shiboken6.isValid(self):
+                    handler(*args)
+            return call
+
+        for signal, handler in ((task.result, on_result), (task.error, on_error), (task.progress, on_progress),
+                                (task.finished, on_finished)):
+            if handler is not None:
+                signal.connect(guarded(handler))
+        task.finished.connect(lambda t=task: self._tasks.discard(t))
+        return task
+
+    def _start_load(self, config: DataConfig) -> bool:
+        if self.is_loading():
+            self._show_error("A dataset is loading already; wait until it has finished.")
+            return False
+        self.banner.clear()
+        self.warnings_banner.clear()
+        if self.state.dataset is not None:
+            self._previous = (self.state.data_config, self.state.dataset)
+        self._setting_state = True
+        try:
+            self.state.set_data_config(config)
+            self.state.set_dataset(None)
+        finally:
+            self._setting_state = False
+        self._wanted_classes = config.classes
+        self._show_no_dataset("Loading the dataset…")
+        self._set_busy(True, "Downloading…" if config.download else "Loading…")
+        self._load_task = self._start(
+            load_and_describe,
+            config,
+            self.per_class_spin.value(),
+            self._sample_seed,
+            pass_callbacks=True,
+            on_progress=self._on_load_task_progress,
+            on_result=lambda result: self._on_load_task_result(config, result),
+            on_error=lambda error: self._on_load_task_error(config, error),
+            on_finished=self._on_load_task_finished,
+        )
+        self.pending_label.setText("")
+        self.state.status_message.emit(f"Loading {self._describe_source(config)}…")
+        return True
+
+    @Slot(object)
+    def _on_load_task_progress(self, event) -> None:
+        fraction = event.fraction
+        if fraction is None:
+            self.progress_bar.setRange(0, 0)
+        else:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(int(fraction * 1000))
+        what = {"download": "Downloading", "decode": "Decoding images", "stats": "Computing statistics"}.get(
+            event.stage, event.stage.capitalize()
+        )
+        text = event.message or what
+        if event.stage == "download" and event.total:
+            text = f"{text}: {event.done / 1e6:,.1f} of {event.total / 1e6:,.1f} MB"
+        elif fraction is not None:
+            text = f"{text}: {fraction:.0%}"
+        self.progress_label.setText(text)
+
+    def _on_load_task_result(self, config: DataConfig, result) -> None:
+        bundle, overview = result
+        self._previous = None
+        self._describe_generation += 1  # a description of an older dataset still on its way is stale
+        self._show_overview(bundle, overview)
+        self._setting_state = True
+        try:
+            if self.state.data_config != config:
+                self.state.set_data_config(config)
+            self.state.set_dataset(bundle)
+        finally:
+            self._setting_state = False
+        self.state.status_message.emit(f"Loaded {bundle.description}")
+
+    def _on_load_task_error(self, config: DataConfig, error: TaskError) -> None:
+        message = error.message if error.user_error else f"Loading failed: {error.message}"
+        restored = ""
+        if self._previous is not None:
+            old_config, old_bundle = self._previous
+            self._previous = None
+            self._setting_state = True
+            try:
+                self.state.set_data_config(old_config)
+                self.state.set_dataset(old_bundle)
+            finally:
+                self._setting_state = False
+            if self._last_overview is not None and self._last_overview[0] is old_bundle:
+                self._show_overview(*self._last_overview)
+            else:
+                self._show_overview_of(old_bundle)
+            restored = f"\nThe previous dataset ({old_bundle.description}) is still loaded."
+        else:
+            self._show_no_dataset("No dataset loaded.")
+        if _source_kind(config.source) == "torchvision" and not config.download and error.user_error:
+            self.banner.show_message(message + restored, ERROR, action_text="Download",
+                                     action=self._on_download_button_clicked)
+        else:
+            self.banner.show_message(message + restored, ERROR)
+        self.state.status_message.emit(message)
+
+    @Slot()
+    def _on_load_task_finished(self) -> None:
+        self._set_busy(False)
+        self._update_pending()
+
+    def _set_busy(self, busy: bool, text: str = "") -> None:
+        self._controls.setEnabled(not busy and not self.state.training)
+        self.load_button.setEnabled(not busy and not self.state.training)
+        self.progress_bar.setVisible(busy)
+        self.progress_label.setVisible(busy)
+        if busy:
+            self.progress_bar.setRange(0, 0)
+            self.progress_label.setText(text)
+
+    # ================================================================== showing a dataset
+
+    def _describe(self, bundle) -> None:
+        """Count classes and pick sample images of ``bundle`` in a worker, then show them."""
+        self._describe_generation += 1
+        generation = self._describe_generation
+        self._describe_task = self._start(
+            describe_dataset,
+            bundle,
+            self.per_class_spin.value(),
+            self._sample_seed,
+            on_result=lambda overview: self._on_describe_task_result(generation, bundle, overview),
+            on_error=lambda error: self._show_error(f"Could not show the dataset: {error.message}"),
+        )
+
+    def _on_describe_task_result(self, generation: int, bundle, overview: DatasetOverview) -> None:
+        if generation != self._describe_generation:
+            return  # another dataset (or another set of samples) was asked for meanwhile
+        self._show_overview(bundle, overview)
+
+    def _show_overview_of(self, bundle) -> None:
+        self._described = None
+        self._describe(bundle)
+
+    def _show_overview(self, bundle, overview: DatasetOverview) -> None:
+        self._described = bundle
+        self._last_overview = (bundle, overview)
+        c, h, w = bundle.input_shape
+        n_train, n_val = sum(overview.train_counts), sum(overview.val_counts)
+        self.title_label.setText(bundle.description)
+        self.sizes_label.setText(
+            f"{n_train:,} training + {n_val:,} validation images  ·  {c}×{h}×{w}  ·  {len(bundle.class_names)} classes"
+        )
+        table = self.class_table
+        table.setRowCount(len(bundle.class_names))
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for row, name in enumerate(bundle.class_names):
+            items = [QTableWidgetItem(str(row)), QTableWidgetItem(name),
+                     QTableWidgetItem(f"{overview.train_counts[row]:,}"), QTableWidgetItem(f"{overview.val_counts[row]:,}")]
+            for col, item in enumerate(items):
+                if col != 1:
+                    item.setTextAlignment(right)
+                table.setItem(row, col, item)
+        stats = self.stats_table
+        names = _channel_names(len(bundle.mean))
+        stats.setRowCount(len(names))
+        for row, (name, mean, std) in enumerate(zip(names, bundle.mean, bundle.std)):
+            items = [QTableWidgetItem(name), QTableWidgetItem(f"{mean:.4f}"), QTableWidgetItem(f"{std:.4f}")]
+            for col, item in enumerate(items):
+                if col:
+                    item.setTextAlignment(right)
+                stats.setItem(row, col, item)
+        stats.setFixedHeight(stats.horizontalHeader().height() + len(names) * stats.verticalHeader().defaultSectionSize() + 4)
+        fmt = lambda values: "(" + ", ".join(f"{v:.4f}" for v in values) + ("," if len(values) == 1 else "") + ")"  # noqa: E731
+        self.normalize_label.setText(f"transforms.Normalize(\n    {fmt(bundle.mean)},\n    {fmt(bundle.std)})")
+        self.image_grid.set_sheet(overview.sheet)
+        self.per_class_spin.setEnabled(True)
+        self.shuffle_button.setEnabled(True)
+        self._show_warnings(tuple(getattr(bundle, "warnings", ()) or ()))
+
+    def _show_warnings(self, warnings: tuple[str, ...]) -> None:
+        if not warnings:
+            self.warnings_banner.clear()
+            return
+        shown = list(warnings[:MAX_WARNINGS_SHOWN])
+        if len(warnings) > MAX_WARNINGS_SHOWN:
+            shown.append(f"… and {len(warnings) - MAX_WARNINGS_SHOWN} more")
+        self.warnings_banner.show_message("\n".join(shown), WARNING)
+
+    def _show_no_dataset(self, text: str) -> None:
+        self._described = None
+        self.title_label.setText(text)
+        self.sizes_label.setText("")
+        self.class_table.setRowCount(0)
+        self.stats_table.setRowCount(0)
+        self.normalize_label.setText("")
+        self.image_grid.set_sheet(None)
+        self.image_grid.set_placeholder(text)
+        self.per_class_spin.setEnabled(False)
+        self.shuffle_button.setEnabled(False)
+
+    # ================================================================== controls <-> config
+
+    def _selected_kind(self) -> str:
+        if self.torchvision_radio.isChecked():
+            return "torchvision"
+        if self.folder_radio.isChecked():
+            return FOLDER
+        return SHAPES
+
+    def _set_kind(self, kind: str) -> None:
+        radio = {SHAPES: self.shapes_radio, "torchvision": self.torchvision_radio, FOLDER: self.folder_radio}[kind]
+        if not radio.isChecked():
+            self._source_group.blockSignals(True)
+            radio.setChecked(True)
+            self._source_group.blockSignals(False)
+            self._update_source_widgets()
+
+    def _update_source_widgets(self) -> None:
+        kind = self._selected_kind()
+        for widget in (self.torchvision_combo, self.data_dir_edit, self.data_dir_button, self.download_button):
+            widget.setEnabled(kind == "torchvision")
+        self.folder_box.setVisible(kind in (SHAPES, FOLDER))  # torchvision datasets come in their own size
+        self._options_form.setRowVisible(self.val_fraction_spin, kind == FOLDER)
+        self._update_class_buttons()
+
+    def _show_config(self, config: DataConfig) -> None:
+        """Set every control from ``config`` without triggering edits."""
+        kind = _source_kind(config.source)
+        widgets = (self._source_group, self.torchvision_combo, self.val_fraction_spin, self.image_size_spin,
+                   self.grayscale_check, self.augment_combo)
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            {SHAPES: self.shapes_radio, "torchvision": self.torchvision_radio, FOLDER: self.folder_radio}[kind].setChecked(True)
+            if kind == "torchvision":
+                index = self.torchvision_combo.findData(config.source)
+                if index >= 0:
+                    self.torchvision_combo.setCurrentIndex(index)
+            elif kind == FOLDER:
+                self.folder_edit.setText(config.source)
+            self.data_dir_edit.setText(config.data_dir or "")
+            self.val_fraction_spin.setValue(config.val_fraction)
+            self.image_size_spin.setValue(config.image_size or DEFAULT_IMAGE_SIZE)
+            self.grayscale_check.setChecked(config.grayscale)
+            self.augment_combo.setCurrentIndex(max(0, self.augment_combo.findData(config.augment)))
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+        self._update_source_widgets()
+        if self._available is not None and self._classes_for is not None and self._same_source(config, self._classes_for):
+            self._fill_class_list(self._available, config.classes)
+        self._update_pending()
+
+    def _on_source_edited(self) -> None:
+        """The source (kind, torchvision name, folder or data folder) changed: fetch its classes."""
+        self._update_class_buttons()
+        current = self.state.data_config
+        try:
+            config = self.config_from_controls_for_classes()
+            same = self._same_source(config, DataConfig(source=current.source, data_dir=current.data_dir))
+        except ValueError:
+            same = False
+        self._wanted_classes = current.classes if same else ()
+        self._request_classes()
+        self._update_pending()
+
+    def _update_pending(self) -> None:
+        """Say when the controls differ from the loaded dataset (press Load to apply)."""
+        try:
+            config = self.config_from_controls()
+        except ValueError:
+            self.pending_label.setText("")
+            return
+        loaded = dataclasses.replace(self.state.data_config, download=False)
+        if self.is_loading() or not self._ready:
+            self.pending_label.setText("")
+        elif config != loaded or self.state.dataset is None:
+            self.pending_label.setText("These settings are not loaded yet: press Load dataset.")
+        else:
+            self.pending_label.setText("")
+
+    def _describe_source(self, config: DataConfig) -> str:
+        kind = _source_kind(config.source)
+        if kind == SHAPES:
+            return "the built-in shapes"
+        if kind == "torchvision":
+            return TORCHVISION_LABELS.get(config.source, config.source)
+        return Path(config.source).name or config.source
+
+    def _show_error(self, text: str) -> None:
+        self.banner.show_message(text, ERROR)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._drop_overlay.isVisible():
+            self._style_drop_overlay()
+
+
+__all__ = ["DataPage", "DatasetOverview", "describe_dataset", "list_classes", "load_and_describe"]
+
+
+if __name__ == "__main__":
+    from cvstudio.gui.preview import run_preview
+
+    raise SystemExit(run_preview(DataPage, "Data"))

@@ -1,0 +1,431 @@
+"""Classification results: the table model, its sort/filter proxy, and how rows are drawn.
+
+One :class:`ImageResult` per input (a file or a pasted image), as the worker
+made it: the core's ``Prediction`` (label and top-k, or the plain reason the
+input could not be used), a small thumbnail and the model's-eye view as uint8
+numpy arrays. The GUI only wraps those arrays into QImages, lazily, for the
+rows that are painted, and caches the icons.
+
+:class:`ResultsModel` is a flat ``QAbstractTableModel`` that grows in batches
+(``append``) while a folder is classified; :class:`ResultsProxy` sorts by
+typed keys (probabilities as numbers, problems last) and filters by text or
+"problems only". The same proxy feeds a table (:data:`COLUMNS`) and a grid of
+cards (:class:`ResultCardDelegate`), which share one selection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from cvstudio.gui.theme import is_dark, mix
+from cvstudio.gui.widgets.probability_bars import percent_text
+
+RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the ImageResult of a row
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # typed sort key of a cell
+KEY_ROLE = Qt.ItemDataRole.UserRole + 3  # ImageResult.key
+
+COL_IMAGE, COL_LABEL, COL_PROB, COL_RUNNER_UP, COL_PROBLEM, COL_FOLDER = range(6)
+COLUMNS = ("Image", "Prediction", "Probability", "Runner-up", "Problem", "Folder")
+TABLE_ICON_SIDE = 40  # thumbnails in the table
+CARD_SIZE = QSize(124, 138)  # one card of the grid view
+CARD_ICON_SIDE = 64
+_CENTRED = Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextDontClip  # underscores sit below small fonts' height
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """What the worker learned about one input."""
+
+    key: int  # unique per page, in arrival order
+    source: Any  # the file path (str) or, for a pasted image, the PIL image
+    name: str  # file name, or "Pasted image 3"
+    location: str  # folder of the file, or "clipboard"
+    prediction: Any  # core.inference.Prediction (label/prob/top_k or error)
+    thumbnail: np.ndarray | None = dataclasses.field(default=None, repr=False)  # uint8 (h, w, 3|1), <= 64 px
+    model_view: np.ndarray | None = dataclasses.field(default=None, repr=False)  # uint8 (H, W, C): the model's input
+    original_size: tuple[int, int] | None = None  # (width, height) as displayed (EXIF orientation applied)
+    image_format: str | None = None  # e.g. "JPEG"
+    model_name: str = ""  # the checkpoint (or "current model") that classified it
+
+    @property
+    def ok(self) -> bool:
+        return self.prediction.error is None
+
+    @property
+    def path(self) -> str:
+        return self.source if isinstance(self.source, str) else self.name
+
+    @property
+    def runner_up(self) -> tuple[str, float] | None:
+        top = self.prediction.top_k
+        return top[1] if len(top) > 1 else None
+
+
+def array_to_qimage(a: np.ndarray) -> QImage:
+    """A deep-copied QImage of a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array."""
+    a = np.asarray(a)
+    if a.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {a.dtype}")
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    a = np.ascontiguousarray(a)
+    h, w = a.shape[:2]
+    if a.ndim == 2:
+        img = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Grayscale8)
+    elif a.shape[2] == 3:
+        img = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGB888)
+    elif a.shape[2] == 4:
+        img = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGBA8888)
+    else:
+        raise ValueError(f"expected 1, 3 or 4 channels, got shape {a.shape}")
+    return img.copy()  # own the pixels: the array may go away
+
+
+def problem_colour(palette: QPalette | None = None) -> QColor:
+    """A red that reads on the palette's base colour (light or dark)."""
+    palette = palette if palette is not None else QApplication.palette()
+    return QColor("#ff7b72") if is_dark(palette) else QColor("#c62828")
+
+
+class ResultsModel(QAbstractTableModel):
+    """All results of the page, in arrival order."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._rows: list[ImageResult] = []
+        self._row_of: dict[int, int] = {}  # key -> row
+        self._icons: dict[tuple[int, int], QIcon] = {}  # (key, side) -> icon
+        self._warning_icon: QIcon | None = None
+
+    # --- editing ---
+
+    def append(self, results: Iterable[ImageResult]) -> int:
+        results = list(results)
+        if not results:
+            return 0
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(results) - 1)
+        for i, r in enumerate(results):
+            self._row_of[r.key] = first + i
+        self._rows.extend(results)
+        self.endInsertRows()
+        return len(results)
+
+    def update(self, key: int, **changes: Any) -> bool:
+        """Replace fields of the result ``key`` (e.g. a thumbnail that arrived later)."""
+        row = self._row_of.get(key)
+        if row is None:
+            return False
+        self._rows[row] = dataclasses.replace(self._rows[row], **changes)
+        if "thumbnail" in changes or "model_view" in changes:
+            for k in [k for k in self._icons if k[0] == key]:
+                del self._icons[k]
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        return True
+
+    def clear(self) -> None:
+        self.beginResetModel()
+        self._rows.clear()
+        self._row_of.clear()
+        self._icons.clear()
+        self.endResetModel()
+
+    # --- reading ---
+
+    def results(self) -> list[ImageResult]:
+        return list(self._rows)
+
+    def result(self, row: int) -> ImageResult:
+        return self._rows[row]
+
+    def row_of(self, key: int) -> int | None:
+        return self._row_of.get(key)
+
+    def counts(self) -> tuple[int, int]:
+        """(classified, problems)."""
+        bad = sum(1 for r in self._rows if not r.ok)
+        return len(self._rows) - bad, bad
+
+    def icon(self, result: ImageResult, side: int) -> QIcon:
+        """The result's thumbnail (or, until it arrives, its model view) as an icon; a warning for problems."""
+        if not result.ok:
+            if self._warning_icon is None:
+                self._warning_icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+            return self._warning_icon
+        cache_key = (result.key, side)
+        icon = self._icons.get(cache_key)
+        if icon is None:
+            array = result.thumbnail if result.thumbnail is not None else result.model_view
+            if array is None:
+                icon = QIcon()
+            else:
+                image = array_to_qimage(array)
+                pm = QPixmap.fromImage(image)
+                if max(pm.width(), pm.height()) != side:  # fit the icon box, keep the aspect
+                    pm = pm.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                icon = QIcon(pm)
+            self._icons[cache_key] = icon
+        return icon
+
+    # --- QAbstractTableModel ---
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        r = self._rows[index.row()]
+        col = index.column()
+        pred = r.prediction
+        if role == RESULT_ROLE:
+            return r
+        if role == KEY_ROLE:
+            return r.key
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == COL_IMAGE:
+                return r.name
+            if col == COL_LABEL:
+                return pred.label if r.ok else "—"
+            if col == COL_PROB:
+                return percent_text(pred.prob) if r.ok else ""
+            if col == COL_RUNNER_UP:
+                ru = r.runner_up
+                return f"{ru[0]} ({percent_text(ru[1])})" if ru else ""
+            if col == COL_FOLDER:
+                return r.location
+            if col == COL_PROBLEM:
+                return pred.error or ""
+        elif role == SORT_ROLE:
+            if col == COL_IMAGE:
+                return r.name.casefold()
+            if col == COL_LABEL:
+                return (0, pred.label.casefold()) if r.ok else (1, "")
+            if col == COL_PROB:
+                return float(pred.prob) if r.ok else -1.0
+            if col == COL_RUNNER_UP:
+                ru = r.runner_up
+                return float(ru[1]) if ru else -1.0
+            if col == COL_FOLDER:
+                return (r.location.casefold(), r.name.casefold())
+            if col == COL_PROBLEM:
+                return (0, "") if r.ok else (1, pred.error)
+        elif role == Qt.ItemDataRole.DecorationRole and col == COL_IMAGE:
+            return self.icon(r, TABLE_ICON_SIDE)
+        elif role == Qt.ItemDataRole.ToolTipRole:
+            if col == COL_PROBLEM or not r.ok:
+                return f"{r.path}\n{pred.error}" if not r.ok else None
+            if col in (COL_IMAGE, COL_FOLDER):
+                return r.path
+            if col in (COL_LABEL, COL_PROB, COL_RUNNER_UP):
+                return "\n".join(f"{label}: {percent_text(p)}" for label, p in pred.top_k)
+        elif role == Qt.ItemDataRole.ForegroundRole:
+            if col == COL_PROBLEM or (col == COL_LABEL and not r.ok):
+                return QBrush(problem_colour())
+        elif role == Qt.ItemDataRole.TextAlignmentRole:
+            if col in (COL_PROB,):
+                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def _less(a: Any, b: Any) -> bool:
+    try:
+        return a < b
+    except TypeError:
+        return str(a) < str(b)
+
+
+class ResultsProxy(QSortFilterProxyModel):
+    """Typed sorting (ties broken by arrival order) and a text / problems-only filter."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._text = ""
+        self._problems_only = False
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def set_filter_text(self, text: str) -> None:
+        self._change_filter(lambda: setattr(self, "_text", text.strip().casefold()))
+
+    def set_problems_only(self, on: bool) -> None:
+        self._change_filter(lambda: setattr(self, "_problems_only", bool(on)))
+
+    def _change_filter(self, change) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 (invalidateFilter is deprecated there)
+            self.beginFilterChange()
+            change()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            change()
+            self.invalidateFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        model = self.sourceModel()
+        r: ImageResult = model.result(source_row)  # type: ignore[attr-defined]
+        if self._problems_only and r.ok:
+            return False
+        if not self._text:
+            return True
+        hay = [r.name, r.location, r.prediction.label or "", r.prediction.error or ""]
+        return any(self._text in h.casefold() for h in hay)
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        if a == b:
+            return left.row() < right.row()
+        return _less(a, b)
+
+    def result(self, row: int) -> ImageResult:
+        return self.index(row, 0).data(RESULT_ROLE)
+
+    def results(self) -> list[ImageResult]:
+        return [self.result(i) for i in range(self.rowCount())]
+
+
+class ProbabilityDelegate(QStyledItemDelegate):
+    """The probability column: a thin bar under the percentage."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        super().paint(painter, option, index)
+        r: ImageResult | None = index.data(RESULT_ROLE)
+        if r is None or not r.ok:
+            return
+        pal = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        colour = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Highlight)
+        track = mix(pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text), 0.1)
+        rect = option.rect.adjusted(8, 0, -8, 0)
+        h = 3
+        bar = QRectF(rect.left(), rect.bottom() - h - 5, rect.width(), h)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        if not selected:
+            painter.setBrush(track)
+            painter.drawRoundedRect(bar, 1.5, 1.5)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(QRectF(bar.left(), bar.top(), max(h, bar.width() * float(r.prediction.prob)), h), 1.5, 1.5)
+        painter.restore()
+
+
+class ResultCardDelegate(QStyledItemDelegate):
+    """A card of the grid view: the thumbnail, the predicted label with its probability, the file name."""
+
+    def __init__(self, model: ResultsModel, parent=None):
+        super().__init__(parent)
+        self._model = model
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        return CARD_SIZE
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        r: ImageResult | None = index.data(RESULT_ROLE)
+        if r is None:
+            return
+        pal = option.palette
+        text = pal.color(QPalette.ColorRole.Text)
+        base = pal.color(QPalette.ColorRole.Base)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        card = QRectF(option.rect).adjusted(3.5, 3.5, -3.5, -3.5)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        highlight = pal.color(QPalette.ColorRole.Highlight)
+        if selected:
+            painter.setPen(highlight)
+            painter.setBrush(mix(base, highlight, 0.18))
+        else:
+            painter.setPen(mix(base, text, 0.22 if hover else 0.12))
+            painter.setBrush(mix(base, text, 0.03))
+        painter.drawRoundedRect(card, 6, 6)
+
+        side = CARD_ICON_SIDE
+        icon_rect = QRect(int(card.center().x() - side / 2), int(card.top() + 8), side, side)
+        if r.ok:
+            self._model.icon(r, side).paint(painter, icon_rect, Qt.AlignmentFlag.AlignCenter)
+        else:
+            small = QRect(icon_rect.center().x() - 16, icon_rect.center().y() - 16, 32, 32)
+            self._model.icon(r, 32).paint(painter, small, Qt.AlignmentFlag.AlignCenter)
+
+        fm = QFontMetrics(option.font)
+        y = icon_rect.bottom() + 6
+        inner_w = int(card.width()) - 12
+        x = int(card.left()) + 6
+        bold = QFont(option.font)
+        bold.setWeight(QFont.Weight.DemiBold)
+        if r.ok:
+            painter.setFont(bold)
+            painter.setPen(text)
+            label = QFontMetrics(bold).elidedText(r.prediction.label, Qt.TextElideMode.ElideRight, inner_w)
+            painter.drawText(QRect(x, y, inner_w, fm.height()), _CENTRED, label)
+            painter.setFont(option.font)
+            painter.setPen(mix(text, base, 0.3))
+            painter.drawText(QRect(x, y + fm.height(), inner_w, fm.height()), _CENTRED,
+                             percent_text(r.prediction.prob))
+        else:
+            painter.setFont(bold)
+            painter.setPen(problem_colour(pal))
+            painter.drawText(QRect(x, y, inner_w, fm.height()), _CENTRED, "Not classified")
+            painter.setFont(option.font)
+            reason = fm.elidedText(r.prediction.error or "", Qt.TextElideMode.ElideRight, inner_w)
+            painter.drawText(QRect(x, y + fm.height(), inner_w, fm.height()), _CENTRED, reason)
+        small = QFont(option.font)
+        small.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
+        painter.setFont(small)
+        painter.setPen(mix(text, base, 0.45))
+        sfm = QFontMetrics(small)
+        name = sfm.elidedText(r.name, Qt.TextElideMode.ElideMiddle, inner_w)
+        painter.drawText(QRect(x, y + 2 * fm.height() + 1, inner_w, sfm.height()), _CENTRED, name)
+        painter.restore()
+
+    def helpEvent(self, event, view, option, index) -> bool:  # noqa: N802 - tooltips for cards
+        from PySide6.QtWidgets import QToolTip
+
+        r: ImageResult | None = index.data(RESULT_ROLE)
+        if r is None:
+            return False
+        if r.ok:
+            lines = [r.path] + [f"{label}: {percent_text(p)}" for label, p in r.prediction.top_k]
+        else:
+            lines = [r.path, r.prediction.error or ""]
+        QToolTip.showText(event.globalPos(), "\n".join(lines), view)
+        return True
+
+
+__all__ = [
+    "CARD_SIZE",
+    "COLUMNS",
+    "COL_FOLDER",
+    "COL_IMAGE",
+    "COL_LABEL",
+    "COL_PROB",
+    "COL_PROBLEM",
+    "COL_RUNNER_UP",
+    "ImageResult",
+    "KEY_ROLE",
+    "ProbabilityDelegate",
+    "RESULT_ROLE",
+    "ResultCardDelegate",
+    "ResultsModel",
+    "ResultsProxy",
+    "SORT_ROLE",
+    "array_to_qimage",
+    "problem_colour",
+]

@@ -1,0 +1,28 @@
+"""Files the application ships: the app icon as SVG and as PNGs from 16 to 256 px.
+
+They are found through the package (``importlib.resources``), never through
+the working directory, so they are there in a source checkout, an installed
+wheel and a frozen bundle alike. ``packaging/make_icons.py`` draws them.
+"""
+
+from __future__ import annotations
+
+from importlib import resources as _resources
+from importlib.abc import Traversable
+
+ICON_SVG = "cvstudio.svg"
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
+
+
+def files() -> Traversable:
+    """This folder, as importlib.resources sees it."""
+    return _resources.files(__name__)
+
+
+def icon_png_name(size: int) -> str:
+    return f"cvstudio-{size}.png"
+
+
+def icon_paths() -> dict[int, str]:
+    """``{size: file path}`` of the PNG icons, for ``QIcon.addFile`` (the files are real files on disk)."""
+    return {size: str(files().joinpath(icon_png_name(size))) for size in ICON_SIZES}

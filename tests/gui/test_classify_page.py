@@ -1,0 +1,705 @@
+"""The Classify page, driven like a user: simulated drops of file URLs, checkpoints, the clipboard.
+
+Every awkward image (point 3 of the issue) must reach the model exactly as the
+core's decoder makes it, every bad input (point 4) must get its own row with a
+plain reason while the rest is classified, and nothing may block or crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PySide6.QtWidgets import QApplication
+
+from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
+from cvstudio.core.inference import Classifier, decode_image
+from cvstudio.core.models import build_model, get_preset
+from cvstudio.core.paths import runs_dir
+from cvstudio.gui.pages.classify import CSV_COLUMNS, ClassifyPage
+from cvstudio.gui.state import AppState
+from cvstudio.gui.widgets.classify_results import COL_PROB
+from cvstudio.gui.widgets.drop_zone import DropZone
+
+CLASSES = ("cat", "dog", "bird")
+SHAPE = (3, 32, 32)
+WAIT_MS = 30_000
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def make_checkpoint(path: Path, preset: str = "convnet", classes=CLASSES, shape=SHAPE, seed: int = 0,
+                    val_acc: float = 0.875, created: str | None = None) -> Path:
+    torch.manual_seed(seed)
+    spec = get_preset(preset)
+    model = build_model(spec, shape, len(classes))
+    c = shape[0]
+    kw = {"created": created} if created else {}
+    meta = CheckpointMeta(model_spec=spec, class_names=classes, input_shape=shape, mean=(0.45,) * c,
+                          std=(0.25,) * c, dataset="test", metrics={"val_acc": val_acc}, **kw)
+    return save_checkpoint(path, model, meta)
+
+
+def noise(path: Path, size=(40, 30), seed: int = 0, mode: str = "RGB", **save) -> Path:
+    rng = np.random.default_rng(seed)
+    shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(path, **save)
+    return path
+
+
+def mime_for(paths) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+def drop(page: ClassifyPage, paths=None, mime: QMimeData | None = None) -> QDropEvent:
+    """A user dragging onto the page and letting go: drag-enter, then drop, with file URLs."""
+    mime = mime if mime is not None else mime_for(paths)
+    pos = QPointF(page.width() / 2, page.height() / 2)
+    enter = QDragEnterEvent(QPoint(int(pos.x()), int(pos.y())), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(page, enter)
+    assert enter.isAccepted()
+    event = QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(page, event)
+    return event
+
+
+def wait_idle(qtbot, page: ClassifyPage) -> None:
+    qtbot.waitUntil(page.is_idle, timeout=WAIT_MS)
+
+
+def rows(page: ClassifyPage):
+    return page.results_model.results()
+
+
+@pytest.fixture
+def state():
+    s = AppState()
+    s.mark_torch_ready()  # torch is imported in the test process already
+    return s
+
+
+@pytest.fixture
+def make_page(qtbot, state):
+    pages: list[ClassifyPage] = []
+
+    def make(st: AppState | None = None) -> ClassifyPage:
+        page = ClassifyPage(st or state)
+        qtbot.addWidget(page)
+        page.resize(1100, 700)
+        page.show()
+        pages.append(page)
+        return page
+
+    yield make
+    for page in pages:
+        page.shutdown()
+        qtbot.waitUntil(page.is_idle, timeout=WAIT_MS)
+
+
+@pytest.fixture
+def ckpt(tmp_path) -> Path:
+    return make_checkpoint(tmp_path / "models" / "cats.safetensors")
+
+
+def ready_page(qtbot, make_page, checkpoint: Path) -> ClassifyPage:
+    page = make_page()
+    with qtbot.waitSignal(page.model_loaded, timeout=WAIT_MS):
+        page.load_checkpoint(checkpoint)
+    wait_idle(qtbot, page)
+    return page
+
+
+# --- basics -------------------------------------------------------------------------------
+
+
+def test_module_does_not_import_torch():
+    code = "import sys, cvstudio.gui.pages.classify; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_empty_state_waits_for_torch_then_classifies(qtbot, tmp_path, ckpt):
+    st = AppState()  # torch not "ready" yet: what the main window shows in its first second
+    page = ClassifyPage(st)
+    qtbot.addWidget(page)
+    page.show()
+    assert page.results_stack.currentWidget() is page.drop_zone
+    assert isinstance(page.drop_zone, DropZone)
+    assert page.drop_zone.title.text() == "Drop images or a folder here"
+    assert "Ctrl+O / Ctrl+V" in page.drop_zone.hint.text()
+    assert not page.model_combo.isEnabled() and "PyTorch" in page.model_info.full_text()
+    assert page.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
+    assert page.paste_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Paste)
+
+    image = noise(tmp_path / "early.png")
+    drop(page, [image])
+    page.load_checkpoint(ckpt)  # both wait for torch
+    assert page.results_model.rowCount() == 0 and page.busy
+    with qtbot.waitSignal(page.model_loaded, timeout=WAIT_MS):
+        st.mark_torch_ready()
+    qtbot.waitUntil(lambda: page.results_model.rowCount() == 1, timeout=WAIT_MS)
+    wait_idle(qtbot, page)
+    assert rows(page)[0].ok and page.model_combo.isEnabled()
+    page.shutdown()
+
+
+def test_runs_folder_listing_and_newest_loaded(qtbot, make_page):
+    runs = runs_dir()
+    old = make_checkpoint(runs / "old-run.safetensors", classes=("a", "b"), val_acc=0.5, created="2024-01-02T03:04:05+00:00")
+    new = make_checkpoint(runs / "new-run.safetensors", val_acc=0.9125, created="2024-06-07T08:09:10+00:00", seed=1)
+    os.utime(old, (1_700_000_000, 1_700_000_000))
+    (runs / "broken.safetensors").write_bytes(b"not a checkpoint at all")
+    page = make_page()
+    with qtbot.waitSignal(page.model_loaded, timeout=WAIT_MS) as loaded:
+        pass
+    wait_idle(qtbot, page)
+    assert loaded.args[0].path == str(new)  # the newest readable checkpoint is picked for the user
+    combo = page.model_combo
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    assert combo.currentText().startswith("new-run — ")
+    new_text = next(t for t in texts if t.startswith("new-run"))
+    old_text = next(t for t in texts if t.startswith("old-run"))
+    assert "3 classes" in new_text and "91.2 %" in new_text and "2024-06-07" in new_text
+    assert "2 classes" in old_text and "50.0 %" in old_text
+    broken = texts.index("broken — unreadable")
+    assert not combo.model().item(broken).isEnabled()
+    assert "not a safetensors checkpoint" in combo.itemData(broken, Qt.ItemDataRole.ToolTipRole)
+    info = page.model_info.full_text()
+    for part in ("3 classes: cat, dog, bird", "input 32×32 RGB", "validation accuracy 91.2 %", "Grad-CAM on conv2"):
+        assert part in info
+    # choosing the other one from the list loads it
+    with qtbot.waitSignal(page.model_loaded, timeout=WAIT_MS) as loaded:
+        combo.activated.emit(texts.index(old_text))
+    assert loaded.args[0].path == str(old) and page.loaded_model.meta.class_names == ("a", "b")
+    wait_idle(qtbot, page)
+
+
+# --- one image, the fast path ---------------------------------------------------------------
+
+
+def test_drop_one_image(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    image = noise(tmp_path / "photo.jpg", size=(300, 200), format="JPEG")
+    with qtbot.waitSignal(page.results_added, timeout=WAIT_MS):
+        drop(page, [image])
+    assert not page.progress_row.isVisible()  # one image: no progress bar flashing
+    (r,) = rows(page)
+    expect = Classifier.from_checkpoint(ckpt).classify_image(image, top_k=5)
+    assert r.ok and r.prediction.label == expect.label
+    assert [lbl for lbl, _ in r.prediction.top_k] == [lbl for lbl, _ in expect.top_k]
+    assert np.allclose([p for _, p in r.prediction.top_k], [p for _, p in expect.top_k], atol=1e-6)
+    # the detail shows it at once: label, bars, the model's view
+    assert page.detail.result.key == r.key
+    assert page.detail.label.full_text() == r.prediction.label
+    assert page.detail.bars.values() == r.prediction.top_k
+    view = decode_image(image, SHAPE).permute(1, 2, 0).numpy()
+    assert np.array_equal(r.model_view, view)
+    shown = page.detail.image_view.image()
+    assert shown is not None and (shown.width(), shown.height()) == (32, 32)
+    # the thumbnail follows, made on the worker
+    wait_idle(qtbot, page)
+    r = rows(page)[0]
+    assert r.thumbnail is not None and r.thumbnail.dtype == np.uint8 and max(r.thumbnail.shape[:2]) == 64
+    assert r.original_size == (300, 200) and r.image_format == "JPEG"
+    assert "from 300×200 JPEG" in page.detail.image_caption.text()
+
+
+# --- point 3: preprocessing exactly as the checkpoint says ----------------------------------------
+
+
+def awkward_images(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    im = Image.new("RGB", (40, 20), (255, 0, 0))
+    im.paste((0, 0, 255), (20, 0, 40, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    im.save(folder / "exif_rotated.jpg", "JPEG", exif=exif.tobytes(), quality=95)
+    out.append(folder / "exif_rotated.jpg")
+    p = Image.new("P", (24, 24), 0)
+    p.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    p.paste(1, (12, 0, 24, 24))
+    p.save(folder / "palette_transparent.png", transparency=0)
+    out.append(folder / "palette_transparent.png")
+    la = Image.new("LA", (16, 16), (0, 0))
+    la.paste((0, 255), (8, 0, 16, 16))
+    la.save(folder / "gray_alpha.png")
+    out.append(folder / "gray_alpha.png")
+    Image.new("RGBA", (20, 20), (255, 0, 0, 128)).save(folder / "rgba.png")
+    out.append(folder / "rgba.png")
+    a = (np.arange(40 * 30, dtype=np.uint32).reshape(30, 40) * 50 % 65536).astype(np.uint16)
+    Image.fromarray(a).save(folder / "sixteen_bit.png")
+    out.append(folder / "sixteen_bit.png")
+    Image.new("CMYK", (20, 20), (0, 255, 255, 0)).save(folder / "cmyk.jpg", "JPEG", quality=95)
+    out.append(folder / "cmyk.jpg")
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    out.append(folder / "animated.gif")
+    y, x = np.mgrid[0:1500, 0:2000]
+    big = np.stack([x * 255 // 2000, y * 255 // 1500, np.full_like(x, 128)], -1).astype(np.uint8)
+    Image.fromarray(big).save(folder / "big.jpg", "JPEG", quality=90)  # decoded from a JPEG draft
+    out.append(folder / "big.jpg")
+    bits = np.indices((16, 16)).sum(0) % 2 == 0
+    Image.fromarray(bits).convert("1").save(folder / "one_bit.png")
+    out.append(folder / "one_bit.png")
+    noise(folder / "gray.png", mode="L")
+    out.append(folder / "gray.png")
+    noise(folder / "plain.webp", format="WEBP")
+    out.append(folder / "plain.webp")
+    noise(folder / "plain.bmp")
+    out.append(folder / "plain.bmp")
+    return out
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 28, 28)], ids=["rgb-model", "grayscale-model"])
+def test_awkward_images_are_preprocessed_exactly_like_the_core(qtbot, make_page, tmp_path, shape):
+    checkpoint = make_checkpoint(tmp_path / f"m{shape[0]}.safetensors", shape=shape)
+    page = ready_page(qtbot, make_page, checkpoint)
+    files = awkward_images(tmp_path / "awkward")
+    drop(page, files)
+    wait_idle(qtbot, page)
+    got = rows(page)
+    assert [r.path for r in got] == [str(f) for f in files]
+    expect = Classifier.from_checkpoint(checkpoint).classify_paths(files, top_k=5)
+    for r, e, f in zip(got, expect, files):
+        assert r.ok, (f.name, r.prediction.error)
+        assert r.prediction.label == e.label, f.name
+        assert np.allclose([p for _, p in r.prediction.top_k], [p for _, p in e.top_k], atol=1e-6), f.name
+        view = decode_image(f, shape).permute(1, 2, 0).numpy()
+        assert np.array_equal(r.model_view, view), f.name  # the very pixels the core's decoder makes
+        assert r.thumbnail is not None and r.thumbnail.shape[2] == 3
+    by_name = {r.name: r for r in got}
+    assert by_name["exif_rotated.jpg"].original_size == (20, 40)  # shown upright
+    assert by_name["big.jpg"].original_size == (2000, 1500)
+
+
+# --- point 4: bad input -----------------------------------------------------------------
+
+
+def bad_inputs(folder: Path, monkeypatch) -> dict[str, tuple[Path, str]]:
+    """name -> (path, expected words of the reason)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notes.txt").write_text("hello, not a picture")
+    (folder / "empty.png").write_bytes(b"")
+    data = io.BytesIO()
+    noise_im = Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    noise_im.save(data, "PNG")
+    (folder / "truncated.png").write_bytes(data.getvalue()[: len(data.getvalue()) // 2])
+    data = io.BytesIO()
+    noise_im.save(data, "JPEG")
+    (folder / "truncated.jpg").write_bytes(data.getvalue()[: len(data.getvalue()) // 2])
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    Image.new("RGB", (80, 80)).save(folder / "bomb.png")  # 6,400 px: over the limit (Pillow only warns)
+    Image.new("RGB", (120, 120)).save(folder / "huge_bomb.png")  # over twice the limit: Pillow refuses
+    (folder / "drawing.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>')
+    secret = noise(folder / "secret.png")
+    real_open = Image.open
+
+    def open_refusing_secret(fp, *a, **k):
+        if str(fp) == str(secret):
+            raise PermissionError(13, "Permission denied", str(fp))
+        return real_open(fp, *a, **k)
+
+    monkeypatch.setattr(Image, "open", open_refusing_secret)
+    return {
+        "notes.txt": (folder / "notes.txt", "not an image"),
+        "empty.png": (folder / "empty.png", "empty file"),
+        "truncated.png": (folder / "truncated.png", "truncated"),
+        "truncated.jpg": (folder / "truncated.jpg", "truncated"),
+        "bomb.png": (folder / "bomb.png", "image is too large (6400 pixels; limit 5000)"),
+        "huge_bomb.png": (folder / "huge_bomb.png", "image is too large (14400 pixels; limit 5000)"),
+        "drawing.svg": (folder / "drawing.svg", "not an image (unrecognized file format)"),
+        "secret.png": (secret, "permission denied"),
+        "gone.png": (folder / "gone.png", "file not found"),
+    }
+
+
+def test_bad_inputs_get_their_own_rows_and_the_rest_is_classified(qtbot, make_page, tmp_path, ckpt, monkeypatch):
+    page = ready_page(qtbot, make_page, ckpt)
+    bad = bad_inputs(tmp_path / "bad", monkeypatch)
+    good = [noise(tmp_path / f"good{i}.png", seed=i) for i in range(3)]
+    inputs = [good[0]] + [p for p, _ in bad.values()] + good[1:]
+    drop(page, inputs)
+    wait_idle(qtbot, page)
+    got = {r.name: r for r in rows(page)}
+    assert len(got) == len(inputs)
+    for name, (_, reason) in bad.items():
+        r = got[name]
+        assert not r.ok and reason in r.prediction.error, (name, r.prediction.error)
+        assert "\n" not in r.prediction.error and r.thumbnail is None
+    assert all(got[g.name].ok and got[g.name].prediction.label in CLASSES for g in good)
+    assert page.results_model.counts() == (3, len(bad))
+    assert f"{len(bad)} not classified" in page.summary_label.full_text()
+    # a bad row's detail says why, plainly
+    assert page.show_result(got["truncated.png"].key)
+    assert "Not classified: truncated image file" in page.detail.problem.text()
+    # the table shows the reason in its Problem column
+    page.set_view("table")
+    page.problems_check.setChecked(True)
+    assert page.proxy.rowCount() == len(bad)
+    page.problems_check.setChecked(False)
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "truncated.jpg", "huge_bomb.png", "gone.png", "secret.png"])
+def test_one_bad_file_alone(qtbot, make_page, tmp_path, ckpt, monkeypatch, name):
+    page = ready_page(qtbot, make_page, ckpt)
+    path, reason = bad_inputs(tmp_path / "bad", monkeypatch)[name]
+    drop(page, [path])
+    wait_idle(qtbot, page)
+    (r,) = rows(page)
+    assert not r.ok and reason in r.prediction.error
+    assert page.detail.result.key == r.key and reason in page.detail.problem.text()
+
+
+# --- folders, checkpoints, cancel, export ------------------------------------------------------
+
+
+def test_folder_drop_is_recursive(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    root = tmp_path / "photos"
+    (root / "b" / "deep").mkdir(parents=True)
+    (root / ".hidden").mkdir()
+    names = ["a.png", "z.jpg", "b/c.png", "b/deep/d.gif", "b/deep/e.bmp"]
+    for i, rel in enumerate(names):
+        noise(root / rel, seed=i)
+    noise(root / ".hidden" / "x.png")
+    (root / "readme.txt").write_text("not an image, skipped inside folders")
+    (root / "b" / "model.safetensors").write_bytes(b"")
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS) as done:
+        drop(page, [root])
+    summary = done.args[0]
+    assert summary.total == 5 and summary.done == 5 and not summary.cancelled
+    wait_idle(qtbot, page)
+    got = rows(page)
+    assert sorted(Path(r.path).relative_to(root).as_posix() for r in got) == sorted(names)
+    assert all(r.ok for r in got)
+    assert {r.location for r in got} == {str(root), str(root / "b"), str(root / "b" / "deep")}
+    assert page.progress_bar.maximum() == 5 and page.progress_bar.value() == 5
+    assert not page.progress_row.isVisible()  # hidden again once done
+    # an empty folder is reported, not silently ignored
+    (tmp_path / "empty").mkdir()
+    drop(page, [tmp_path / "empty"])
+    wait_idle(qtbot, page)
+    assert "No images found in empty" in page.banner.text()
+
+
+def test_checkpoint_drop_and_a_bad_checkpoint_keeps_the_previous_model(qtbot, make_page, tmp_path, ckpt):
+    page = make_page()
+    with qtbot.waitSignal(page.model_loaded, timeout=WAIT_MS) as loaded:
+        drop(page, [ckpt])
+    assert loaded.args[0].path == str(ckpt)
+    wait_idle(qtbot, page)
+    assert page.model_combo.currentText().startswith("cats — ")
+    assert "3 classes: cat, dog, bird" in page.model_info.full_text()
+
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x00" * 100)
+    with qtbot.waitSignal(page.model_failed, timeout=WAIT_MS):
+        drop(page, [garbage])
+    wait_idle(qtbot, page)
+    assert page.loaded_model.path == str(ckpt)
+    assert "Could not load garbage" in page.banner.text() and "Still using cats" in page.banner.text()
+    assert page.model_combo.currentText().startswith("cats — ")
+    combo_texts = [page.model_combo.itemText(i) for i in range(page.model_combo.count())]
+    assert not any("garbage" in t for t in combo_texts)  # a file that never loaded is not offered again
+    assert "3 classes" in page.model_combo.currentText() and "87.5 %" in page.model_combo.currentText()
+
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(ckpt.read_bytes()[:-200])
+    with qtbot.waitSignal(page.model_failed, timeout=WAIT_MS) as failed:
+        drop(page, [cut])
+    assert "truncated" in failed.args[0] and page.loaded_model.path == str(ckpt)
+    wait_idle(qtbot, page)
+
+    # a checkpoint dropped with images: the images are classified by the new model
+    other = make_checkpoint(tmp_path / "colours.safetensors", classes=("red", "green"), seed=3)
+    image = noise(tmp_path / "x.png")
+    drop(page, [other, image])
+    wait_idle(qtbot, page)
+    (r,) = rows(page)
+    assert r.model_name == "colours" and r.prediction.label in ("red", "green")
+
+
+def test_cancel_stops_between_batches(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(500):
+        noise(folder / f"{i:04d}.png", size=(16, 16), seed=i)
+    page.results_added.connect(lambda _n: page.cancel())  # cancel as soon as the first results show
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS) as done:
+        drop(page, [folder])
+    summary = done.args[0]
+    wait_idle(qtbot, page)
+    assert summary.cancelled and summary.total == 500 and summary.done < 500
+    got = rows(page)
+    assert len(got) == summary.done
+    assert [Path(r.path).name for r in got] == [f"{i:04d}.png" for i in range(len(got))]  # a prefix, in order
+    assert "Cancelled" in page.banner.text()
+    assert not page.progress_row.isVisible()
+
+
+def test_csv_export_in_the_order_shown(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    files = [noise(tmp_path / f"img{i}.png", seed=i) for i in range(6)]
+    (tmp_path / "broken.png").write_text("nope")
+    drop(page, files[:3] + [tmp_path / "broken.png"] + files[3:])
+    wait_idle(qtbot, page)
+    page.set_view("table")
+    page.table.sortByColumn(COL_PROB, Qt.SortOrder.DescendingOrder)
+    out = tmp_path / "out" / "predictions.csv"
+    out.parent.mkdir()
+    with qtbot.waitSignal(page.csv_exported, timeout=WAIT_MS):
+        page.export_csv(out)
+    wait_idle(qtbot, page)
+    with open(out, newline="", encoding="utf-8") as f:
+        table = list(csv.reader(f))
+    assert tuple(table[0]) == CSV_COLUMNS
+    body = table[1:]
+    assert len(body) == 7
+    probs = [float(row[2]) for row in body if row[2]]
+    assert probs == sorted(probs, reverse=True) and len(probs) == 6
+    assert body[-1][0] == str(tmp_path / "broken.png") and body[-1][4].startswith("not an image")
+    first = body[0]
+    top = [item.split("=") for item in first[3].split("; ")]
+    assert top[0][0] == first[1] and float(top[0][1]) == pytest.approx(float(first[2]))
+    assert first[5] == "cats"
+    # a filter exports only what is shown
+    page.filter_edit.setText("img1")
+    with qtbot.waitSignal(page.csv_exported, timeout=WAIT_MS):
+        page.export_csv(out)
+    wait_idle(qtbot, page)
+    with open(out, newline="", encoding="utf-8") as f:
+        assert [row[0] for row in list(csv.reader(f))[1:]] == [str(files[1])]
+    # an unwritable target is a message, not a crash
+    page.export_csv(tmp_path / "no" / "such" / "dir" / "x.csv")
+    wait_idle(qtbot, page)
+    assert page.banner.text().startswith("Export failed: could not write")
+
+
+def test_sorting_and_filters(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    files = [noise(tmp_path / f"n{i}.png", seed=i) for i in range(8)]
+    (tmp_path / "bad.png").write_bytes(b"")
+    drop(page, files + [tmp_path / "bad.png"])
+    wait_idle(qtbot, page)
+    page.set_view("table")
+    assert page.results_stack.currentWidget() is page.table
+    page.table.sortByColumn(COL_PROB, Qt.SortOrder.AscendingOrder)
+    shown = page.proxy.results()
+    assert not shown[0].ok  # problems sort below every probability
+    probs = [r.prediction.prob for r in shown[1:]]
+    assert probs == sorted(probs)
+    label = shown[-1].prediction.label
+    page.filter_edit.setText(label.upper())  # case-insensitive, on the label too
+    assert page.proxy.rowCount() == sum(1 for r in rows(page) if r.ok and r.prediction.label == label)
+    page.filter_edit.clear()
+    page.problems_check.setChecked(True)
+    assert [r.name for r in page.proxy.results()] == ["bad.png"]
+    page.set_view("grid")
+    assert page.results_stack.currentWidget() is page.grid and page.grid.model() is page.proxy
+
+
+# --- clipboard, images from other applications, remote URLs -------------------------------------
+
+
+def test_paste_an_image_and_files(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    qimage = QImage(50, 40, QImage.Format.Format_RGB32)
+    qimage.fill(0xFF3366CC)
+    QApplication.clipboard().setImage(qimage)
+    page.paste()
+    wait_idle(qtbot, page)
+    (r,) = rows(page)
+    assert r.ok and r.name == "Pasted image 1" and r.location == "clipboard"
+    pil = Image.new("RGB", (50, 40), (0x33, 0x66, 0xCC))
+    expect = Classifier.from_checkpoint(ckpt).classify_image(pil, top_k=5)
+    assert r.prediction.label == expect.label and r.prediction.prob == pytest.approx(expect.prob, abs=1e-5)
+    assert r.thumbnail is not None and r.original_size == (50, 40)
+    files = [noise(tmp_path / f"c{i}.png", seed=i) for i in range(2)]
+    QApplication.clipboard().setMimeData(mime_for(files))
+    page.paste()
+    wait_idle(qtbot, page)
+    assert [x.name for x in rows(page)] == ["Pasted image 1", "c0.png", "c1.png"]
+    # an image dragged from another application (no file)
+    mime = QMimeData()
+    mime.setImageData(qimage)
+    drop(page, mime=mime)
+    wait_idle(qtbot, page)
+    assert rows(page)[-1].name == "Pasted image 2"
+    # nothing usable on the clipboard
+    QApplication.clipboard().setText("just text")
+    page.paste()
+    assert "no image" in page.banner.text()
+
+
+def test_remote_urls_are_refused_with_a_reason(qtbot, make_page, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    mime = QMimeData()
+    mime.setUrls([QUrl("https://example.com/cat.jpg")])
+    drop(page, mime=mime)
+    assert "Only files on this computer" in page.banner.text()
+    assert page.results_model.rowCount() == 0 and page.is_idle()
+
+
+# --- models ----------------------------------------------------------------------------
+
+
+def test_saliency_view(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    files = [noise(tmp_path / f"s{i}.png", seed=i) for i in range(3)]
+    drop(page, files)
+    wait_idle(qtbot, page)
+    first, second = rows(page)[0], rows(page)[1]
+    page.show_result(first.key)
+    with qtbot.waitSignal(page.inspection_shown, timeout=WAIT_MS, check_params_cb=lambda k: k == first.key):
+        page.detail.set_saliency_enabled(True)
+    overlay = page.detail.image_view.overlay()
+    assert overlay is not None and (overlay.width(), overlay.height()) == (32, 32)
+    assert overlay.format() == QImage.Format.Format_RGBA8888
+    assert page.detail.saliency_caption.text().startswith("Grad-CAM on conv2 for “")
+    # another row gets its own heatmap; coming back is instant (cached)
+    with qtbot.waitSignal(page.inspection_shown, timeout=WAIT_MS, check_params_cb=lambda k: k == second.key):
+        page.show_result(second.key)
+    assert page.detail.image_view.overlay() is not None and page.detail.image_view.overlay() is not overlay
+    page.show_result(first.key)
+    assert page.detail.image_view.overlay() is overlay
+    page.detail.set_saliency_enabled(False)
+    assert page.detail.image_view.overlay() is None
+    wait_idle(qtbot, page)
+
+    # an MLP has no convolution: input gradients
+    mlp = make_checkpoint(tmp_path / "mlp.safetensors", preset="mlp")
+    with qtbot.waitSignal(page.model_loaded, timeout=WAIT_MS):
+        page.load_checkpoint(mlp)
+    wait_idle(qtbot, page)
+    assert "saliency: input gradients" in page.model_info.full_text()
+    page.show_result(first.key)
+    with qtbot.waitSignal(page.inspection_shown, timeout=WAIT_MS, check_params_cb=lambda k: k == first.key):
+        page.detail.set_saliency_enabled(True)
+    assert page.detail.saliency_caption.text().startswith("Input gradients for “")
+    wait_idle(qtbot, page)
+
+
+def test_large_inputs_are_decoded_again_for_the_detail(qtbot, make_page, tmp_path):
+    checkpoint = make_checkpoint(tmp_path / "big.safetensors", shape=(3, 160, 160))
+    page = ready_page(qtbot, make_page, checkpoint)
+    image = noise(tmp_path / "p.png", size=(200, 150))
+    with qtbot.waitSignal(page.inspection_shown, timeout=WAIT_MS):
+        drop(page, [image])
+    wait_idle(qtbot, page)
+    assert rows(page)[0].model_view is None  # not kept in memory for every row
+    shown = page.detail.image_view.image()
+    assert shown is not None and (shown.width(), shown.height()) == (160, 160)
+
+
+def test_current_model_of_the_app(qtbot, make_page, state, tmp_path, ckpt):
+    page = make_page()
+    wait_idle(qtbot, page)
+    assert page.loaded_model is None and "No model yet" in page.model_info.full_text()
+    image = noise(tmp_path / "wait.png")
+    drop(page, [image])  # nothing to classify with: the user is told, the image waits
+    assert "Choose a model" in page.banner.text() and page.results_model.rowCount() == 0
+
+    torch.manual_seed(0)
+    spec = get_preset("convnet")
+    model = build_model(spec, SHAPE, 2).eval()
+    meta = CheckpointMeta(spec, ("ok", "defect"), SHAPE, (0.5,) * 3, (0.25,) * 3)
+    with qtbot.waitSignal(page.model_loaded, timeout=WAIT_MS) as loaded:
+        state.set_model(model, meta, None)  # training just finished
+    assert loaded.args[0].path is None and loaded.args[0].name == "current model"
+    assert page.model_combo.currentText() == "Current model (not saved)"
+    wait_idle(qtbot, page)
+    (r,) = rows(page)  # the waiting image was classified by it
+    assert r.model_name == "current model" and r.prediction.label in ("ok", "defect")
+    assert page.banner.text() == ""  # the "choose a model" warning is gone
+
+    # switching models marks older results and offers to classify them again
+    with qtbot.waitSignal(page.model_loaded, timeout=WAIT_MS):
+        page.load_checkpoint(ckpt)
+    wait_idle(qtbot, page)
+    assert "come from another model (current model)" in page.banner.text()
+    page.reclassify_all()
+    wait_idle(qtbot, page)
+    (r,) = rows(page)
+    assert r.model_name == "cats" and r.prediction.label in CLASSES
+
+
+def test_drop_overlay_while_results_are_shown(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    drop(page, [noise(tmp_path / "a.png")])
+    wait_idle(qtbot, page)
+    mime = mime_for([ckpt])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(page, enter)
+    assert enter.isAccepted() and page.overlay.text() == "Drop to use this model"
+    from PySide6.QtGui import QDragLeaveEvent
+
+    QApplication.sendEvent(page, QDragLeaveEvent())
+    assert not page.overlay.isVisible()
+
+
+def test_one_intraop_thread_is_local_to_the_worker_thread():
+    """The workers' tiny forward passes use one thread, without changing what other threads get."""
+    import threading
+
+    from cvstudio.gui.pages.classify import one_intraop_thread_here
+
+    seen = {}
+
+    def worker():
+        seen["changed"] = one_intraop_thread_here()
+        seen["worker"] = torch.get_num_threads()
+
+    before = torch.get_num_threads()
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    if seen["changed"]:
+        assert seen["worker"] == 1
+    assert torch.get_num_threads() == before
+    later = {}
+    t = threading.Thread(target=lambda: later.setdefault("n", torch.get_num_threads()))
+    t.start()
+    t.join()
+    assert later["n"] == before  # a thread started afterwards (e.g. training) keeps the default
+
+
+def test_worker_priority_is_lowered_only_for_the_worker():
+    import threading
+
+    from cvstudio.gui.pages.classify import lower_thread_priority
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are a Linux feature")
+    seen = {}
+
+    def worker():
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["changed"] = lower_thread_priority(3)
+        seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["changed"] and seen["delta"] == min(3, 19 - main_before)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
