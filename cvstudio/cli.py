@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, help="L2 penalty (default: the preset's)")
     t.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd")
     t.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
-    t.add_argument("--momentum", type=float, default=0.0)
+    t.add_argument("--momentum", type=float, help="SGD momentum (default: the preset's, 0.9 for most; 0 is the cheatsheet's plain SGD)")
     t.add_argument("--nesterov", action="store_true")
     t.add_argument("--batch-size", type=_positive_int, default=64)
     t.add_argument("--epochs", type=_positive_int, default=10)
@@ -106,7 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version and argument errors: return argparse's status
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     command = "selftest" if args.self_test else (args.command or "gui")
     handler = {
         "gui": cmd_gui,
@@ -225,7 +228,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_config = TrainConfig(
         optimizer=args.optimizer,
         lr=args.lr if args.lr is not None else preset.lr,
-        momentum=args.momentum,
+        momentum=(args.momentum if args.momentum is not None else preset.momentum) if args.optimizer == "sgd" else 0.0,
         nesterov=args.nesterov,
         weight_decay=args.weight_decay if args.weight_decay is not None else preset.weight_decay,
         l1=args.l1,

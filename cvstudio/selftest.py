@@ -227,30 +227,64 @@ class SelfTest:
         return ", ".join(done) + " (verified against the model)"
 
     def check_window(self) -> str:
+        import logging
+
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from PySide6.QtCore import QElapsedTimer, QTimer, qVersion
+
+        class _Errors(logging.Handler):  # a page that cannot be built only logs its error: catch that
+            def __init__(self) -> None:
+                super().__init__(logging.ERROR)
+                self.messages: list[str] = []
+
+            def emit(self, record: logging.LogRecord) -> None:
+                text = record.getMessage()
+                if record.exc_info and record.exc_info[1] is not None:
+                    text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+                self.messages.append(text)
+
+        errors = _Errors()
+        logging.getLogger().addHandler(errors)
+        try:
+            return self._open_window(errors)
+        finally:
+            logging.getLogger().removeHandler(errors)
+
+    def _open_window(self, errors) -> str:  # noqa: ANN001
+        from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QTimer, qVersion
         from PySide6.QtGui import QGuiApplication
 
         from cvstudio.gui.app import create_application
         from cvstudio.gui.main_window import MainWindow
         from cvstudio.gui.workers import running_threads
 
+        class _PaintSpy(QObject):
+            painted_after: float | None = None
+
+            def eventFilter(self, obj, event) -> bool:  # noqa: ANN001
+                if event.type() == QEvent.Type.Paint and self.painted_after is None:
+                    self.painted_after = clock.elapsed() / 1000
+                return False
+
         app = create_application([sys.argv[0]])
         platform = QGuiApplication.platformName()
-        window = MainWindow(checkpoint_path=str(self.context["outcome"].checkpoint))
-        state = {"painted": False, "ready": False}
-        window._first_paint.painted.connect(lambda: state.__setitem__("painted", True))
-        window.ready.connect(lambda: state.__setitem__("ready", True))
         clock = QElapsedTimer()
         clock.start()
+        window = MainWindow(checkpoint_path=str(self.context["outcome"].checkpoint))
+        if not hasattr(window, "is_ready"):
+            raise CheckFailed("MainWindow has no is_ready property to wait for")
+        def is_ready() -> bool:
+            value = window.is_ready
+            return bool(value() if callable(value) else value)
+
+        spy = _PaintSpy(window)
+        window.installEventFilter(spy)
         window.show()
-        paint_s = None
-        while not state["ready"] and clock.elapsed() < WINDOW_TIMEOUT_S * 1000:
+        while not (spy.painted_after is not None and is_ready()) and clock.elapsed() < WINDOW_TIMEOUT_S * 1000:
             app.processEvents()
-            if state["painted"] and paint_s is None:
-                paint_s = clock.elapsed() / 1000
             time.sleep(0.01)
+        ready = is_ready()
         ready_s = clock.elapsed() / 1000
+        paint_s = spy.painted_after
         about = window.about_text()
         QTimer.singleShot(0, window.close)
         for _ in range(20):
@@ -261,10 +295,12 @@ class SelfTest:
         app.processEvents()
         window.deleteLater()
         app.processEvents()
-        if not state["painted"]:
+        if paint_s is None:
             raise CheckFailed(f"the window was never painted (platform {platform!r})")
-        if not state["ready"]:
+        if not ready:
             raise CheckFailed(f"the window was not ready within {WINDOW_TIMEOUT_S:.0f} s (torch/dataset workers)")
+        if errors.messages:
+            raise CheckFailed(f"the window logged {len(errors.messages)} error(s), first: {errors.messages[0]}")
         import cvstudio
 
         for needle in (cvstudio.__version__, "PyTorch", "Qt"):

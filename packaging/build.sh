@@ -67,7 +67,9 @@ VERSION=$("$PY" -c 'import importlib.metadata as m; print(m.version("cvstudio"))
 # --- 3. PyInstaller ----------------------------------------------------------------------------
 say "PyInstaller: dist/cvstudio ($VARIANT variant, cvstudio $VERSION)"
 rm -rf dist/cvstudio
-"$PY" -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/cvstudio.spec
+# the pyinstaller script, not `python -m PyInstaller`: the latter puts the working directory (this source
+# tree) first on sys.path, and the bundle must take cvstudio from the wheel installed above
+"$VENV/bin/pyinstaller" --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/cvstudio.spec
 test -x dist/cvstudio/cvstudio
 
 # what the bundle needs from the system, for the record (and the .deb's Depends)
@@ -83,8 +85,7 @@ if [[ " $FORMATS " == *" tar "* ]]; then
   cp packaging/linux/install.sh "$stage/install.sh"
   cp resources/cvstudio.desktop resources/cvstudio-mime.xml "$stage/share/"
   cp -r resources/icons "$stage/share/icons"
-  printf 'CV Studio %s for Linux x86_64 (%s variant).\nInstall: ./install.sh   (as root: into /opt; else into ~/.local)\nOr run it in place: ./cvstudio/cvstudio\n' \
-    "$VERSION" "$VARIANT" > "$stage/README.txt"
+  sed -e "s/@VERSION@/$VERSION/" -e "s/@VARIANT@/$VARIANT/" packaging/linux/README.txt > "$stage/README.txt"
   tar -C build/tar -cf - "$ARCH_NAME" | gzip -6 > "dist/$ARCH_NAME.tar.gz"
 fi
 if [[ " $FORMATS " == *" deb "* ]]; then

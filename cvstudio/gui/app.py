@@ -31,8 +31,8 @@ def _launch_t0() -> float:
         return _IMPORTED_AT
 
 
-def _bench_print(name: str) -> None:
-    print(f"{name}={time.time() - _launch_t0():.3f}", flush=True)
+def _bench_print(name: str, at: float | None = None) -> None:
+    print(f"{name}={(at or time.time()) - _launch_t0():.3f}", flush=True)
 
 
 def create_application(argv: list[str] | None = None):  # noqa: ANN201 - QApplication
@@ -87,13 +87,14 @@ def run_app(checkpoint_path: str | None = None) -> int:
     bench_paint = os.environ.get("CVSTUDIO_BENCH_FIRST_PAINT") == "1"
     bench_ready = os.environ.get("CVSTUDIO_BENCH_READY") == "1"
     if bench_paint or bench_ready:
-        window._first_paint.painted.connect(lambda: _bench_print("first_paint_s"))
+        watcher = window._first_paint
+        watcher.painted.connect(lambda: _bench_print("first_paint_s", watcher.painted_at))
         if bench_paint:
             # quit before the pages and torch are loaded: only the first paint is measured
             window._first_paint.painted.disconnect(window._on_first_paint)
             window._first_paint.painted.connect(app.quit)
         else:
-            window.ready.connect(lambda: (_bench_print("ready_s"), window.close()))
+            window.became_ready.connect(lambda: (_bench_print("ready_s"), window.close()))
 
     _close_on_interrupt(window)
     window.show()

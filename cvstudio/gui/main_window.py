@@ -13,6 +13,7 @@ import importlib
 import logging
 import platform
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -202,18 +203,23 @@ class _FirstPaintWatcher(QObject):
         super().__init__(window)
         self._window = window
         self._seen = False
+        self.painted_at: float | None = None  # time.time() once the first paint has been processed
         window.installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if not self._seen and obj is self._window and event.type() == QEvent.Type.Paint:
             self._seen = True
             self._window.removeEventFilter(self)
-            QTimer.singleShot(0, self.painted.emit)  # after the paint and the flush to the screen
+            QTimer.singleShot(0, self._on_paint_done)  # after the paint and the flush to the screen
         return False
+
+    def _on_paint_done(self) -> None:
+        self.painted_at = time.time()
+        self.painted.emit()
 
 
 class MainWindow(QMainWindow):
-    ready = Signal()  # torch loaded, a dataset and a model spec set: Train can start
+    became_ready = Signal()  # torch loaded, a dataset and a model spec set: Train can start
     checkpoint_opened = Signal(object)  # Path of a checkpoint now loaded as the current model
 
     def __init__(
@@ -253,8 +259,8 @@ class MainWindow(QMainWindow):
         self.state.training_changed.connect(self._on_state_training_changed)
         self.state.model_changed.connect(self._on_state_model_changed)
         self.state.torch_ready.connect(self._on_state_torch_ready)
-        self.state.dataset_changed.connect(self._check_ready)
-        self.state.spec_changed.connect(self._check_ready)
+        self.state.dataset_changed.connect(self._on_state_inputs_changed)
+        self.state.spec_changed.connect(self._on_state_inputs_changed)
         self.startup.torch_loaded.connect(self._on_startup_torch_loaded)
         self.startup.failed.connect(self._on_startup_failed)
         self.startup.finished.connect(self._on_startup_finished)
@@ -316,7 +322,7 @@ class MainWindow(QMainWindow):
         self.save_as_action.setToolTip("Save a copy of the current model's checkpoint")
         self.save_as_action.triggered.connect(self._on_save_as_action_triggered)
         self.recent_menu = file_menu.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.recent_menu.aboutToShow.connect(self._on_recent_menu_about_to_show)
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -325,7 +331,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
-        self._fill_recent_menu()
+        self._on_recent_menu_about_to_show()
 
         view_menu = menu.addMenu("&View")
         self.page_actions: list[QAction] = []
@@ -431,10 +437,10 @@ class MainWindow(QMainWindow):
         s = self.state
         return s.torch_loaded and s.dataset is not None and s.spec is not None
 
-    def _check_ready(self, *_: Any) -> None:
+    def _on_state_inputs_changed(self, *_: Any) -> None:
         if not self._ready_emitted and self.is_ready:
             self._ready_emitted = True
-            self.ready.emit()
+            self.became_ready.emit()
 
     def _on_startup_torch_loaded(self, info: TorchInfo) -> None:
         self.torch_info = info
@@ -448,13 +454,13 @@ class MainWindow(QMainWindow):
 
     def _on_startup_finished(self) -> None:
         self._set_busy(bool(self._open_tasks))
-        self._check_ready()
+        self._on_state_inputs_changed()
 
     def _on_state_torch_ready(self) -> None:
         if self._pending_loaded is not None:
             loaded, self._pending_loaded = self._pending_loaded, None
             self._apply_checkpoint(loaded)
-        self._check_ready()
+        self._on_state_inputs_changed()
 
     # --- pages and theme ------------------------------------------------------------------
 
@@ -549,7 +555,7 @@ class MainWindow(QMainWindow):
                              self.state.status_message.emit(f"Checkpoint saved to {dst}")),
             )
 
-    def _fill_recent_menu(self) -> None:
+    def _on_recent_menu_about_to_show(self) -> None:
         self.recent_menu.clear()
         files = prefs.recent_files(self.settings)
         for i, path in enumerate(files):

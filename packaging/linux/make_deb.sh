@@ -82,10 +82,11 @@ exit 0
 EOF
 chmod 755 "$root/DEBIAN/postinst" "$root/DEBIAN/postrm"
 
-# xz with all cores: a third smaller than gzip for torch's libraries (see README for sizes and times)
+# zstd -10: 15 % smaller than gzip -6 and as fast; every dpkg that can run this bundle (glibc 2.35+:
+# Debian 12, Ubuntu 22.04 and later) reads it. xz -1 is 5 % smaller again but 4x slower to build.
 if [ "$(id -u)" = 0 ]; then
-  dpkg-deb --root-owner-group -Zxz -z6 --threads-max="$(nproc)" --build "$root" "$DEB" >/dev/null
+  dpkg-deb --root-owner-group -Zzstd -z10 --threads-max="$(nproc)" --build "$root" "$DEB" >/dev/null
 else
-  fakeroot dpkg-deb -Zxz -z6 --threads-max="$(nproc)" --build "$root" "$DEB" >/dev/null
+  fakeroot dpkg-deb -Zzstd -z10 --threads-max="$(nproc)" --build "$root" "$DEB" >/dev/null
 fi
 echo "$DEB: $(du -h "$DEB" | cut -f1), installs $((installed_kb / 1024)) MiB"

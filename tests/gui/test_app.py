@@ -82,7 +82,7 @@ def checkpoint(tmp_path, tiny_bundle):
 def test_window_opens_and_becomes_ready(qtbot):
     w = MainWindow()  # the real pages, the built-in dataset
     qtbot.addWidget(w)
-    with qtbot.waitSignal(w.ready, timeout=180_000):
+    with qtbot.waitSignal(w.became_ready, timeout=180_000):
         w.show()
     s = w.state
     assert s.torch_loaded and s.dataset is not None and s.spec is not None and s.spec.name == "convnet"

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QImage
 
 from cvstudio.gui.pages.inspect import InspectPage
@@ -161,6 +161,9 @@ def test_feature_maps_switch_layers_and_images(qtbot, page, state, bundle, train
     np.testing.assert_allclose(inp.values[0], (bundle.val.images[0, 0].numpy() / 255 - bundle.mean[0]) / bundle.std[0],
                                rtol=1e-5, atol=1e-5)
     assert "normalized" in page.picker.detail.text()
+    page.features.set_layer("input")
+    assert "mean (0.400, 0.400, 0.400)" in page.features.grid.subtitle.text()
+    page.features.set_layer("conv1")
     assert "The model says" in page.features.prediction.text()
 
     page.features.set_layer("pool1")
@@ -176,7 +179,8 @@ def test_feature_maps_switch_layers_and_images(qtbot, page, state, bundle, train
         page.select_dataset_image("val", 5)
     assert page.image.index == 5 and page.features.layer == "fc2"  # the layer choice is kept
     assert not np.array_equal(before, page.features.grid.values)
-    assert "class1" in page.picker.caption.text()  # image 5 of 4 classes has label 1
+    assert page.picker.caption.text() == "class1"  # image 5 of 4 classes has label 1
+    assert page.picker.detail.text().startswith("Validation image 6 of 32")
 
     # any image file, resized to the model's input
     from PIL import Image
@@ -365,3 +369,14 @@ def test_closing_the_page_while_work_runs(qtbot, state, bundle):
     qtbot.waitUntil(lambda: not running_threads(), timeout=WAIT_MS)
     set_model(state, "mlp")  # the state lives on; the deleted page no longer listens
     qtbot.wait(50)
+
+
+def test_results_for_a_replaced_model_are_dropped(qtbot, page, state, bundle):
+    ready(qtbot, page, state, bundle)
+    set_model(state, "convnet")
+    state.set_model(None, None, None)  # before the worker has read the convnet's kernels
+    qtbot.waitUntil(lambda: page.idle, timeout=WAIT_MS)
+    assert page.kernels.stack.currentWidget() is page.kernels.explanation
+    assert page.features.stack.currentWidget() is page.features.explanation
+    assert page.model_label.text() == "No model"
+    assert page.playground.output is not None  # the playground needs no model

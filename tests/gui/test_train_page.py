@@ -381,3 +381,29 @@ def test_training_signals_arrive_in_the_gui_thread(qtbot, page, state):
     with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
         _click(qtbot, page.start_button)
     assert threads == {threading.main_thread()}
+
+
+def test_loss_axis_starts_at_zero_and_log_scale_toggles(qtbot, page, state):
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        _click(qtbot, page.start_button)
+    run = finished.args[0]
+    box = page.plots.loss_plot.getPlotItem().getViewBox()
+    (x0, x1), (y0, y1) = box.viewRange()
+    assert y0 == 0.0 and y1 >= run.peak  # a round number above the largest loss
+    assert x0 <= 0.0 and x1 >= 1.0  # the planned epochs are in view
+    page.log_check.setChecked(True)
+    assert page.plots.log_loss and box.state["logMode"][1]
+    assert "log" in page.plots.loss_plot.getPlotItem().getAxis("left").labelText
+    page.log_check.setChecked(False)
+    assert box.viewRange()[1][0] == 0.0
+
+
+def test_checkpoint_path_is_shortened_in_the_middle(qtbot):
+    from cvstudio.gui.widgets.labels import ElidedLabel
+
+    label = ElidedLabel("/a/very/long/folder/name/that/does/not/fit/20260101-120000-convnet-shapes.safetensors")
+    qtbot.addWidget(label)
+    label.resize(120, 20)
+    shown = label.fontMetrics().elidedText(label.text(), Qt.TextElideMode.ElideMiddle, label.contentsRect().width())
+    assert shown.startswith("/a") and shown.endswith("sors") and "…" in shown  # both ends stay readable
+    assert label.toolTip() == label.text()

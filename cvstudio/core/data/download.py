@@ -23,7 +23,6 @@ import hashlib
 import http.client
 import os
 import shutil
-import socket
 import tarfile
 import tempfile
 import time
@@ -106,7 +105,8 @@ def resources_for(info: TorchvisionSource, root: Path) -> list[Resource]:
         out = []
         for split in ("train", "test"):
             url, filename, md5 = cls.split_list[split]
-            out.append(Resource(urls=[url], folder=root, filename=filename, md5=md5, ready=[root / filename], ready_md5=[md5]))
+            target = root / filename
+            out.append(Resource(urls=[url], folder=root, filename=filename, md5=md5, ready=[target], ready_md5=[md5]))
         return out
     raise DataError(f"{info.title} cannot be downloaded")
 
@@ -186,7 +186,7 @@ def _stream(url: str, tmp: Path, callbacks: Iterable[Any] | None, what: str) -> 
     md5 = hashlib.md5(usedforsecurity=False)
     try:
         response = urllib.request.urlopen(request, timeout=TIMEOUT_S)
-    except (urllib.error.URLError, http.client.HTTPException, socket.timeout, OSError, ValueError) as exc:
+    except (TimeoutError, urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         raise _NetworkError(_reason(exc)) from exc
     with response:
         length = response.headers.get("Content-Length")
@@ -202,7 +202,7 @@ def _stream(url: str, tmp: Path, callbacks: Iterable[Any] | None, what: str) -> 
             while True:
                 try:
                     chunk = response.read(CHUNK_BYTES)
-                except (http.client.HTTPException, socket.timeout, OSError) as exc:
+                except (TimeoutError, http.client.HTTPException, OSError) as exc:
                     raise _NetworkError(_reason(exc)) from exc
                 if not chunk:
                     break
@@ -233,7 +233,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.URLError):
         reason = exc.reason
         return str(reason.strerror if isinstance(reason, OSError) and reason.strerror else reason)
-    if isinstance(exc, socket.timeout):
+    if isinstance(exc, TimeoutError):
         return "timed out"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror

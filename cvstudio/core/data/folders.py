@@ -17,7 +17,8 @@ reads. Class folders without any image are skipped with a warning.
 Every image is decoded once, by :func:`decode_image`: EXIF orientation
 applied, first frame of animations, transparency composited on white, 16-bit
 scaled to 8-bit, converted to RGB (or L), and resized to a square of
-``size`` pixels (stretched, bicubic). Files that cannot be decoded are skipped
+``size`` pixels (stretched, antialiased bilinear: the same pixels ``core.inference``
+gives a model at classification time). Files that cannot be decoded are skipped
 and reported in the warnings. Decoding runs on a thread pool (Pillow releases
 the GIL while decoding) into one preallocated uint8 array.
 """
@@ -64,56 +65,82 @@ def image_extensions() -> frozenset[str]:
 # decoding one image
 
 
+# Resizing: Pillow's bilinear resize is antialiased (its support grows with the
+# downscale factor); reducing_gap first box-reduces by an integer factor, fast
+# for big downscales and visually identical. Same choice as core.inference, so
+# a model sees the same pixels when it classifies a file as when it trained.
+RESAMPLE = Image.Resampling.BILINEAR
+REDUCING_GAP = 3.0
+BACKGROUND = 255  # transparent pixels become white
+
+_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N"}
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+
+
 def open_image(source: ImageSource, grayscale: bool = False, draft_size: int | None = None) -> Image.Image:
-    """Open an image file as a loaded RGB (or L) Pillow image, normalised.
+    """Open an image file as a loaded, normalised Pillow image in mode RGB (or L).
 
     EXIF orientation is applied, only the first frame of an animation is
     used, transparency is composited on white and 16-bit or float images are
-    scaled to 8 bits keeping their range. ``draft_size`` lets JPEG decoding
-    shrink the image by a power of two on the fly as long as both sides stay
-    at least that large. Raises whatever Pillow raises for unreadable files.
+    scaled to 8 bits over their full range. ``draft_size`` lets a JPEG decode
+    at 1/2, 1/4 or 1/8 scale as long as both sides stay at least that large.
+    Raises whatever Pillow raises for files it cannot read.
     """
+    mode = "L" if grayscale else "RGB"
     with Image.open(source) as im:
-        if draft_size:
-            im.draft("L" if grayscale and im.mode == "RGB" else None, (draft_size, draft_size))
-        im.load()  # first frame only
+        if draft_size and im.format == "JPEG":
+            im.draft(mode if mode == "L" else "RGB", (draft_size, draft_size))
+        im.load()  # decodes the first frame; truncated files raise here
         ImageOps.exif_transpose(im, in_place=True)
-        return _to_8bit(im, grayscale)
+        return _flatten(_to_8bit(im), mode)
 
 
-def _to_8bit(im: Image.Image, grayscale: bool) -> Image.Image:
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """Any mode -> 'L', 'RGB', 'LA' or 'RGBA' with 8 bits per channel."""
     mode = im.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(im)
-        if arr.dtype.kind == "f":
-            top = float(np.nanmax(arr)) if arr.size else 0.0
-            scale = 255.0 if top <= 1.0 else (1.0 if top <= 255.0 else 255.0 / 65535.0)
-            arr8 = np.clip(np.nan_to_num(arr) * scale + 0.5, 0, 255).astype(np.uint8)
+    if mode in _SIXTEEN_BIT or mode == "I":
+        a = np.asarray(im)
+        if mode == "I":  # 32-bit signed; 16-bit files often open as "I"
+            a = np.clip(a, 0, None)
+            top = 65535 if a.size == 0 or int(a.max()) <= 65535 else 2**31 - 1
         else:
-            arr = arr.astype(np.int64)
-            top = int(arr.max()) if arr.size else 0
-            if mode.startswith("I;16") or top > 255:  # 16-bit range -> 8-bit range
-                arr8 = ((np.clip(arr, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
-            else:
-                arr8 = np.clip(arr, 0, 255).astype(np.uint8)
-        im = Image.fromarray(arr8)
-        mode = "L"
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
-    if has_alpha:
-        rgba = im.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, rgba)
-    target = "L" if grayscale else "RGB"
-    if im.mode != target:
-        im = im.convert(target)
-    return im
+            top = 65535
+        return Image.fromarray((a.astype(np.float64) * (255.0 / top) + 0.5).astype(np.uint8), "L")
+    if mode == "F":
+        a = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
+        if a.size and a.max() <= 1.0:
+            a = a * 255.0
+        return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "L")
+    if mode in _ALPHA_MODES:
+        return im.convert("LA" if mode in ("LA", "La") else "RGBA")
+    if mode in ("P", "L", "RGB") and "transparency" in im.info:
+        return im.convert("LA" if mode == "L" else "RGBA")
+    if mode == "P":
+        return im.convert("RGB")  # the palette may hold colours; to L later if asked
+    if mode in ("L", "RGB"):
+        return im
+    return im.convert("L" if mode == "1" else "RGB")  # CMYK, YCbCr, ...; ValueError if impossible
+
+
+def _flatten(im: Image.Image, mode: str) -> Image.Image:
+    """Composite alpha on white and convert to ``mode`` ('RGB' or 'L')."""
+    if im.mode in ("RGBA", "LA"):
+        base_mode = "RGB" if im.mode == "RGBA" else "L"
+        bg = Image.new(base_mode, im.size, (BACKGROUND,) * len(base_mode))
+        bg.paste(im.convert(base_mode), mask=im.getchannel("A"))
+        im = bg
+    return im if im.mode == mode else im.convert(mode)
 
 
 def decode_image(source: ImageSource, size: int, grayscale: bool = False) -> np.ndarray:
-    """An image file as a uint8 array (C, size, size): C = 3 (RGB) or 1 (``grayscale``)."""
+    """An image file as a uint8 array (C, size, size): C = 3 (RGB) or 1 (``grayscale``).
+
+    The image is stretched to the square (no crop, no padding), like
+    ``core.inference.decode_image`` does for a model's input.
+    """
     im = open_image(source, grayscale, draft_size=size)
     if im.size != (size, size):
-        im = im.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+        im = im.resize((size, size), RESAMPLE, reducing_gap=REDUCING_GAP)
     arr = np.asarray(im, dtype=np.uint8)
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
@@ -124,28 +151,29 @@ def decode_image(source: ImageSource, size: int, grayscale: bool = False) -> np.
 
 @dataclass
 class FolderScan:
-    """What a folder holds: class names and labelled files, before decoding."""
+    """What a folder holds: class names and labelled files, before decoding.
+
+    File paths are plain strings (absolute): listing tens of thousands of
+    files through ``pathlib`` costs more than checking the cache.
+    """
 
     root: Path
     class_names: tuple[str, ...]
-    train: list[tuple[Path, int]]  # (file, label)
-    val: list[tuple[Path, int]] | None  # None: to be split off train by val_fraction
+    train: list[tuple[str, int]]  # (file, label)
+    val: list[tuple[str, int]] | None  # None: to be split off train by val_fraction
     train_dir: Path
     val_dir: Path | None
     warnings: list[str] = field(default_factory=list)
+    stats: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)  # file -> (size, mtime_ns)
 
     def fingerprint(self) -> list[Any]:
-        """Paths, sizes and modification times: what a cached decode depends on."""
-        out: list[Any] = [str(self.train_dir.relative_to(self.root))]
-        if self.val_dir is not None:
-            out.append(str(self.val_dir.relative_to(self.root)))
+        """Paths, sizes and modification times (as listed): what a cached decode depends on."""
+        cut = len(str(self.root)) + 1
+        out: list[Any] = [str(self.train_dir)[cut:], str(self.val_dir)[cut:] if self.val_dir else None]
         for split, files in (("train", self.train), ("val", self.val or [])):
             for path, label in files:
-                try:
-                    st = path.stat()
-                    out.append((split, str(path.relative_to(self.root)), label, st.st_size, st.st_mtime_ns))
-                except OSError:
-                    out.append((split, str(path.relative_to(self.root)), label, -1, -1))
+                size, mtime = self.stats.get(path, (-1, -1))
+                out.append((split, path[cut:], label, size, mtime))
         return out
 
 
@@ -161,14 +189,32 @@ def _subfolders(folder: Path) -> list[Path]:
         raise DataError(f"cannot read the folder {folder}: {exc.strerror or exc}") from exc
 
 
-def _image_files(folder: Path, extensions: frozenset[str]) -> list[Path]:
-    """Image files below ``folder`` (recursive, hidden ones skipped), sorted."""
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        dirnames[:] = [d for d in dirnames if not _hidden(d)]
-        for name in filenames:
-            if not _hidden(name) and os.path.splitext(name)[1].lower() in extensions:
-                found.append(Path(dirpath, name))
+def _image_files(
+    folder: Path, extensions: frozenset[str], stats: dict[str, tuple[int, int]] | None = None
+) -> list[str]:
+    """Image files below ``folder`` (recursive, hidden ones skipped), sorted; sizes/mtimes into ``stats``."""
+    found: list[str] = []
+    pending = [str(folder)]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = list(it)
+        except OSError:
+            continue  # unreadable subfolder: its files are simply not found
+        for e in entries:
+            if _hidden(e.name):
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    pending.append(e.path)
+                elif os.path.splitext(e.name)[1].lower() in extensions and e.is_file():
+                    found.append(e.path)
+                    if stats is not None:
+                        st = e.stat()
+                        stats[e.path] = (st.st_size, st.st_mtime_ns)
+            except OSError:
+                continue
     found.sort()
     return found
 
@@ -216,10 +262,11 @@ def scan_folder(path: str | os.PathLike[str]) -> FolderScan:
             )
         raise DataError(f"no images in {class_root}: expected one subfolder of images per class")
 
-    files_per_class: dict[str, list[Path]] = {}
+    stats: dict[str, tuple[int, int]] = {}
+    files_per_class: dict[str, list[str]] = {}
     empty: list[str] = []
     for d in class_dirs:
-        files = _image_files(d, extensions)
+        files = _image_files(d, extensions, stats)
         if files:
             files_per_class[d.name] = files
         else:
@@ -236,7 +283,7 @@ def scan_folder(path: str | os.PathLike[str]) -> FolderScan:
         )
     train = [(f, label) for label, name in enumerate(class_names) for f in files_per_class[name]]
 
-    val: list[tuple[Path, int]] | None = None
+    val: list[tuple[str, int]] | None = None
     if split_layout and val_dir is not None:
         val_dirs = {d.name: d for d in _subfolders(val_dir)}
         missing = [n for n in class_names if n not in val_dirs]
@@ -253,7 +300,7 @@ def scan_folder(path: str | os.PathLike[str]) -> FolderScan:
         val = []
         no_val: list[str] = []
         for label, name in enumerate(class_names):
-            files = _image_files(val_dirs[name], extensions)
+            files = _image_files(val_dirs[name], extensions, stats)
             if not files:
                 no_val.append(name)
             val.extend((f, label) for f in files)
@@ -263,7 +310,7 @@ def scan_folder(path: str | os.PathLike[str]) -> FolderScan:
             raise DataError(f"no images in {val_dir}: put validation images in its class folders")
     elif split_layout:
         warnings.append(f"no val/ or test/ folder next to {train_dir.name}/: validation images are split off")
-    return FolderScan(root, class_names, train, val, train_dir, val_dir if split_layout else None, warnings)
+    return FolderScan(root, class_names, train, val, train_dir, val_dir if split_layout else None, warnings, stats)
 
 
 def _ext_hint(extensions: frozenset[str]) -> str:
@@ -272,19 +319,19 @@ def _ext_hint(extensions: frozenset[str]) -> str:
 
 
 def split_by_fraction(
-    files: list[tuple[Path, int]], num_classes: int, val_fraction: float, seed: int
-) -> tuple[list[tuple[Path, int]], list[tuple[Path, int]], list[int]]:
+    files: list[tuple[str, int]], num_classes: int, val_fraction: float, seed: int
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]], list[int]]:
     """Stratified, seeded split into (train, val, labels of classes with a single image).
 
     Every class with at least two images gets at least one validation image
     and keeps at least one training image.
     """
     rng = np.random.default_rng(seed)
-    per_class: list[list[tuple[Path, int]]] = [[] for _ in range(num_classes)]
+    per_class: list[list[tuple[str, int]]] = [[] for _ in range(num_classes)]
     for item in files:
         per_class[item[1]].append(item)
-    train: list[tuple[Path, int]] = []
-    val: list[tuple[Path, int]] = []
+    train: list[tuple[str, int]] = []
+    val: list[tuple[str, int]] = []
     singles: list[int] = []
     for label, items in enumerate(per_class):
         n = len(items)
@@ -309,12 +356,12 @@ def split_by_fraction(
 class DecodedFiles:
     images: torch.Tensor  # uint8 (N, C, S, S)
     labels: torch.Tensor  # int64 (N,)
-    failed: list[tuple[Path, str]]  # (file, reason) skipped
+    failed: list[tuple[str, str]]  # (file, reason) skipped
     kept: np.ndarray  # indices into the given files of the decoded images, ascending
 
 
 def decode_files(
-    files: list[tuple[Path, int]],
+    files: list[tuple[str, int]],
     size: int,
     grayscale: bool,
     progress: Callable[[int, int], None] | None = None,
@@ -372,14 +419,9 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def skipped_warning(failed: list[tuple[Path, str]], root: Path, show: int = 3) -> str:
-    names = []
-    for path, _ in failed[:show]:
-        try:
-            names.append(str(path.relative_to(root)))
-        except ValueError:
-            names.append(path.name)
+def skipped_warning(failed: list[tuple[str, str]], root: Path, show: int = 3) -> str:
+    prefix = str(root) + os.sep
+    names = [p[len(prefix) :] if p.startswith(prefix) else os.path.basename(p) for p, _ in failed[:show]]
     more = f" and {len(failed) - show} more" if len(failed) > show else ""
     noun = "file" if len(failed) == 1 else "files"
     return f"skipped {len(failed)} unreadable image {noun}: {', '.join(names)}{more}"
-

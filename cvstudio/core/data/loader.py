@@ -15,7 +15,12 @@ from cvstudio.core.data import shapes
 from cvstudio.core.data.bundle import DatasetBundle, ImageSet
 from cvstudio.core.data.cache import DecodedSource, cache_path, load_cached, make_key, save_cached
 from cvstudio.core.data.stats import compute_stats
-from cvstudio.core.data.torchvision_sources import TORCHVISION_SOURCES, check_present, file_fingerprint
+from cvstudio.core.data.torchvision_sources import (
+    TORCHVISION_SOURCES,
+    check_present,
+    file_fingerprint,
+    locate_root,
+)
 from cvstudio.core.errors import DataError
 from cvstudio.core.events import Progress, emit
 from cvstudio.core.specs import DataConfig
@@ -118,6 +123,7 @@ class _Plan:
     identity: dict[str, Any]
     fingerprint: Callable[[], Any]  # state of the input files (called again after decoding)
     decode: Callable[[], DecodedSource]
+    class_names: tuple[str, ...]  # known before decoding
     extra_warnings: tuple[str, ...] = ()
 
 
@@ -135,17 +141,19 @@ def _plan_shapes(config: DataConfig, callbacks: Any) -> _Plan:
     def decode() -> DecodedSource:
         tick = _Throttle(callbacks, "decode", "drawing shapes")
         tick(0, shapes.TRAIN_SIZE + shapes.VAL_SIZE)
-        ti, tl, vi, vl = shapes.generate_shapes(config.seed, image_size=size, grayscale=config.grayscale, progress=tick)
+        ti, tl, vi, vl = shapes.generate_shapes(
+            config.seed, shapes.TRAIN_SIZE, shapes.VAL_SIZE, size, config.grayscale, progress=tick
+        )
         return DecodedSource(ti, tl, vi, vl, shapes.CLASS_NAMES)
 
-    return _Plan(identity, list, decode)
+    return _Plan(identity, list, decode, shapes.CLASS_NAMES)
 
 
 def _plan_torchvision(src: ResolvedSource, config: DataConfig, callbacks: Any) -> _Plan:
     from cvstudio.core.data.torchvision_sources import decode_torchvision
 
     info = TORCHVISION_SOURCES[src.name]
-    root = _data_root(config).resolve()
+    root = locate_root(info, _data_root(config).resolve())
     if info.missing_files(root):
         if not config.download:
             check_present(info, root)  # raises, telling how to download
@@ -176,7 +184,7 @@ def _plan_torchvision(src: ResolvedSource, config: DataConfig, callbacks: Any) -
         tick(1, 1)
         return DecodedSource(ti, tl, vi, vl, info.classes)
 
-    return _Plan(identity, lambda: file_fingerprint(info, root), decode, tuple(warnings))
+    return _Plan(identity, lambda: file_fingerprint(info, root), decode, info.classes, tuple(warnings))
 
 
 def _plan_folder(src: ResolvedSource, config: DataConfig, callbacks: Any) -> _Plan:
@@ -219,22 +227,28 @@ def _plan_folder(src: ResolvedSource, config: DataConfig, callbacks: Any) -> _Pl
         vi, vl = images[n_train_ok:], labels[n_train_ok:]
         return DecodedSource(ti, tl, vi, vl, scan.class_names, tuple(warnings))
 
-    return _Plan(identity, scan.fingerprint, decode)
+    fingerprint = scan.fingerprint()  # as listed; files changed while decoding rebuild next time
+    return _Plan(identity, lambda: fingerprint, decode, scan.class_names)
 
 
-def _decoded_source(config: DataConfig, src: ResolvedSource, callbacks: Any) -> tuple[DecodedSource, list[str]]:
+def _plan(config: DataConfig, src: ResolvedSource, callbacks: Any) -> _Plan:
     if src.kind == "shapes":
-        plan = _plan_shapes(config, callbacks)
-    elif src.kind == "torchvision":
-        plan = _plan_torchvision(src, config, callbacks)
-    else:
-        plan = _plan_folder(src, config, callbacks)
+        return _plan_shapes(config, callbacks)
+    if src.kind == "torchvision":
+        return _plan_torchvision(src, config, callbacks)
+    return _plan_folder(src, config, callbacks)
+
+
+def _decoded_source(plan: _Plan, callbacks: Any) -> tuple[DecodedSource, list[str]]:
+    """The whole source, from the cache when it holds an intact copy, else decoded (and cached)."""
     warnings = list(plan.extra_warnings)
     path = cache_path(plan.identity)
     key = make_key(plan.identity, plan.fingerprint())
 
     emit(callbacks, Progress("cache", 0, 1, "looking for a cached copy"))
     decoded = load_cached(path, key)
+    if decoded is not None and decoded.class_names != plan.class_names:
+        decoded = None  # made by a version with other class names
     emit(callbacks, Progress("cache", 1, 1, "loaded from cache" if decoded is not None else "no cached copy"))
     if decoded is None:
         decoded = plan.decode()
@@ -294,11 +308,12 @@ def load_dataset(config: DataConfig, callbacks: Iterable[Any] | None = None) -> 
     """
     callbacks = list(callbacks) if callbacks else None
     src = resolve_source(config.source)
-    decoded, warnings = _decoded_source(config, src, callbacks)
+    plan = _plan(config, src, callbacks)
+    idx = _class_indices(config.classes, plan.class_names, src.title) if config.classes else None
+    decoded, warnings = _decoded_source(plan, callbacks)
     all_names = decoded.class_names
 
-    if config.classes:
-        idx = _class_indices(config.classes, all_names, src.title)
+    if idx is not None:
         lut = torch.full((len(all_names),), -1, dtype=torch.int64)
         lut[torch.tensor(idx)] = torch.arange(len(idx))
         train = _subset(decoded.train_images, decoded.train_labels, lut)

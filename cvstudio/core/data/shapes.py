@@ -124,7 +124,8 @@ def _render(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarr
     gy = coords[None, :, None]  # (1, S, 1)
 
     # background: base colour + linear gradient (-0.7..0.7 across) + noise
-    u = (np.cos(grad_angle)[:, None, None] * (gx - s / 2) + np.sin(grad_angle)[:, None, None] * (gy - s / 2)) / f32(s)
+    u = np.cos(grad_angle)[:, None, None] * (gx - s / 2) + np.sin(grad_angle)[:, None, None] * (gy - s / 2)
+    u /= f32(s)
     img += bg_colour[:, :, None, None]
     img += grad_amp[:, :, None, None] * u[:, None]
 

@@ -37,8 +37,9 @@ CIFAR100_CLASSES = (
     "mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
     "plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
     "rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
-    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
-    "train", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+    "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger",
+    "tractor",
+    "train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
 )  # fmt: skip
 
 DIGITS = tuple(str(i) for i in range(10))
@@ -77,7 +78,10 @@ TORCHVISION_SOURCES: dict[str, TorchvisionSource] = {
             "CIFAR-10",
             "CIFAR10",
             CIFAR10_CLASSES,
-            tuple(f"cifar-10-batches-py/{f}" for f in (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta")),
+            tuple(
+                f"cifar-10-batches-py/{f}"
+                for f in (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta")
+            ),
             "170 MB",
             "CIFAR-10: 60,000 32x32 colour photos in 10 classes (airplane, bird, cat, ...); download 170 MB",
         ),
@@ -123,6 +127,19 @@ TORCHVISION_SOURCES: dict[str, TorchvisionSource] = {
 
 def is_torchvision_source(name: str) -> bool:
     return name in TORCHVISION_SOURCES
+
+
+def locate_root(info: TorchvisionSource, root: Path) -> Path:
+    """``root``, or the folder above it when the user pointed at the dataset's own folder.
+
+    E.g. ``~/data/cifar-10-batches-py`` or ``~/data/MNIST/raw`` instead of ``~/data``.
+    """
+    if not info.missing_files(root):
+        return root
+    for parent in list(root.parents)[:2]:
+        if not info.missing_files(parent):
+            return parent
+    return root
 
 
 def check_present(info: TorchvisionSource, root: Path) -> None:

@@ -21,7 +21,8 @@ class PresetInfo:
     description: str
     width: int  # default of the width knob (hidden units or first conv's channels)
     depth: int  # default of the depth knob (hidden layers, conv blocks or residual blocks)
-    lr: float  # learning rate the cheatsheet (or we) found to work with SGD
+    lr: float  # SGD learning rate the cheatsheet (or we) found to work
+    momentum: float = 0.9  # SGD momentum; with lr 1e-2 it reaches 90 % on shapes in 3 epochs, plain SGD needs ~12
     weight_decay: float = 0.0
 
 
@@ -33,10 +34,10 @@ PRESETS: dict[str, PresetInfo] = {
         PresetInfo("mlp-deep", "3072-1024-512-128-k with Tanh (cheatsheet)", 1024, 3, 1e-2),
         PresetInfo("convnet", "2 x [Conv 3x3 pad 1, Tanh, MaxPool 2], Linear(512,32)-Tanh-Linear(32,k) (cheatsheet)", 16, 2, 1e-2),
         PresetInfo("convnet-relu", "the convnet with ReLU after the convolutions (cheatsheet)", 16, 2, 1e-2),
-        PresetInfo("convnet-width", "the ReLU convnet at width W=32: Conv(3,W), Conv(W,W/2) (cheatsheet; SGD lr 0.1, L2 1e-3)", 32, 2, 1e-1, 1e-3),
+        PresetInfo("convnet-width", "the ReLU convnet at width W=32: Conv(3,W), Conv(W,W/2) (cheatsheet; SGD lr 0.1, L2 1e-3)", 32, 2, 1e-1, 0.0, 1e-3),
         PresetInfo("convnet-dropout", "convnet-width with Dropout(0.4) after each pooling", 32, 2, 1e-2),
         PresetInfo("convnet-batchnorm", "convnet-width with BatchNorm after each convolution", 32, 2, 1e-2),
-        PresetInfo("resnet", "small ResNet: conv stem, residual blocks with skip connections, global average pool", 32, 3, 5e-2),
+        PresetInfo("resnet", "small ResNet: conv stem, residual blocks with skip connections, global average pool", 32, 3, 2e-2),
     )
 }
 

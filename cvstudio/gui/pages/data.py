@@ -159,7 +159,6 @@ class DataPage(QWidget):
         super().__init__(parent)
         self.state = state
         self._ready = False
-        self._torchvision_names: list[str] = list(TORCHVISION_LABELS)
         self._available: tuple[str, ...] | None = None  # classes of the source in the list, once known
         self._classes_for: DataConfig | None = None  # the source settings the list was made for
         self._wanted_classes: tuple[str, ...] = state.data_config.classes  # ticks to restore when the list arrives
@@ -598,7 +597,6 @@ class DataPage(QWidget):
 
         names = [n for n in SOURCES if n not in (SHAPES, FOLDER)]
         if names:
-            self._torchvision_names = names
             self.torchvision_combo.clear()
             for name in names:
                 self.torchvision_combo.addItem(TORCHVISION_LABELS.get(name, name), name)

@@ -32,7 +32,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QStyle,
     QVBoxLayout,
@@ -46,7 +45,7 @@ from cvstudio.gui.errors import show_error, show_task_error
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
-from cvstudio.gui.widgets.labels import HintLabel
+from cvstudio.gui.widgets.labels import ElidedLabel, HintLabel
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
 from cvstudio.gui.workers import TaskError, TrainingTask, start_training
 
@@ -257,7 +256,7 @@ class TrainPage(QWidget):
         self.eta_label = QLabel("ETA –")
         self.elapsed_label = QLabel("")
         for label in (self.speed_label, self.eta_label, self.elapsed_label):
-            label.setMinimumWidth(70)
+            label.setMinimumWidth(76)
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         buttons = QHBoxLayout()
@@ -295,10 +294,7 @@ class TrainPage(QWidget):
 
         # the outcome of the last run
         self.result_banner = MessageBanner()
-        self.checkpoint_label = QLabel()
-        self.checkpoint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.checkpoint_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.checkpoint_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.checkpoint_label = ElidedLabel()
         self.save_as_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton), "Save checkpoint as…")
         self.show_folder_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Show in folder")
         checkpoint_row = QHBoxLayout()
@@ -517,8 +513,7 @@ class TrainPage(QWidget):
         else:
             d = s.dataset
             c, h, w = d.input_shape
-            data = (f"{d.description} — {len(d.train):,} training / {len(d.val):,} validation images, "
-                    f"{d.num_classes} classes, {c}×{h}×{w}")
+            data = f"{d.description} · {len(d.train):,} training / {len(d.val):,} validation images · {c}×{h}×{w}"
         self.summary_label.setText(f"Model: {model}   ·   Data: {data}")
 
     def train_blocker(self) -> str | None:
@@ -673,7 +668,7 @@ class TrainPage(QWidget):
         )
         self.speed_label.setText(f"{event.images_per_s:,.0f} img/s")
         self.eta_label.setText(f"ETA {fmt_duration(event.eta_s)}")
-        self.elapsed_label.setText(fmt_duration(time.monotonic() - self._started_at))
+        self.elapsed_label.setText(f"{fmt_duration(time.monotonic() - self._started_at)} elapsed")
 
     def _on_task_epochs_ended(self, events: tuple[Any, ...]) -> None:
         run = self.current_run
@@ -713,7 +708,6 @@ class TrainPage(QWidget):
         self.result_banner.show_message(text, level)
         if outcome.checkpoint is not None:
             self.checkpoint_label.setText(str(outcome.checkpoint))
-            self.checkpoint_label.setToolTip(str(outcome.checkpoint))
             self.checkpoint_row.show()
             self.state.set_model(outcome.model, outcome.meta, Path(outcome.checkpoint))
         log.info("training ended: %s (%s); checkpoint %s", r.status, r.message, outcome.checkpoint)
@@ -737,7 +731,7 @@ class TrainPage(QWidget):
                 self.progress_bar.setValue(self.progress_bar.maximum())
             self.progress_bar.setFormat(f"{STATUS_TEXT.get(run.status, run.status)} · {len(run.epochs)} epochs")
         self.eta_label.setText("ETA –")
-        self.elapsed_label.setText(fmt_duration(time.monotonic() - self._started_at))
+        self.elapsed_label.setText(f"{fmt_duration(time.monotonic() - self._started_at)} elapsed")
         self.state.set_training(False)
         self.state.status_message.emit(
             f"{STATUS_TEXT.get(run.status, run.status)}: {run.label}" if run is not None else "Ready"

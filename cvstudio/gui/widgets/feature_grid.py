@@ -9,6 +9,8 @@ by all channels of the layer unless "relative" scales each channel on its own.
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QWidget
 
 from cvstudio.gui.widgets.mosaic_view import MosaicView, format_value
@@ -26,6 +28,7 @@ class FeatureGrid(MosaicView):
         self.values: np.ndarray | None = None
         self.name = ""
         self.unit_names: tuple[str, ...] | None = None  # names of the units of a vector output (the classes)
+        self._labels: list[pg.TextItem] = []
         self.tile_hovered.connect(self._on_tile_hovered)
 
     def show_map(
@@ -46,7 +49,27 @@ class FeatureGrid(MosaicView):
         what = f"{values.shape[0]} channels of {values.shape[1]}×{values.shape[2]}" if values.ndim == 3 else f"{values.size} values"
         title = f"{name} ({kind}) → {shape_text(values.shape)}: {what}"
         self.set_display(display, title, self._scale_text(display, values))
+        self._label_units()
         self.set_info("Hover over a map to read its values.")
+
+    def clear(self, message: str = "") -> None:
+        super().clear(message)
+        self._label_units()
+
+    def _label_units(self) -> None:
+        """Name the cells of a class-score vector (one row of at most VECTOR_COLUMNS cells) below them."""
+        for item in self._labels:
+            self.view.removeItem(item)
+        self._labels = []
+        names = self.unit_names if self.display is not None else None
+        if not names or self.display.mosaic.tile_shape[0] != 1:
+            return
+        colour = self.palette().color(QPalette.ColorRole.Text)
+        for i, name in enumerate(names):
+            item = pg.TextItem(name, color=colour, anchor=(0.5, 0.0))
+            item.setPos(i + 0.5, 1.05)
+            self.view.addItem(item, ignoreBounds=True)
+            self._labels.append(item)
 
     def describe(self, tile: int, row: int, col: int) -> str | None:
         v = self.values

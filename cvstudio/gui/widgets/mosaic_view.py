@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QStackedWidget, QToolTi
 
 from cvstudio.gui.widgets.colormaps import colormap_for, lookup_table
 
+VIEW_PADDING = 0.04  # room around the grid for the selection outline
 EXPORT_MIN_SIZE = QSize(720, 560)  # pixels of a PNG saved from a view that is not on screen
 
 pg.setConfigOptions(imageAxisOrder="row-major")  # harmless if the main window set it already
@@ -80,7 +81,7 @@ class MosaicView(QWidget):
         self.graphics.ci.layout.setContentsMargins(2, 2, 2, 2)
         self.graphics.ci.layout.setHorizontalSpacing(10)
         self.view = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
-        self.view.setDefaultPadding(0.02)
+        self.view.setDefaultPadding(VIEW_PADDING)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image_item)
         self._selection = QGraphicsRectItem()
@@ -146,7 +147,7 @@ class MosaicView(QWidget):
         shape = tuple(mosaic.image.shape[:2])
         if shape != self._shape:
             self._shape = shape
-            self.view.autoRange(padding=0.02)
+            self.view.autoRange(padding=VIEW_PADDING)
         self._hovered = None
 
     def clear(self, message: str = "") -> None:
@@ -174,7 +175,7 @@ class MosaicView(QWidget):
         self._selection.show()
 
     def reset_zoom(self) -> None:
-        self.view.autoRange(padding=0.02)
+        self.view.autoRange(padding=VIEW_PADDING)
 
     def export_png(self, path: str | Path) -> bool:
         """Save what the view shows (title excluded, colour bar included) as a PNG; False if it failed."""
@@ -183,7 +184,7 @@ class MosaicView(QWidget):
             # a view on a hidden tab may never have been laid out: give it a size to render at
             graphics.resize(graphics.size().expandedTo(EXPORT_MIN_SIZE))
             if self.display is not None:
-                self.view.autoRange(padding=0.02)
+                self.view.autoRange(padding=VIEW_PADDING)
         return graphics.grab().save(str(path), "PNG")
 
     # --- events ---------------------------------------------------------------------
@@ -238,14 +239,16 @@ class MosaicView(QWidget):
 
 
 def format_value(value: float) -> str:
-    """A weight or activation in a fixed width: '+0.123', '-12.3', '+1.2e-05'."""
+    """A weight or activation in a fixed width: '+0.123', '-0.000', '-12.35', '+123.4', '+1.2e+04'."""
     if not np.isfinite(value):
         return f"{value}"
     a = abs(value)
-    if a != 0 and (a < 1e-3 or a >= 1e4):
+    if a >= 1e4:
         return f"{value:+.1e}"
     if a >= 100:
         return f"{value:+.1f}"
+    if a >= 10:
+        return f"{value:+.2f}"
     return f"{value:+.3f}"
 
 

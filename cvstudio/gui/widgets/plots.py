@@ -210,7 +210,7 @@ class ThemedPlot(pg.PlotWidget):
         y_label: str,
         parent: QWidget | None = None,
         *,
-        legend_offset: tuple[int, int] = (-8, 8),  # pixels from the corner; negative = from the right/bottom
+        legend_offset: tuple[int, int] | None = (-8, 8),  # from the corner, negative = right/bottom; None: no legend
     ):
         self._ready = False  # pyqtgraph's constructor triggers palette events before the plot exists
         super().__init__(parent)
@@ -226,7 +226,7 @@ class ThemedPlot(pg.PlotWidget):
             # With the grid on, an axis covers the whole plot and was re-rendered (ticks, labels, grid:
             # ~3 ms) whenever a curve changed; cached, it is redrawn only when its range changes.
             axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.legend = item.addLegend(offset=legend_offset, labelTextSize="9pt", verSpacing=-4)
+        self.legend = item.addLegend(offset=legend_offset, labelTextSize="9pt", verSpacing=-4) if legend_offset else None
         self.setMinimumHeight(160)
         self._ready = True
         self.apply_palette()
@@ -248,6 +248,8 @@ class ThemedPlot(pg.PlotWidget):
             axis.setPen(axis_pen)
             axis.setTextPen(pg.mkPen(fg))
         item.setTitle(self._title, color=fg.name(), size="10pt")
+        if self.legend is None:
+            return
         self.legend.setLabelTextColor(fg)
         legend_bg = QColor(bg)
         legend_bg.setAlpha(215)
@@ -278,7 +280,7 @@ class TrainingPlots(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.loss_plot = ThemedPlot("Loss", "epoch", "loss")
-        self.acc_plot = ThemedPlot("Accuracy", "epoch", "accuracy", legend_offset=(-8, -8))
+        self.acc_plot = ThemedPlot("Accuracy", "epoch", "accuracy", legend_offset=None)  # colours as in the loss legend
         self.acc_plot.setXLink(self.loss_plot)
         self.acc_plot.getPlotItem().setYRange(0.0, 1.0, padding=0.04)  # accuracy is a fraction: keep its scale honest
 
@@ -321,8 +323,7 @@ class TrainingPlots(QWidget):
         return run
 
     def _show_legends(self) -> None:
-        for plot in (self.loss_plot, self.acc_plot):
-            plot.legend.setVisible(bool(self.runs))  # an empty legend is a stray little box
+        self.loss_plot.legend.setVisible(bool(self.runs))  # an empty legend is a stray little box
 
     def _make_items(self, run: RunHistory) -> _RunItems:
         c = QColor(run.colour)
@@ -344,7 +345,7 @@ class TrainingPlots(QWidget):
                 symbolPen=pg.mkPen(c),
             ),
             val_acc=pg.PlotDataItem(pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6, symbolBrush=c,
-                                    symbolPen=pg.mkPen(bg), name=run.label),
+                                    symbolPen=pg.mkPen(bg)),
         )
         for item in (items.raw, items.smooth, items.train_loss, items.val_loss):
             loss.addItem(item)
@@ -360,7 +361,6 @@ class TrainingPlots(QWidget):
                     if item.scene() is plot.scene():
                         plot.getPlotItem().removeItem(item)
             self.loss_plot.legend.removeItem(items.smooth)
-            self.acc_plot.legend.removeItem(items.val_acc)
         self.runs.remove(run)
         self._dirty.discard(id(run))
         self._drawn_epochs.pop(id(run), None)
