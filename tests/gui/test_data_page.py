@@ -239,10 +239,10 @@ def test_failed_load_keeps_the_previous_dataset(page, state, qtbot, tmp_path):
     assert previous is not None
     drop(page, make_folder(tmp_path / "bad", {"only": 8}))
     wait_loaded(qtbot, page, state)
+    qtbot.waitUntil(lambda: "still loaded" in page.banner.text(), timeout=LOAD_TIMEOUT_MS)
     assert state.dataset is previous
     assert state.data_config.source == str(good)
-    assert "still loaded" in page.banner.text()
-    assert page.image_grid.image_count > 0
+    qtbot.waitUntil(lambda: page.image_grid.image_count > 0, timeout=10_000)
 
 
 def test_unreadable_files_are_reported_as_warnings(page, state, qtbot, tmp_path):
