@@ -38,3 +38,16 @@ screenshots: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
+
+# make package       - dist/cvstudio/ (PyInstaller one-folder app), a .tar.gz with install.sh and a .deb;
+#                      builds in its own venv, packaging/.build-venv (README: "Installing / packaging")
+# make package-test  - runs the built app outside any venv: bundle contents, `cvstudio --self-test`
+# PACKAGE_VARIANT=cuda keeps the NVIDIA libraries (GPU training); TORCH_INDEX_URL=... takes torch from that index
+PACKAGE_VARIANT ?= cpu
+TORCH_INDEX_URL ?=
+
+package:
+	PYTHON=$(PYTHON) CVSTUDIO_VARIANT=$(PACKAGE_VARIANT) TORCH_INDEX_URL=$(TORCH_INDEX_URL) bash packaging/build.sh
+
+package-test:
+	bash packaging/package_test.sh

@@ -12,7 +12,8 @@ fails prints what went wrong and the run exits 1 (0 when all passed):
 3. the built-in dataset loads, the convnet trains one epoch on the CPU and
    its checkpoint is saved, reloaded and gives the same outputs;
 4. a sample image written as a PNG is classified from the checkpoint;
-5. the model exports to TorchScript and ONNX (skipped with ``--quick``);
+5. the model exports to TorchScript, ONNX and Python, each verified
+   against the model (skipped with ``--quick``);
 6. the main window opens (offscreen unless QT_QPA_PLATFORM says otherwise),
    loads PyTorch and the dataset in its workers, paints and closes.
 
@@ -219,7 +220,8 @@ class SelfTest:
         from cvstudio.core.export import export_checkpoint
 
         done = []
-        for fmt, name in (("torchscript", "model.pt"), ("onnx", "model.onnx")):
+        # python: verified by running the written file with sys.executable -- in a bundle, the bundle itself
+        for fmt, name in (("torchscript", "model.pt"), ("onnx", "model.onnx"), ("python", "model.py")):
             report = export_checkpoint(self.context["outcome"].checkpoint, fmt, self.work / name)
             if not (self.work / name).is_file():
                 raise CheckFailed(f"{fmt} export wrote nothing: {report}")
@@ -265,6 +267,8 @@ class SelfTest:
                     self.painted_after = clock.elapsed() / 1000
                 return False
 
+        if QGuiApplication.instance() is None:
+            self._check_platform_plugin()
         app = create_application([sys.argv[0]])
         platform = QGuiApplication.platformName()
         clock = QElapsedTimer()
@@ -307,6 +311,20 @@ class SelfTest:
             if needle not in about:
                 raise CheckFailed(f"Help > About does not show {needle!r}")
         return f"Qt {qVersion()} on '{platform}': painted after {paint_s or 0:.2f} s, ready after {ready_s:.1f} s"
+
+
+    @staticmethod
+    def _check_platform_plugin() -> None:
+        """Without its platform plugin Qt aborts the process; say which one is missing first."""
+        from PySide6.QtCore import QLibraryInfo
+
+        name = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0]
+        if name not in ("offscreen", "xcb", "wayland", "windows", "cocoa"):
+            return  # the platform's default, or one named differently from its plugin file
+        folders = [Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"]
+        folders += [Path(p) / "platforms" for p in os.environ.get("QT_PLUGIN_PATH", "").split(os.pathsep) if p]
+        if not any(f.is_dir() and any(f.glob(f"*q{name}.*")) for f in folders):
+            raise CheckFailed(f"the Qt platform plugin '{name}' is missing (looked in {', '.join(map(str, folders))})")
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 # Build CV Studio's Linux packages from a clean checkout: `make package` runs this.
 #
 #   1. a build virtual environment, packaging/.build-venv, with the pinned
-#      runtime stack (requirements-linux-x86_64.txt) and PyInstaller
+#      runtime stack (requirements.txt) and PyInstaller
 #      (requirements-build.txt); rebuilt only when those files change;
 #   2. the project installed into it (a wheel, so its metadata is there);
 #   3. PyInstaller with packaging/cvstudio.spec -> dist/cvstudio/ (one folder);
@@ -23,7 +23,7 @@ PYTHON=${PYTHON:-python3}
 VARIANT=${CVSTUDIO_VARIANT:-cpu}
 VENV=${BUILD_VENV:-packaging/.build-venv}
 FORMATS=${PACKAGE_FORMATS:-tar deb}
-REQS=(packaging/requirements-linux-x86_64.txt packaging/requirements-build.txt)
+REQS=(packaging/requirements.txt packaging/requirements-build.txt)
 export CVSTUDIO_VARIANT=$VARIANT
 
 say() { printf '\n== %s\n' "$*"; }
@@ -49,7 +49,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_stam
   "$VENV/bin/python" -m pip install --quiet --upgrade pip
   if [ -n "${TORCH_INDEX_URL:-}" ]; then
     # CPU-only (or another CUDA) torch: torch and torchvision from that index, the rest from PyPI
-    grep -E '^(torch|torchvision)==' packaging/requirements-linux-x86_64.txt \
+    grep -E '^(torch|torchvision)==' packaging/requirements.txt \
       | sed -E 's/(==[^ ]+).*/\1/' > "$VENV/torch-pins.txt"
     "$VENV/bin/python" -m pip install --quiet --index-url "$TORCH_INDEX_URL" -r "$VENV/torch-pins.txt"
   fi
@@ -60,7 +60,7 @@ PY="$VENV/bin/python"
 
 # --- 2. the project ----------------------------------------------------------------------------
 say "install cvstudio into the build venv"
-rm -rf build/lib build/bdist.* ./*.egg-info
+rm -rf build/lib build/bdist.*  # a stale build/lib would put deleted modules into the wheel
 "$PY" -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 VERSION=$("$PY" -c 'import importlib.metadata as m; print(m.version("cvstudio"))')
 
@@ -76,7 +76,8 @@ test -x dist/cvstudio/cvstudio
 "$PY" packaging/linux/system_deps.py dist/cvstudio > build/system-libs.txt || true
 
 # --- 4. archives -------------------------------------------------------------------------------
-ARCH_NAME="cvstudio-$VERSION-linux-x86_64$( [ "$VARIANT" = cuda ] && echo -cuda )"
+SUFFIX=""; [ "$VARIANT" = cuda ] && SUFFIX=-cuda
+ARCH_NAME="cvstudio-$VERSION-linux-x86_64$SUFFIX"
 if [[ " $FORMATS " == *" tar "* ]]; then
   say "dist/$ARCH_NAME.tar.gz"
   stage=build/tar/$ARCH_NAME

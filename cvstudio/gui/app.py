@@ -76,7 +76,6 @@ def run_app(checkpoint_path: str | None = None) -> int:
     from cvstudio.gui.errors import install_exception_hooks, setup_logging
     from cvstudio.gui.main_window import MainWindow
     from cvstudio.gui.theme import apply_theme
-    from cvstudio.gui.workers import running_threads
 
     setup_logging()
     install_exception_hooks()
@@ -100,6 +99,15 @@ def run_app(checkpoint_path: str | None = None) -> int:
     window.show()
     log.info("CV Studio started")
     code = app.exec()
-    for thread in running_threads():  # a loading worker cannot be cancelled; let it end before exit
-        thread.wait()
+    _wait_for_workers(app)
     return code
+
+
+def _wait_for_workers(app) -> None:  # noqa: ANN001
+    """A loading worker cannot be cancelled: let every one end (and its finish be handled) before exit."""
+    from cvstudio.gui.workers import running_threads
+
+    while running_threads():
+        for thread in list(running_threads()):
+            thread.wait(50)
+        app.processEvents()

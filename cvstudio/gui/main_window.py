@@ -9,6 +9,7 @@ after the first paint, while a worker imports torch.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import platform
@@ -453,6 +454,7 @@ class MainWindow(QMainWindow):
         show_task_error(self, error, "Starting CV Studio")
 
     def _on_startup_finished(self) -> None:
+        gc.freeze()  # torch, the core and the pages live until exit: later full collections skip them (faster)
         self._set_busy(bool(self._open_tasks))
         self._on_state_inputs_changed()
 

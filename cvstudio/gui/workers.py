@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress signals a second
 
@@ -101,7 +101,9 @@ class Task(QObject):
         self.thread.setObjectName(f"cvstudio-{type(worker).__name__}")
         worker.moveToThread(self.thread)
         self.thread.started.connect(worker.run)
-        worker.ended.connect(self.thread.quit)
+        # Direct: QThread.quit is thread-safe, and the thread must end even when the GUI thread is
+        # blocked in Task.wait() or its event loop has already returned (shutdown).
+        worker.ended.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
         self.thread.finished.connect(self._on_thread_finished)
         self._done = False
 
@@ -151,7 +153,9 @@ def start_task(
 
 # --- training ----------------------------------------------------------------------------
 
-TRAINING_UPDATE_INTERVAL_S = 0.1  # batches_ended and epochs_ended each at most ~10 a second
+# batches_ended and epochs_ended each at most 5 a second. Every signal wakes the GUI thread, which
+# then takes the GIL from the training thread; 5 updates a second look live and cost little.
+TRAINING_UPDATE_INTERVAL_S = 0.2
 
 
 def merge_batches(groups: list[Any]) -> Any:
@@ -169,9 +173,10 @@ class _TrainingBridge:
     """A core fit callback (runs in the worker thread) that turns events into throttled Qt signals.
 
     The core already groups batch losses about ten times a second; the bridge
-    also coalesces bursts (tiny datasets end many epochs a second) so the GUI
-    thread never gets more than ~20 progress signals a second. Everything
-    pending is flushed before the run's end is reported.
+    coalesces those groups, and bursts of epochs (tiny datasets end many a
+    second), into at most one batches_ended and one epochs_ended signal per
+    TRAINING_UPDATE_INTERVAL_S. Everything pending is flushed before the
+    run's end is reported.
     """
 
     def __init__(self, worker: TrainingWorker):

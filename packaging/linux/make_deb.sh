@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${VERSION:?}" "${VARIANT:=cpu}"
 PKG=cvstudio
-DEB=dist/${PKG}_${VERSION}_amd64$( [ "$VARIANT" = cuda ] && echo -cuda ).deb
+SUFFIX=""; WHAT="trains on the CPU; for NVIDIA GPUs install the cuda build or 'pip install cvstudio'."
+if [ "$VARIANT" = cuda ]; then SUFFIX=-cuda; WHAT="trains on NVIDIA GPUs or the CPU."; fi
+DEB=dist/${PKG}_${VERSION}_amd64$SUFFIX.deb
 root=build/deb/root
 rm -rf build/deb && mkdir -p "$root/DEBIAN" "$root/opt" "$root/usr/bin" "$root/usr/share/applications" \
   "$root/usr/share/mime/packages" "$root/usr/share/doc/$PKG"
@@ -36,11 +38,11 @@ EOF
 
 # Libraries the bundle takes from the system (the list SYSTEM_LIBS in cvstudio.spec keeps out of it),
 # as Debian 12 / Ubuntu 22.04 package names. Checked with packaging/linux/system_deps.py.
-DEPENDS="libc6 (>= 2.28), libstdc++6 (>= 12), libgcc-s1, zlib1g, libglib2.0-0, libdbus-1-3, libfontconfig1, libfreetype6,
- libharfbuzz0b, libpng16-16, libexpat1, libgl1, libegl1, libopengl0, libx11-6, libx11-xcb1, libxcb1, libxcb-cursor0,
+DEPENDS="libc6 (>= 2.35), libstdc++6 (>= 12), libgcc-s1, libuuid1, libzstd1, libglib2.0-0, libdbus-1-3,
+ libfontconfig1, libfreetype6, libgl1, libegl1, libx11-6, libx11-xcb1, libxcb1, libxcb-cursor0, libxcb-glx0,
  libxcb-icccm4, libxcb-image0, libxcb-keysyms1, libxcb-randr0, libxcb-render0, libxcb-render-util0, libxcb-shape0,
- libxcb-shm0, libxcb-sync1, libxcb-xfixes0, libxcb-xkb1, libxcb-glx0, libxkbcommon0, libxkbcommon-x11-0,
- libwayland-client0, libwayland-cursor0, libwayland-egl1, libsm6, libice6"
+ libxcb-shm0, libxcb-sync1, libxcb-util1, libxcb-xfixes0, libxcb-xkb1, libxkbcommon0, libxkbcommon-x11-0,
+ libwayland-client0, libwayland-cursor0, libwayland-egl1"
 installed_kb=$(du -sk "$root" | cut -f1)
 cat > "$root/DEBIAN/control" <<EOF
 Package: $PKG
@@ -58,7 +60,7 @@ Description: desktop workbench for computer vision with PyTorch
  the PyTorch underneath. Self-contained: PyTorch, torchvision and Qt are
  bundled in /opt/cvstudio; no Python installation is needed.
  .
- This build ($VARIANT variant) $( [ "$VARIANT" = cuda ] && echo "trains on NVIDIA GPUs or the CPU." || echo "trains on the CPU; for NVIDIA GPUs install the cuda build or 'pip install cvstudio'." )
+ This build ($VARIANT variant) $WHAT
 EOF
 cat > "$root/DEBIAN/postinst" <<'EOF'
 #!/bin/sh

@@ -11,6 +11,7 @@ stay overlaid in the plots for comparison until "Clear runs".
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from cvstudio.core.errors import ConfigError
+from cvstudio.core.paths import runs_dir
 from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
 from cvstudio.gui import dialogs
 from cvstudio.gui.errors import show_error, show_task_error
@@ -117,6 +119,7 @@ class TrainPage(QWidget):
         self._devices_filled = False
         self._started_at = 0.0
         self._last_outcome: Any = None
+        self._last_batches: Any = None  # the newest BatchesEnded, shown at the next redraw
 
         self._build()
         self._connect_state()
@@ -255,8 +258,12 @@ class TrainPage(QWidget):
         self.speed_label = QLabel("– img/s")
         self.eta_label = QLabel("ETA –")
         self.elapsed_label = QLabel("")
-        for label in (self.speed_label, self.eta_label, self.elapsed_label):
-            label.setMinimumWidth(76)
+        # Fixed sizes: these change ten times a second, and a label whose size may change makes the
+        # whole window lay itself out again.
+        metrics = self.speed_label.fontMetrics()
+        for label, widest in ((self.speed_label, "888,888 img/s"), (self.eta_label, "ETA 88:88:88"),
+                              (self.elapsed_label, "88:88:88 elapsed")):
+            label.setFixedSize(metrics.horizontalAdvance(widest) + 8, label.sizeHint().height())
             label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
         buttons = QHBoxLayout()
@@ -293,7 +300,7 @@ class TrainPage(QWidget):
         tools.addWidget(self.export_csv_button)
 
         # the outcome of the last run
-        self.result_banner = MessageBanner()
+        self.result_banner = MessageBanner(closable=False)
         self.checkpoint_label = ElidedLabel()
         self.save_as_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DialogSaveButton), "Save checkpoint as…")
         self.show_folder_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_DirOpenIcon), "Show in folder")
@@ -307,6 +314,22 @@ class TrainPage(QWidget):
         self.checkpoint_row.setLayout(checkpoint_row)
         checkpoint_row.setContentsMargins(0, 0, 0, 0)
         self.checkpoint_row.hide()
+        self.result_hint = HintLabel(
+            f"Each run saves its best weights to {runs_dir()} — the checkpoint appears here when the run ends."
+        )
+        # The outcome area keeps one height whatever it shows: a plot that changes size is drawn anew
+        # (axes and all), which would stall the window as each run starts and ends.
+        result_area = QWidget()
+        result_layout = QVBoxLayout(result_area)
+        result_layout.setContentsMargins(0, 0, 0, 0)
+        result_layout.setSpacing(6)
+        result_layout.addWidget(self.result_banner)
+        result_layout.addWidget(self.checkpoint_row)
+        result_layout.addWidget(self.result_hint)
+        result_layout.addStretch(1)
+        line = self.fontMetrics().lineSpacing()
+        result_area.setFixedHeight(2 * line + 20 + 6 + self.save_as_button.sizeHint().height())
+        self.result_area = result_area
 
         right = QVBoxLayout()
         right.setSpacing(8)
@@ -317,8 +340,7 @@ class TrainPage(QWidget):
         right.addWidget(self.plots, 1)
         right.addWidget(self.plots_hint)
         right.addLayout(tools)
-        right.addWidget(self.result_banner)
-        right.addWidget(self.checkpoint_row)
+        right.addWidget(self.result_area)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(16, 14, 16, 12)
@@ -341,6 +363,7 @@ class TrainPage(QWidget):
         self.resume_button.clicked.connect(self._on_resume_button_clicked)
         self.stop_button.clicked.connect(self._on_stop_button_clicked)
         self.log_check.toggled.connect(self.plots.set_log_loss)
+        self.plots.redrawn.connect(self._on_plots_redrawn)
         self.clear_button.clicked.connect(self._on_clear_button_clicked)
         self.export_png_button.clicked.connect(self._on_export_png_button_clicked)
         self.export_csv_button.clicked.connect(self._on_export_csv_button_clicked)
@@ -586,6 +609,9 @@ class TrainPage(QWidget):
         self._last_outcome = None
         self.result_banner.clear()
         self.checkpoint_row.hide()
+        self.result_hint.setText("Training… when the run ends, its best weights are saved to the runs folder and "
+                                 "become the current model.")
+        self.result_hint.show()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("Starting…")
@@ -593,6 +619,10 @@ class TrainPage(QWidget):
         self.eta_label.setText("ETA –")
         self._started_at = time.monotonic()
 
+        # Everything alive now (torch, Qt wrappers, plots, the dataset) lives as long as the app: keep the
+        # cyclic garbage collector from walking it. Otherwise a full collection, triggered by the training
+        # thread's allocations, holds the GIL for ~0.3 s and freezes the window.
+        gc.freeze()
         task = start_training(spec, data, config, data_config, out=out, parent=self)
         self.task = task
         task.fit_started.connect(self._on_task_fit_started)
@@ -660,7 +690,14 @@ class TrainPage(QWidget):
         if run is None:
             return
         run.add_losses(event.global_step, event.losses)
-        self.plots.run_changed(run)
+        self._last_batches = event
+        self.plots.run_changed(run)  # the labels follow at the plots' next redraw: one wake-up for both
+
+    def _on_plots_redrawn(self) -> None:
+        event, self._last_batches = self._last_batches, None
+        run = self.current_run
+        if event is None or run is None:
+            return
         self.progress_bar.setValue(min(self.progress_bar.maximum(), event.global_step))
         paused = " · paused" if self.task is not None and self.task.paused else ""
         self.progress_bar.setFormat(
@@ -682,7 +719,8 @@ class TrainPage(QWidget):
             f"Epoch {last.epoch}: train loss {last.train_loss:.4f}, accuracy {last.train_acc:.3f} · "
             f"validation loss {last.val_loss:.4f}, accuracy {last.val_acc:.3f}"
         )
-        self._update_controls()
+        if len(run.epochs) == len(events):  # the run's first epochs: the history can be exported now
+            self._update_controls()
 
     def _on_task_fit_ended(self, event: Any) -> None:
         run = self.current_run
@@ -697,14 +735,15 @@ class TrainPage(QWidget):
         if run is not None:
             run.status, run.message, run.checkpoint = r.status, r.message, outcome.checkpoint
         title = STATUS_TEXT.get(r.status, r.status)
-        text = f"{title}: {_sentence(r.message)}"
+        text = f"{title}: {_sentence(r.message)}."
         if r.metrics:
-            text += (f". Training accuracy {r.metrics['train_acc']:.3f}, validation accuracy {r.metrics['val_acc']:.3f}"
-                     f" (best epoch {r.best_epoch}); {r.images_per_s:,.0f} img/s on {r.device}.")
+            text += (f" Accuracy: training {r.metrics['train_acc']:.3f}, validation {r.metrics['val_acc']:.3f}"
+                     f" (best epoch {r.best_epoch}) · {r.images_per_s:,.0f} img/s on {r.device}.")
         level = WARNING if r.status == "diverged" else INFO
         if outcome.checkpoint is None:
             text += " No checkpoint was saved: the run produced no usable weights."
             level = WARNING
+        self.result_hint.hide()
         self.result_banner.show_message(text, level)
         if outcome.checkpoint is not None:
             self.checkpoint_label.setText(str(outcome.checkpoint))
@@ -716,6 +755,7 @@ class TrainPage(QWidget):
         run = self.current_run
         if run is not None:
             run.status, run.message = "failed", error.message
+        self.result_hint.hide()
         self.result_banner.show_message(f"Training failed: {_sentence(error.message)}", ERROR)
         show_task_error(self, error, "Training failed")
 

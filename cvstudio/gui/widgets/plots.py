@@ -2,10 +2,10 @@
 
 How it stays fast (DESIGN.md section 6): progress arrives about ten times a
 second as groups of losses; each run keeps them in growable numpy buffers
-(:class:`RunHistory`) and a QTimer redraws at most 20 times a second, only
-the runs that changed, with every curve decimated here to at most 2000
+(:class:`RunHistory`) and a single-shot QTimer redraws at most 10 times a
+second, only the runs that changed, with every curve decimated here to at most 2000
 points (min/max per bucket for the raw loss, so spikes stay visible; the
-2 px smoothed line to 600, as wide antialiased lines are slow to stroke).
+2 px smoothed line to 300, as wide antialiased lines are slow to stroke).
 pyqtgraph's own autoDownsample/clipToView are deliberately not used: with
 PySide6 6.12.0 they crashed pyqtgraph 0.14.
 
@@ -31,8 +31,8 @@ from PySide6.QtWidgets import QGraphicsItem, QSplitter, QVBoxLayout, QWidget
 from cvstudio.gui.theme import mix
 
 MAX_POINTS = 2000  # points drawn per raw (per-step) loss curve at most
-MAX_SMOOTH_POINTS = 600  # the smoothed curve is drawn 2 px wide, which costs ~10x more per point
-REDRAW_INTERVAL_MS = 50  # at most 20 redraws a second
+MAX_SMOOTH_POINTS = 300  # the smoothed curve is drawn 2 px wide, which costs ~10x more per point
+REDRAW_INTERVAL_MS = 100  # at most 10 redraws a second (one timer wake-up per redraw)
 
 # Distinct hues that read on white and on near-black backgrounds (Tableau 10, slightly brightened).
 RUN_COLOURS = (
@@ -307,6 +307,7 @@ class TrainingPlots(QWidget):
         loss_box.sigRangeChangedManually.connect(self._on_loss_box_range_changed_manually)
         loss_box.setYRange(0.0, 1.0, padding=0.0)
         self._timer = QTimer(self)
+        self._timer.setSingleShot(True)  # armed by run_changed: data arriving in the meantime is drawn together
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._show_legends()
@@ -392,6 +393,7 @@ class TrainingPlots(QWidget):
             self._timer.start()
 
     def redraw_now(self) -> None:
+        self._timer.stop()
         self._on_timer_timeout()
 
     # --- options and export ---
@@ -442,7 +444,6 @@ class TrainingPlots(QWidget):
 
     def _on_timer_timeout(self) -> None:
         if not self._dirty:
-            self._timer.stop()
             return
         for run in self.runs:
             if id(run) in self._dirty:
