@@ -937,6 +937,7 @@ class EvaluatePage(QWidget):
             self.cell_gallery.clear("Click a cell of the confusion matrix to see the images it counts.")
             self.cell_caption.setText("")
             self.gallery_tabs.setTabText(1, "Selected cell")
+            self.gallery_tabs.setCurrentIndex(0)
 
     def _show_accuracy(self) -> None:
         from cvstudio.core.evaluate import OVERFITTING_GAP, overfitting_warning
@@ -951,7 +952,7 @@ class EvaluatePage(QWidget):
         if train is None or val is None:
             self.gap_tile.set_values("…", waiting)
             self.overfitting_banner.clear()
-            self.accuracy_note.setText("")
+            self._set_accuracy_note("")
             return
         gap = train.accuracy - val.accuracy
         warning = overfitting_warning(train.accuracy, val.accuracy)
@@ -959,7 +960,7 @@ class EvaluatePage(QWidget):
                                  wrong_colour(self.palette()) if warning else None)
         if warning:
             self.overfitting_banner.show_message(warning, WARNING)
-            self.accuracy_note.setText("")
+            self._set_accuracy_note("")
         else:
             self.overfitting_banner.clear()
             if gap > OVERFITTING_GAP / 2:
@@ -967,7 +968,11 @@ class EvaluatePage(QWidget):
                         "normal.")
             else:
                 note = "The model does about as well on new images as on those it trained on: no sign of overfitting."
-            self.accuracy_note.setText(note + " Both measured now, in evaluation mode, on every image.")
+            self._set_accuracy_note(note + " Both measured now, in evaluation mode, on every image.")
+
+    def _set_accuracy_note(self, text: str) -> None:
+        self.accuracy_note.setText(text)
+        self.accuracy_note.setVisible(bool(text))  # an empty label would still take a row of spacing
 
     @Slot(bool)
     def _on_counts_button_toggled(self, on: bool) -> None:

@@ -22,7 +22,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, QSize, Qt, Si
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from cvstudio.gui.theme import mix
+from cvstudio.gui.theme import is_dark, mix
 from cvstudio.gui.widgets.colormaps import text_colour_on
 
 COUNTS, RATES = "counts", "rates"
@@ -33,6 +33,8 @@ MIN_LABEL_CELL = 11  # smaller rows/columns show every n-th class name only
 MAX_LABEL_CHARS = 18  # longer class names are elided
 CORRECT_HUE = QColor(47, 111, 222)  # the diagonal
 WRONG_HUE = QColor(214, 64, 52)  # mistakes
+CORRECT_HUE_DARK = QColor(62, 128, 238)  # brighter on a dark window, where dim tints all look alike
+WRONG_HUE_DARK = QColor(240, 92, 76)
 MIN_TINT = 0.16  # the faintest colour of a non-empty cell, so a single mistake stands out from zero
 GAMMA = 0.5  # colour intensity = rate ** GAMMA: a 4 % confusion is already clearly tinted
 
@@ -117,7 +119,11 @@ class ConfusionMatrixView(QWidget):
         base = self._empty_colour()
         if self.counts is None or self.counts[true, predicted] == 0:
             return base
-        hue = CORRECT_HUE if true == predicted else WRONG_HUE
+        dark = is_dark(self.palette())
+        if true == predicted:
+            hue = CORRECT_HUE_DARK if dark else CORRECT_HUE
+        else:
+            hue = WRONG_HUE_DARK if dark else WRONG_HUE
         t = float(self.rates[true, predicted]) ** GAMMA
         return mix(base, hue, MIN_TINT + (1 - MIN_TINT) * min(1.0, t))
 
@@ -184,16 +190,16 @@ class ConfusionMatrixView(QWidget):
         avail_w = self.width() - 2 * margin - title_h - name_w - 8 - totals_w
         # column labels: horizontal when they fit in a cell, else rotated (they then need name_w of height)
         cell_h_flat = (self.height() - 2 * margin - title_h - fm.height() - 6) / k
-        cell_flat = max(4.0, min(MAX_CELL, avail_w / k, cell_h_flat))
+        cell_flat = max(1.0, min(MAX_CELL, avail_w / k, cell_h_flat))
         rotated = name_w + 6 > cell_flat
         if rotated:
             cell_h_rot = (self.height() - 2 * margin - title_h - name_w - 6) / k
-            cell = max(4.0, min(MAX_CELL, avail_w / k, cell_h_rot))
+            cell = max(1.0, min(MAX_CELL, avail_w / k, cell_h_rot))
             header_h = title_h + name_w + 6
         else:
             cell = cell_flat
             header_h = title_h + fm.height() + 6
-        cell = float(np.floor(cell))
+        cell = float(np.floor(cell)) if cell >= 4 else cell  # whole pixels keep the gaps even; tiny cells may not
         row_step = max(1, int(np.ceil(fm.height() / max(cell, 1.0)))) if cell < MIN_LABEL_CELL else 1
         col_step = row_step if rotated else 1
         grid_w = cell * k
@@ -295,7 +301,7 @@ class ConfusionMatrixView(QWidget):
         painter.setPen(text)
         names = [self._short(n) for n in self.class_names]
         for i in range(0, k, row_step):
-            r = QRectF(0, y0 + i * cell, x0 - 8, cell)
+            r = QRectF(0, y0 + (i + 0.5) * cell - fm.height() / 2, x0 - 8, fm.height())
             painter.drawText(r, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), names[i])
         for j in range(0, k, col_step):
             if rotated:

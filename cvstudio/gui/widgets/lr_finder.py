@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
 )
 
 from cvstudio.gui.state import AppState
-from cvstudio.gui.theme import mix
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.labels import HintLabel
