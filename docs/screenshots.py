@@ -29,6 +29,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4, help="epochs of each training run shown on the Train page")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--pages", default="Data,Model,Train",
+                        help="comma-separated page titles to render (Train is shot after the runs)")
     args = parser.parse_args()
     os.environ["CVSTUDIO_HOME"] = tempfile.mkdtemp(prefix="cvstudio-shots-")  # a first start, nothing of the user's
 
@@ -60,6 +62,10 @@ def main() -> int:
     wait_for(lambda: window.is_ready and window.startup.done)
     settle(2.0)  # the pages finish describing the dataset and the model
     titles = [e.title for e in window.page_entries]
+    wanted = [t.strip() for t in args.pages.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in titles]
+    if unknown:
+        raise SystemExit(f"no such page: {', '.join(unknown)} (pages: {', '.join(titles)})")
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
 
@@ -72,7 +78,7 @@ def main() -> int:
         written.append(path)
 
     window.set_theme("light")
-    for title in titles:
+    for title in wanted:
         if title != "Train":
             shoot(title, "light")
 
@@ -88,10 +94,11 @@ def main() -> int:
         loop.exec()
         train.run_finished.disconnect(loop.quit)
     settle(0.5)
-    shoot("Train", "light")
+    if "Train" in wanted:
+        shoot("Train", "light")
 
     window.set_theme("dark")
-    for title in titles:
+    for title in wanted:
         shoot(title, "dark")
     window.set_theme("light")
     window.close()

@@ -80,6 +80,9 @@ PAGES: list[PageEntry] = [
     PageEntry("Data", "data", "cvstudio.gui.pages.data:DataPage"),
     PageEntry("Model", "model", "cvstudio.gui.pages.model:ModelPage"),
     PageEntry("Train", "train", "cvstudio.gui.pages.train:TrainPage"),
+    PageEntry("Evaluate", "evaluate", "cvstudio.gui.pages.evaluate:EvaluatePage"),
+    PageEntry("Inspect", "inspect", "cvstudio.gui.pages.inspect:InspectPage"),
+    PageEntry("Classify", "classify", "cvstudio.gui.pages.classify:ClassifyPage"),
 ]
 
 

@@ -59,6 +59,65 @@ def _train(p: QPainter, c: QColor) -> None:
     p.drawPath(path)
 
 
+def _inspect(p: QPainter, c: QColor) -> None:
+    """A magnifying glass over a 3x3 kernel."""
+    p.setPen(QPen(c, 3))
+    for i in range(3):
+        for j in range(3):
+            p.drawRect(QRectF(8 + 9 * i, 8 + 9 * j, 7, 7))
+    p.setPen(QPen(c, 5))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawEllipse(QPointF(36, 36), 13, 13)
+    p.setPen(QPen(c, 7, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    p.drawLine(QPointF(46, 46), QPointF(57, 57))
+
+
+def _classify(p: QPainter, c: QColor) -> None:
+    """A picture with a label tag."""
+    p.setPen(QPen(c, 4))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRoundedRect(QRectF(6, 10, 36, 30), 4, 4)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(c)
+    path = QPainterPath(QPointF(12, 34))
+    path.lineTo(22, 22)
+    path.lineTo(30, 30)
+    path.lineTo(36, 26)
+    path.lineTo(36, 34)
+    path.closeSubpath()
+    p.drawPath(path)
+    tag = QPainterPath(QPointF(34, 38))
+    tag.lineTo(50, 38)
+    tag.lineTo(60, 48)
+    tag.lineTo(50, 58)
+    tag.lineTo(34, 58)
+    tag.closeSubpath()
+    p.drawPath(tag)
+
+
+def _evaluate(p: QPainter, c: QColor) -> None:
+    """A bar chart with a check mark."""
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(c)
+    for i, h in enumerate((18, 30, 24)):
+        p.drawRoundedRect(QRectF(8 + 13 * i, 56 - h, 9, h), 2, 2)
+    p.setPen(QPen(c, 5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    path = QPainterPath(QPointF(38, 18))
+    path.lineTo(46, 26)
+    path.lineTo(60, 8)
+    p.drawPath(path)
+
+
+def _generic(p: QPainter, c: QColor) -> None:
+    """A page of any other kind: a sheet with lines."""
+    p.setPen(QPen(c, 4))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRoundedRect(QRectF(12, 6, 40, 52), 5, 5)
+    for y in (20, 30, 40):
+        p.drawLine(QPointF(20, y), QPointF(44, y))
+
+
 def _app(p: QPainter, c: QColor) -> None:
     """The application icon: a lens over a grid, on a rounded tile."""
     p.setPen(Qt.PenStyle.NoPen)
@@ -76,7 +135,14 @@ def _app(p: QPainter, c: QColor) -> None:
     p.drawLine(QPointF(46, 46), QPointF(56, 56))
 
 
-_DRAWERS: dict[str, Callable[[QPainter, QColor], None]] = {"data": _data, "model": _model, "train": _train}
+_DRAWERS: dict[str, Callable[[QPainter, QColor], None]] = {
+    "data": _data,
+    "model": _model,
+    "train": _train,
+    "inspect": _inspect,
+    "classify": _classify,
+    "evaluate": _evaluate,
+}
 
 
 def _pixmap(draw: Callable[[QPainter, QColor], None], colour: QColor) -> QPixmap:
@@ -90,8 +156,8 @@ def _pixmap(draw: Callable[[QPainter, QColor], None], colour: QColor) -> QPixmap
 
 
 def line_icon(name: str, palette: QPalette) -> QIcon:
-    """Icon ``name`` ('data', 'model', 'train') in the palette's text / highlighted-text colours."""
-    draw = _DRAWERS[name]
+    """Icon ``name`` (see :func:`icon_names`; others get a plain page) in the palette's text colours."""
+    draw = _DRAWERS.get(name, _generic)
     icon = QIcon()
     icon.addPixmap(_pixmap(draw, palette.color(QPalette.ColorRole.WindowText)), QIcon.Mode.Normal)
     icon.addPixmap(_pixmap(draw, palette.color(QPalette.ColorRole.HighlightedText)), QIcon.Mode.Selected)
