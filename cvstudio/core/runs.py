@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from torch import nn
 
@@ -75,14 +75,19 @@ def train_and_save(
     out: str | Path | None = None,
     callbacks: Iterable[Any] | None = None,
     control: RunControl | None = None,
+    model_callbacks: Iterable[Callable[[nn.Module], Any]] = (),
     tensorboard_dir: str | Path | None = None,
 ) -> RunOutcome:
     """Train a fresh model from ``spec`` and save its best weights (also when stopped early).
 
-    ``tensorboard_dir`` additionally writes TensorBoard event files there.
+    ``model_callbacks`` are factories called with the new model, for callbacks
+    that need to look at it (e.g. read kernels at each epoch end, in the
+    training thread). ``tensorboard_dir`` additionally writes TensorBoard
+    event files there.
     """
     model = new_model(spec, data, train_config.seed)
     callbacks = list(callbacks or [])
+    callbacks += [make(model) for make in model_callbacks]
     if tensorboard_dir is not None:
         from cvstudio.core.training.tensorboard import TensorBoardLogger
 

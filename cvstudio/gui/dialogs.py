@@ -77,7 +77,7 @@ def save_checkpoint_as(
     dst = ask_save_path(parent, "Save checkpoint as", Path(src).name, CHECKPOINT_FILTER, ".safetensors")
     if dst is None:
         return None
-    task = start_task(copy_checkpoint, src, dst, parent=parent)
+    task = start_task(copy_checkpoint, src, dst)
     task.error.connect(lambda err: show_task_error(parent, err, "Save checkpoint"))
     if on_saved is not None:
         task.result.connect(on_saved)

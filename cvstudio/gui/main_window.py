@@ -333,6 +333,12 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
         file_menu.addAction(self.save_as_action)
+        self.export_menu = file_menu.addMenu("&Export model")
+        self.export_menu.setToolTip("Export the current model; each export is checked against the model before it is kept")
+        for label, fmt in (("PyTorch code (.py)…", "python"), ("TorchScript (.pt)…", "torchscript"), ("ONNX (.onnx)…", "onnx")):
+            action = self.export_menu.addAction(label)
+            action.triggered.connect(lambda _checked=False, f=fmt: self._on_export_action_triggered(f))
+        self.export_menu.setEnabled(False)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         self._on_recent_menu_about_to_show()
@@ -423,6 +429,9 @@ class MainWindow(QMainWindow):
                 page = _PagePlaceholder(entry.title)
                 page.findChild(HintLabel).setText(f"This page could not be opened: {type(exc).__name__}: {exc}")
             self.pages[entry.title] = page
+            data_page_requested = getattr(page, "data_page_requested", None)
+            if data_page_requested is not None:
+                data_page_requested.connect(lambda: self.show_page(self._page_index("Data")))
             old = self.stack.widget(i)
             self.stack.insertWidget(i, page)
             self.stack.removeWidget(old)
@@ -431,6 +440,9 @@ class MainWindow(QMainWindow):
 
     def page(self, title: str) -> QWidget | None:
         return self.pages.get(title)
+
+    def _page_index(self, title: str) -> int:
+        return next(i for i, entry in enumerate(self.page_entries) if entry.title == title)
 
     @property
     def train_page(self) -> Any:
@@ -509,7 +521,7 @@ class MainWindow(QMainWindow):
     def open_checkpoint(self, path: str | Path) -> Task:
         """Load a checkpoint in a worker; it becomes the current model (and its spec the current spec)."""
         path = str(path)
-        task = start_task(load_checkpoint_file, path, parent=self)
+        task = start_task(load_checkpoint_file, path)
         self._open_tasks.append(task)
         self._set_busy(True, f"Opening {Path(path).name}…")
         task.result.connect(self._on_open_task_result)
@@ -548,6 +560,7 @@ class MainWindow(QMainWindow):
     def _on_state_model_changed(self) -> None:
         path = self.state.checkpoint_path
         self.save_as_action.setEnabled(path is not None)
+        self.export_menu.setEnabled(self.state.model is not None)
         if path is not None:
             prefs.add_recent_file(self.settings, path)
 
@@ -559,6 +572,11 @@ class MainWindow(QMainWindow):
                 lambda dst: (prefs.add_recent_file(self.settings, dst),
                              self.state.status_message.emit(f"Checkpoint saved to {dst}")),
             )
+
+    def _on_export_action_triggered(self, fmt: str) -> None:
+        from cvstudio.gui.export_dialog import export_current_model
+
+        export_current_model(self, self.state, fmt)
 
     def _on_recent_menu_about_to_show(self) -> None:
         self.recent_menu.clear()

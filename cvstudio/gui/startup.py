@@ -68,7 +68,7 @@ class StartupLoader(QObject):
 
     def start(self) -> None:
         self.state.status_message.emit("Loading PyTorch…")
-        self._run(start_task(import_core, parent=self), self._on_import_result)
+        self._run(start_task(import_core), self._on_import_result)
 
     def _run(self, task: Task, on_result: Callable[[Any], None]) -> None:
         self.task = task
@@ -87,7 +87,7 @@ class StartupLoader(QObject):
             self.state.set_spec(get_preset("convnet"))
         if self.load_data and self.state.dataset is None:
             self.state.status_message.emit("Loading the dataset…")
-            self._run(start_task(load_dataset_for, self.state.data_config, pass_callbacks=True, parent=self),
+            self._run(start_task(load_dataset_for, self.state.data_config, pass_callbacks=True),
                       self._on_dataset_result)
         else:
             self._finish("Ready")

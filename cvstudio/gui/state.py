@@ -26,6 +26,7 @@ class AppState(QObject):
     train_config_changed = Signal(object)  # TrainConfig
     model_changed = Signal()  # a trained or loaded model is available (see .model, .checkpoint_meta)
     training_changed = Signal(bool)  # a run started (True) / ended (False)
+    epoch_weights = Signal(object)  # (epoch, {conv layer: float32 kernels}) from the run in progress
     status_message = Signal(str)  # short text for the status bar
 
     def __init__(self, parent: QObject | None = None):

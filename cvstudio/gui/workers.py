@@ -87,15 +87,21 @@ class _FunctionWorker(QObject):
 
 
 class Task(QObject):
-    """GUI-thread handle of work running in a worker thread."""
+    """GUI-thread handle of work running in a worker thread.
+
+    A Task never has a Qt parent: it lives until its thread has finished (the
+    module keeps it alive), so closing the page that started it can never
+    delete a Task whose thread is still running. Receivers that may be deleted
+    first are disconnected by Qt automatically.
+    """
 
     result = Signal(object)
     error = Signal(object)  # TaskError
     progress = Signal(object)  # Progress
     finished = Signal()  # after result or error, once the thread has ended
 
-    def __init__(self, worker: QObject, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, worker: QObject):
+        super().__init__()
         self.worker = worker
         self.thread = QThread()
         self.thread.setObjectName(f"cvstudio-{type(worker).__name__}")
@@ -134,7 +140,6 @@ def start_task(
     fn: Callable[..., Any],
     *args: Any,
     pass_callbacks: bool = False,
-    parent: QObject | None = None,
     **kwargs: Any,
 ) -> Task:
     """Run ``fn(*args, **kwargs)`` in a new thread; connect to the returned Task's signals.
@@ -144,7 +149,7 @@ def start_task(
     runs again: signals are queued, so none is missed.
     """
     worker = _FunctionWorker(fn, args, kwargs, pass_callbacks)
-    task = Task(worker, parent)
+    task = Task(worker)
     worker.succeeded.connect(task.result)
     worker.failed.connect(task.error)
     worker.progressed.connect(task.progress)
@@ -216,9 +221,24 @@ class _TrainingBridge:
             self._epochs = []
 
 
+class _KernelSnapshots:
+    """Copies the conv kernels at each epoch end (in the training thread) for the Inspect page."""
+
+    def __init__(self, worker: TrainingWorker, model: Any):
+        self._worker, self._model = worker, model
+
+    def on_epoch_ended(self, event: Any) -> None:
+        from cvstudio.core.inspect import conv_kernels
+
+        kernels = conv_kernels(self._model)  # numpy copies: safe to hand to the GUI thread
+        if kernels:
+            self._worker.kernels_updated.emit((event.epoch, kernels))
+
+
 class TrainingWorker(QObject):
     """Runs ``core.runs.train_and_save`` in its thread; the GUI adds no training logic."""
 
+    kernels_updated = Signal(object)  # (epoch, {conv layer name: float32 weights}) at each epoch end
     fit_started = Signal(object)  # core FitStarted
     batches_ended = Signal(object)  # core BatchesEnded (possibly several groups merged)
     epochs_ended = Signal(object)  # tuple[EpochEnded, ...], in order
@@ -245,6 +265,7 @@ class TrainingWorker(QObject):
                 out=self._out,
                 callbacks=[_TrainingBridge(self)],
                 control=self._control,
+                model_callbacks=[lambda model: _KernelSnapshots(self, model)],
             )
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
             self.failed.emit(task_error(exc))
@@ -262,10 +283,12 @@ class TrainingTask(Task):
     batches_ended = Signal(object)
     epochs_ended = Signal(object)
     fit_ended = Signal(object)
+    kernels_updated = Signal(object)
 
-    def __init__(self, worker: TrainingWorker, control: Any, parent: QObject | None = None):
-        super().__init__(worker, parent)
+    def __init__(self, worker: TrainingWorker, control: Any):
+        super().__init__(worker)
         self.control = control
+        worker.kernels_updated.connect(self.kernels_updated)
         worker.fit_started.connect(self.fit_started)
         worker.batches_ended.connect(self.batches_ended)
         worker.epochs_ended.connect(self.epochs_ended)
@@ -299,7 +322,6 @@ def start_training(
     data_config: Any = None,
     *,
     out: Any = None,
-    parent: QObject | None = None,
 ) -> TrainingTask:
     """Train ``spec`` on ``data`` in a new thread; the checkpoint goes to ``out`` or the runs folder.
 
@@ -309,4 +331,4 @@ def start_training(
 
     control = RunControl()
     worker = TrainingWorker(spec, data, train_config, data_config, control, out)
-    return TrainingTask(worker, control, parent).start()  # type: ignore[return-value]
+    return TrainingTask(worker, control).start()  # type: ignore[return-value]

@@ -336,3 +336,21 @@ def test_apply_theme_switches_palettes(qapp):
     assert apply_theme("light") == "light"
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 128
     assert apply_theme("no-such-theme") in ("light", "dark")
+
+
+def test_every_page_is_in_the_sidebar():
+    assert [p.title for p in PAGES] == ["Data", "Model", "Train", "Evaluate", "Inspect", "Classify"]
+
+
+def test_export_menu_follows_the_current_model_and_exports(qtbot, window, checkpoint, tmp_path, monkeypatch):
+    assert not window.export_menu.isEnabled()
+    with qtbot.waitSignal(window.checkpoint_opened, timeout=RUN_TIMEOUT_MS):
+        window.open_checkpoint(checkpoint)
+    assert window.export_menu.isEnabled()
+    import cvstudio.gui.export_dialog as export_dialog
+
+    calls = []
+    monkeypatch.setattr(export_dialog, "export_current_model", lambda parent, state, fmt=None: calls.append(fmt))
+    for action in window.export_menu.actions():
+        action.trigger()
+    assert calls == ["python", "torchscript", "onnx"]

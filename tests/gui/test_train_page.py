@@ -407,3 +407,35 @@ def test_checkpoint_path_is_shortened_in_the_middle(qtbot):
     shown = label.fontMetrics().elidedText(label.text(), Qt.TextElideMode.ElideMiddle, label.contentsRect().width())
     assert shown.startswith("/a") and shown.endswith("sors") and "…" in shown  # both ends stay readable
     assert label.toolTip() == label.text()
+
+
+# --- wiring to the other pages ----------------------------------------------------------------
+
+
+def test_kernels_reach_the_app_state_at_each_epoch_end(qtbot, page, state):
+    state.set_train_config(TrainConfig(epochs=2, batch_size=32, device="cpu"))
+    seen = []
+    state.epoch_weights.connect(seen.append)
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
+        _click(qtbot, page.start_button)
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
+    epochs = [epoch for epoch, _ in seen]
+    assert epochs == [1, 2]
+    kernels = seen[-1][1]
+    assert list(kernels) == ["conv1", "conv2"] and kernels["conv1"].shape == (16, 3, 3, 3)
+    final = state.model.conv1.weight.detach().numpy()  # the best epoch's weights
+    assert any(np.array_equal(k["conv1"], final) for _, k in seen)
+    assert not np.array_equal(seen[0][1]["conv1"], seen[1][1]["conv1"])  # copies, not live views
+
+
+def test_find_lr_button_opens_the_finder_and_follows_train_blockers(qtbot, page, state, monkeypatch):
+    opened = []
+    import cvstudio.gui.widgets.lr_finder as lr_finder
+
+    monkeypatch.setattr(lr_finder, "show_lr_finder", lambda parent, s: opened.append((parent, s)))
+    assert page.find_lr_button.isEnabled()
+    _click(qtbot, page.find_lr_button)
+    assert opened == [(page, state)]
+    state.set_spec_error(ValueError("bad layer"))
+    page._update_controls()
+    assert not page.find_lr_button.isEnabled()

@@ -151,10 +151,20 @@ class TrainPage(QWidget):
         self.l1_spin = ScientificSpinBox(minimum_positive=1e-7, maximum=1.0, allow_zero=True)
         self.l1_spin.setToolTip("L1 penalty: loss += L1 × sum(|w|) over all weights (0 = off)")
 
+        self.find_lr_button = QPushButton("Find…")
+        self.find_lr_button.setToolTip(
+            "Learning-rate finder: a short run on a copy of the model with a growing learning rate; "
+            "suggests the rate where the loss falls fastest"
+        )
+        lr_row = QHBoxLayout()
+        lr_row.setContentsMargins(0, 0, 0, 0)
+        lr_row.addWidget(self.lr_spin, 1)
+        lr_row.addWidget(self.find_lr_button)
+
         optimizer_box = QGroupBox("Optimizer")
         form = self._form(optimizer_box)
         form.addRow("Optimizer", self.optimizer_combo)
-        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Learning rate", lr_row)
         form.addRow("Momentum", self.momentum_spin)
         form.addRow("", self.nesterov_check)
         form.addRow("Weight decay (L2)", self.weight_decay_spin)
@@ -366,6 +376,7 @@ class TrainPage(QWidget):
         self.plots.redrawn.connect(self._on_plots_redrawn)
         self.clear_button.clicked.connect(self._on_clear_button_clicked)
         self.export_png_button.clicked.connect(self._on_export_png_button_clicked)
+        self.find_lr_button.clicked.connect(self._on_find_lr_button_clicked)
         self.export_csv_button.clicked.connect(self._on_export_csv_button_clicked)
         self.save_as_button.clicked.connect(self._on_save_as_button_clicked)
         self.show_folder_button.clicked.connect(self._on_show_folder_button_clicked)
@@ -558,6 +569,11 @@ class TrainPage(QWidget):
             return f"Fix the training settings first: {self._config_error}."
         return None
 
+    def _on_find_lr_button_clicked(self) -> None:
+        from cvstudio.gui.widgets.lr_finder import show_lr_finder
+
+        show_lr_finder(self, self.state)
+
     def _update_controls(self) -> None:
         running = self.task is not None
         paused = running and self.task.paused
@@ -565,6 +581,7 @@ class TrainPage(QWidget):
         blocker = self.train_blocker()
         can_start = blocker is None and self.state.can_train
         self.start_button.setEnabled(can_start)
+        self.find_lr_button.setEnabled(can_start)
         self.start_button.setToolTip("Train a new model with these settings (F5)" if can_start else blocker or "")
         self.pause_button.setEnabled(running and not paused and not stopping)
         self.resume_button.setEnabled(running and paused and not stopping)
@@ -623,12 +640,13 @@ class TrainPage(QWidget):
         # cyclic garbage collector from walking it. Otherwise a full collection, triggered by the training
         # thread's allocations, holds the GIL for ~0.3 s and freezes the window.
         gc.freeze()
-        task = start_training(spec, data, config, data_config, out=out, parent=self)
+        task = start_training(spec, data, config, data_config, out=out)
         self.task = task
         task.fit_started.connect(self._on_task_fit_started)
         task.batches_ended.connect(self._on_task_batches_ended)
         task.epochs_ended.connect(self._on_task_epochs_ended)
         task.fit_ended.connect(self._on_task_fit_ended)
+        task.kernels_updated.connect(self.state.epoch_weights)  # the Inspect page watches kernels form
         task.result.connect(self._on_task_result)
         task.error.connect(self._on_task_error)
         task.finished.connect(self._on_task_finished)
