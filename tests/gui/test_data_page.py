@@ -359,3 +359,10 @@ def test_download_progress_is_shown_in_megabytes(page):
     assert page.progress_bar.maximum() == 0  # busy: the total is unknown
     page._set_busy(False)
     assert page.progress_bar.isHidden() and page.load_button.isEnabled()
+
+
+def test_dataset_loaded_elsewhere_leaves_no_pending_note(page, state, qtbot, tiny_bundle):
+    """At start-up the main window loads the built-in data itself; the page must not claim it is unloaded."""
+    assert "not loaded yet" in page.pending_label.text()
+    state.set_dataset(tiny_bundle)  # the default DataConfig, as the window sets it
+    qtbot.waitUntil(lambda: page.pending_label.text() == "", timeout=5000)

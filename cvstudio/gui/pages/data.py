@@ -628,9 +628,9 @@ class DataPage(QWidget):
             return
         if bundle is None:
             self._show_no_dataset("Loading the dataset…" if self.is_loading() else "No dataset loaded.")
-            return
-        if bundle is not self._described:
+        elif bundle is not self._described:
             self._describe(bundle)
+        self._update_pending()  # e.g. the window loaded the start-up dataset: the controls now match it
 
     @Slot(bool)
     def _on_state_training_changed(self, running: bool) -> None:
