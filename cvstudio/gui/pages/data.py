@@ -920,6 +920,8 @@ class DataPage(QWidget):
             return
         self._available = None
         self._set_class_list_message("No classes found")
+        if self.banner.level == ERROR and "still loaded" in self.banner.text():
+            return  # a failed load already explained this source and that the previous dataset stays
         if self._selected_kind() == "torchvision" and error.user_error:
             self.banner.show_message(
                 error.message, WARNING, action_text="Download", action=self._on_download_button_clicked
