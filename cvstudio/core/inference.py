@@ -25,6 +25,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cvstudio.core.errors import ImageError
+from cvstudio.core.images import flatten, to_8bit
 from cvstudio.core.events import Progress
 
 # Resizing filter: Pillow's bilinear resize is antialiased (its support grows
@@ -32,15 +33,9 @@ from cvstudio.core.events import Progress
 # factor, which is fast for large downscales and visually identical.
 RESAMPLE = Image.Resampling.BILINEAR
 REDUCING_GAP = 3.0
-BACKGROUND = 255  # transparent pixels become white
 
 _OPEN_LOCK = threading.Lock()  # warnings filters are process-wide; see _open
 _PIXELS_RE = re.compile(r"\((\d+) pixels\)")
-
-# Modes that need nothing but Image.convert to reach RGB / L.
-_PLAIN_MODES = {"1", "L", "RGB", "RGBX", "CMYK", "YCbCr", "HSV", "LAB", "P"}
-_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
-_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N"}
 
 
 def _too_large(pixels: int) -> ImageError:
@@ -63,51 +58,6 @@ def _check_pixels(im: Image.Image) -> None:
     pixels = im.size[0] * im.size[1]
     if limit and pixels > limit:
         raise _too_large(pixels)
-
-
-def _to_8bit(im: Image.Image, alpha_ok: bool = False) -> Image.Image:
-    """Any supported mode -> 'L', 'RGB' or (if alpha_ok) 'LA'/'RGBA'."""
-    mode = im.mode
-    if mode in _SIXTEEN_BIT or mode == "I":
-        a = np.asarray(im)
-        if mode == "I":  # 32-bit signed; 16-bit files often open as "I"
-            a = np.clip(a, 0, None)
-            top = 65535 if a.size == 0 or int(a.max()) <= 65535 else 2**31 - 1
-        else:
-            top = 65535
-        a = (a.astype(np.float64) * (255.0 / top) + 0.5).astype(np.uint8)
-        return Image.fromarray(a, "L")
-    if mode == "F":
-        a = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
-        if a.size and a.max() <= 1.0:
-            a = a * 255.0
-        return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "L")
-    if mode in _ALPHA_MODES:
-        if mode in ("LA", "La"):
-            return im.convert("LA")
-        return im.convert("RGBA")
-    if mode in ("P", "L", "RGB") and "transparency" in im.info:
-        return im.convert("LA" if mode == "L" else "RGBA")
-    if mode == "P":
-        return im.convert("RGB")  # palette may hold colours; L conversion is done later
-    if mode in ("L", "RGB"):
-        return im
-    if mode in _PLAIN_MODES:
-        try:
-            return im.convert("L" if mode == "1" else "RGB")
-        except ValueError:
-            raise ImageError(f"unsupported image mode {mode!r}") from None
-    raise ImageError(f"unsupported image mode {mode!r}")
-
-
-def _flatten(im: Image.Image, mode: str) -> Image.Image:
-    """Composite alpha on white and convert to ``mode`` ('RGB' or 'L')."""
-    if im.mode in ("RGBA", "LA"):
-        base_mode = "RGB" if im.mode == "RGBA" else "L"
-        bg = Image.new(base_mode, im.size, (BACKGROUND,) * len(base_mode))
-        bg.paste(im.convert(base_mode), mask=im.getchannel("A"))
-        im = bg
-    return im if im.mode == mode else im.convert(mode)
 
 
 def _target_mode(channels: int) -> str:
@@ -190,7 +140,7 @@ def _decode_opened(im: Image.Image, mode: str, h: int, w: int, own: bool) -> tor
             ImageOps.exif_transpose(im, in_place=True)
         else:
             im = ImageOps.exif_transpose(im)
-        im = _flatten(_to_8bit(im), mode)
+        im = flatten(to_8bit(im), mode)
         if im.size != (w, h):
             im = im.resize((w, h), RESAMPLE, reducing_gap=REDUCING_GAP)
         a = np.array(im, dtype=np.uint8)

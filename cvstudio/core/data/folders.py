@@ -37,6 +37,7 @@ import torch
 from PIL import Image, ImageOps
 
 from cvstudio.core.errors import DataError
+from cvstudio.core.images import flatten, to_8bit
 
 # Bump when decoding changes, so cached copies are rebuilt.
 DECODER_VERSION = 1
@@ -71,10 +72,6 @@ def image_extensions() -> frozenset[str]:
 # a model sees the same pixels when it classifies a file as when it trained.
 RESAMPLE = Image.Resampling.BILINEAR
 REDUCING_GAP = 3.0
-BACKGROUND = 255  # transparent pixels become white
-
-_SIXTEEN_BIT = {"I;16", "I;16L", "I;16B", "I;16N"}
-_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 
 
 def open_image(source: ImageSource, grayscale: bool = False, draft_size: int | None = None) -> Image.Image:
@@ -92,44 +89,7 @@ def open_image(source: ImageSource, grayscale: bool = False, draft_size: int | N
             im.draft(mode if mode == "L" else "RGB", (draft_size, draft_size))
         im.load()  # decodes the first frame; truncated files raise here
         ImageOps.exif_transpose(im, in_place=True)
-        return _flatten(_to_8bit(im), mode)
-
-
-def _to_8bit(im: Image.Image) -> Image.Image:
-    """Any mode -> 'L', 'RGB', 'LA' or 'RGBA' with 8 bits per channel."""
-    mode = im.mode
-    if mode in _SIXTEEN_BIT or mode == "I":
-        a = np.asarray(im)
-        if mode == "I":  # 32-bit signed; 16-bit files often open as "I"
-            a = np.clip(a, 0, None)
-            top = 65535 if a.size == 0 or int(a.max()) <= 65535 else 2**31 - 1
-        else:
-            top = 65535
-        return Image.fromarray((a.astype(np.float64) * (255.0 / top) + 0.5).astype(np.uint8), "L")
-    if mode == "F":
-        a = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=255.0, neginf=0.0)
-        if a.size and a.max() <= 1.0:
-            a = a * 255.0
-        return Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "L")
-    if mode in _ALPHA_MODES:
-        return im.convert("LA" if mode in ("LA", "La") else "RGBA")
-    if mode in ("P", "L", "RGB") and "transparency" in im.info:
-        return im.convert("LA" if mode == "L" else "RGBA")
-    if mode == "P":
-        return im.convert("RGB")  # the palette may hold colours; to L later if asked
-    if mode in ("L", "RGB"):
-        return im
-    return im.convert("L" if mode == "1" else "RGB")  # CMYK, YCbCr, ...; ValueError if impossible
-
-
-def _flatten(im: Image.Image, mode: str) -> Image.Image:
-    """Composite alpha on white and convert to ``mode`` ('RGB' or 'L')."""
-    if im.mode in ("RGBA", "LA"):
-        base_mode = "RGB" if im.mode == "RGBA" else "L"
-        bg = Image.new(base_mode, im.size, (BACKGROUND,) * len(base_mode))
-        bg.paste(im.convert(base_mode), mask=im.getchannel("A"))
-        im = bg
-    return im if im.mode == mode else im.convert(mode)
+        return flatten(to_8bit(im), mode)
 
 
 def decode_image(source: ImageSource, size: int, grayscale: bool = False) -> np.ndarray:
