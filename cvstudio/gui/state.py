@@ -36,7 +36,9 @@ class AppState(QObject):
         self.dataset = None  # DatasetBundle of data_config, once loaded
         self.spec: ModelSpec | None = None
         self.spec_error = None
-        self.train_config = TrainConfig(epochs=10)
+        # The convnet preset's recommended training (core.models.presets.PRESETS["convnet"]), which the
+        # window opens with; kept here as literals because this module must not import torch.
+        self.train_config = TrainConfig(epochs=10, lr=1e-2, momentum=0.9)
         self.model: Any = None  # nn.Module on the CPU in eval mode: the last trained or loaded model
         self.checkpoint_path: Path | None = None
         self.checkpoint_meta: Any = None  # CheckpointMeta of .model

@@ -298,3 +298,13 @@ def test_a_network_from_no_preset_keeps_its_name(page, state, monkeypatch):
     monkeypatch.setattr(page, "_confirm_discard_edits", lambda: False)
     page.reset_button.click()  # re-generating would replace it: declined
     assert state.spec.name == "tiny"
+
+
+def test_picking_a_preset_sets_its_recommended_sgd_settings(page, state):
+    from cvstudio.core.models import PRESETS
+
+    choose_preset(page, "convnet-width")
+    info = PRESETS["convnet-width"]
+    assert (state.train_config.lr, state.train_config.momentum, state.train_config.weight_decay) == (
+        info.lr, info.momentum, info.weight_decay,
+    )

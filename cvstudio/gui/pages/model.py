@@ -436,11 +436,16 @@ class ModelPage(QWidget):
         if not self._apply_knobs(knobs):
             return
         info = self._presets[name]
-        config = dataclasses.replace(self.state.train_config, lr=info.lr, weight_decay=info.weight_decay)
+        momentum = info.momentum if self.state.train_config.optimizer == "sgd" else self.state.train_config.momentum
+        config = dataclasses.replace(
+            self.state.train_config, lr=info.lr, momentum=momentum, weight_decay=info.weight_decay,
+            nesterov=self.state.train_config.nesterov and momentum > 0,
+        )
         if config != self.state.train_config:
             self.state.set_train_config(config)
             self.state.status_message.emit(
-                f"Preset {name}: learning rate {info.lr:g}, weight decay {info.weight_decay:g}, as it was trained"
+                f"Preset {name}: learning rate {info.lr:g}, momentum {momentum:g}, "
+                f"weight decay {info.weight_decay:g}"
             )
 
     @Slot(int)
