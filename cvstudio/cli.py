@@ -12,7 +12,6 @@ import json
 import signal
 import sys
 import time
-from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2

@@ -10,7 +10,7 @@ dataset. ``--dark`` / ``--light`` pick the palette (default: follow the system).
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from typing import Callable, Sequence
 
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -39,3 +39,21 @@ def run_preview(make_page: Callable[[AppState], QWidget], title: str, size: tupl
     if callable(shutdown):
         shutdown()
     return code
+
+
+def run_checkpoint_preview(
+    page_class: Callable[[AppState], QWidget], title: str, argv: Sequence[str] | None = None
+) -> int:
+    """``python -m cvstudio.gui.pages.X [checkpoint]``: the page alone, opening the checkpoint once torch is in."""
+    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("--")]
+
+    def make_page(state: AppState) -> QWidget:
+        page = page_class(state)
+        if args:
+            if state.torch_loaded:
+                page.open_checkpoint(args[0])
+            else:
+                state.torch_ready.connect(lambda: page.open_checkpoint(args[0]))
+        return page
+
+    return run_preview(make_page, title)

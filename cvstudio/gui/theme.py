@@ -8,9 +8,9 @@ but :func:`apply_theme`.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QEvent, QRectF, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
+from PySide6.QtWidgets import QApplication, QStyle, QWidget
 
 THEMES = ("system", "light", "dark")
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
@@ -129,3 +129,27 @@ def mix(a: QColor, b: QColor, t: float) -> QColor:
         round(a.green() + (b.green() - a.green()) * t),
         round(a.blue() + (b.blue() - a.blue()) * t),
     )
+
+
+def draw_card(painter: QPainter, option, selected_tint: float) -> QRectF:
+    """The rounded card behind a thumbnail in a grid view (classify results, evaluation gallery).
+
+    Selected cards take the highlight colour, hovered ones a stronger border. Leaves the painter
+    saved with antialiasing on (the caller restores it) and returns the card's rectangle.
+    """
+    pal = option.palette
+    text = pal.color(QPalette.ColorRole.Text)
+    base = pal.color(QPalette.ColorRole.Base)
+    hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
+    card = QRectF(option.rect).adjusted(3.5, 3.5, -3.5, -3.5)
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if option.state & QStyle.StateFlag.State_Selected:
+        highlight = pal.color(QPalette.ColorRole.Highlight)
+        painter.setPen(highlight)
+        painter.setBrush(mix(base, highlight, selected_tint))
+    else:
+        painter.setPen(mix(base, text, 0.22 if hover else 0.12))
+        painter.setBrush(mix(base, text, 0.03))
+    painter.drawRoundedRect(card, 6, 6)
+    return card

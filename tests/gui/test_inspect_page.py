@@ -138,6 +138,7 @@ def test_hover_over_the_grid_reads_a_kernel(qtbot, page, state, bundle, trained_
     ready(qtbot, page, state, bundle)
     open_trained(qtbot, page, trained_checkpoint)
     grid = page.kernels.grid
+    qtbot.waitUntil(lambda: page.idle, timeout=WAIT_MS)  # the trained model's kernels are drawn, not the last model's
     qtbot.waitUntil(lambda: grid.graphics.isVisible())
     top, left = grid.display.mosaic.tile_origin(6)
     scene_pos = grid.image_item.mapToScene(QPointF(left + 1.5, top + 1.5))

@@ -21,7 +21,7 @@ from torch import nn
 
 from cvstudio.core.errors import SpecError
 from cvstudio.core.models.blocks import ResidualBlock
-from cvstudio.core.specs import ACTIVATIONS, LayerSpec, ModelSpec
+from cvstudio.core.specs import ACTIVATIONS, ModelSpec
 
 Shape = tuple[int, ...]  # per-sample shape, without the batch dimension
 

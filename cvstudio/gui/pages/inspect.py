@@ -653,20 +653,9 @@ __all__ = ["InspectPage", "LatestRunner"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cvstudio.gui.preview import run_preview
+    from cvstudio.gui.preview import run_checkpoint_preview
 
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("--")]
-
-    def make_page(state: AppState) -> InspectPage:
-        page = InspectPage(state)
-        if args:
-            if state.torch_loaded:
-                page.open_checkpoint(args[0])
-            else:
-                state.torch_ready.connect(lambda: page.open_checkpoint(args[0]))
-        return page
-
-    return run_preview(make_page, "Inspect")
+    return run_checkpoint_preview(InspectPage, "Inspect", argv)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from cvstudio.gui.theme import is_dark, mix
+from cvstudio.gui.theme import draw_card, is_dark, mix
 from cvstudio.gui.widgets.probability_bars import percent_text
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the ImageResult of a row
@@ -342,19 +342,7 @@ class ResultCardDelegate(QStyledItemDelegate):
         pal = option.palette
         text = pal.color(QPalette.ColorRole.Text)
         base = pal.color(QPalette.ColorRole.Base)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
-        card = QRectF(option.rect).adjusted(3.5, 3.5, -3.5, -3.5)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        highlight = pal.color(QPalette.ColorRole.Highlight)
-        if selected:
-            painter.setPen(highlight)
-            painter.setBrush(mix(base, highlight, 0.18))
-        else:
-            painter.setPen(mix(base, text, 0.22 if hover else 0.12))
-            painter.setBrush(mix(base, text, 0.03))
-        painter.drawRoundedRect(card, 6, 6)
+        card = draw_card(painter, option, 0.18)
 
         side = CARD_ICON_SIDE
         icon_rect = QRect(int(card.center().x() - side / 2), int(card.top() + 8), side, side)

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
     QStackedWidget,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QToolTip,
@@ -34,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cvstudio.gui.theme import is_dark, mix
+from cvstudio.gui.theme import draw_card, is_dark, mix
 from cvstudio.gui.widgets.confusion_matrix import percent
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
 
@@ -203,19 +202,7 @@ class GalleryDelegate(QStyledItemDelegate):
         pal = option.palette
         text = pal.color(QPalette.ColorRole.Text)
         base = pal.color(QPalette.ColorRole.Base)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
-        card = QRectF(option.rect).adjusted(3.5, 3.5, -3.5, -3.5)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        highlight = pal.color(QPalette.ColorRole.Highlight)
-        if selected:
-            painter.setPen(highlight)
-            painter.setBrush(mix(base, highlight, 0.16))
-        else:
-            painter.setPen(mix(base, text, 0.22 if hover else 0.12))
-            painter.setBrush(mix(base, text, 0.03))
-        painter.drawRoundedRect(card, 6, 6)
+        card = draw_card(painter, option, 0.16)
 
         pm = model.pixmap(row)
         dpr = pm.devicePixelRatio() or 1.0
