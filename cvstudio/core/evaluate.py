@@ -19,7 +19,7 @@ from cvstudio.core.data.bundle import DatasetBundle, ImageSet
 from cvstudio.core.errors import ConfigError
 from cvstudio.core.events import Progress, emit
 from cvstudio.core.specs import TrainConfig
-from cvstudio.core.training.control import RunControl
+from cvstudio.core.control import RunControl
 from cvstudio.core.training.devices import resolve_device
 from cvstudio.core.training.loop import EVAL_BATCH_SIZE, make_loss, make_optimizer
 

@@ -17,7 +17,7 @@ from cvstudio.core import paths
 from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
 from cvstudio.core.data.bundle import DatasetBundle
 from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
-from cvstudio.core.training.control import RunControl
+from cvstudio.core.control import RunControl
 from cvstudio.core.training.loop import FitResult, fit, new_model
 
 

@@ -327,7 +327,7 @@ def start_training(
 
     Needs torch imported already (the RunControl comes from the core).
     """
-    from cvstudio.core.training.control import RunControl
+    from cvstudio.core.control import RunControl
 
     control = RunControl()
     worker = TrainingWorker(spec, data, train_config, data_config, control, out)

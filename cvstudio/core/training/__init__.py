@@ -1,6 +1,6 @@
 """The fit loop, its control flags and device selection."""
 
-from cvstudio.core.training.control import RunControl
+from cvstudio.core.control import RunControl
 from cvstudio.core.training.devices import available_devices, describe_device, resolve_device
 from cvstudio.core.training.loop import FitResult, evaluate, fit, new_model, seed_everything
 

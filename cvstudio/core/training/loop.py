@@ -26,7 +26,7 @@ from cvstudio.core.errors import TrainingError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
 from cvstudio.core.models.builder import build_model, count_params
 from cvstudio.core.specs import ModelSpec, TrainConfig
-from cvstudio.core.training.control import RunControl
+from cvstudio.core.control import RunControl
 from cvstudio.core.training.devices import resolve_device
 
 SYNC_INTERVAL_S = 0.1  # read losses back from the device (and report them) at most this often

@@ -230,7 +230,7 @@ class LRFinderDialog(QDialog):
         if not start < end:
             self.banner.show_message("The start of the range must be below its end.", WARNING)
             return False
-        from cvstudio.core.training.control import RunControl
+        from cvstudio.core.control import RunControl
 
         self._closing = False
         self.banner.clear()

@@ -1,4 +1,4 @@
-"""Cooperative pause/stop for a run, checked by the loop once per batch."""
+"""The one cooperative pause/stop token every long core function accepts (training, data loading, evaluation, classification)."""
 
 from __future__ import annotations
 
