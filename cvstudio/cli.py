@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
 import signal
 import sys
 import time
@@ -20,23 +23,42 @@ DATASET_HELP = "shapes (built-in, default) | cifar10 | cifar100 | mnist | fashio
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit code is also 2; keep its one-line style
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+    def error(self, message: str) -> None:
+        """One line naming the problem and where help is, not the whole usage block (exit 2)."""
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def _number_type(name: str, cast, check, requirement: str):
+    """An argparse type: parse with ``cast``, then ``check``; a failure says ``requirement``."""
+
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number; {requirement}") from None
+        if isinstance(value, float) and not math.isfinite(value) or not check(value):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {text}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in its messages
+    return parse
 
 
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
+_positive_int = _number_type("positive_int", int, lambda v: v >= 1, "must be a whole number of at least 1")
+_probability = _number_type("probability", float, lambda v: 0.0 <= v < 1.0, "must be in [0, 1)")
+_positive_float = _number_type("positive_float", float, lambda v: v > 0, "must be a finite number above 0")
+_non_negative_float = _number_type("non_negative_float", float, lambda v: v >= 0, "must be a finite number of at least 0")
+_finite_float = _number_type("finite_float", float, lambda v: True, "must be a finite number")
+_seed = _number_type("seed", int, lambda v: 0 <= v < 2**63, "must be a whole number in [0, 2^63)")
+_fraction = _number_type("fraction", float, lambda v: 0.0 < v < 1.0, "must be between 0 and 1")
+_image_side = _number_type("image_side", int, lambda v: 4 <= v <= 1024, "must be a whole number of pixels from 4 to 1024")
+_DEVICE_FORM = re.compile(r"auto|cpu|mps|cuda(:\d{1,3})?")
+
+
+def _device(text: str) -> str:
+    if not _DEVICE_FORM.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,26 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", help="where torchvision datasets live (default: the user data folder)")
     t.add_argument("--download", action="store_true", help="allow downloading a torchvision dataset")
     t.add_argument("--classes", help="comma-separated class subset, in this order -> labels 0..k-1")
-    t.add_argument("--val-fraction", type=float, default=0.2, help="folders without a split: share held out")
-    t.add_argument("--image-size", type=int, help="folders: side of the square input in pixels (default 32)")
+    t.add_argument("--val-fraction", type=_fraction, default=0.2, help="folders without a split: share held out")
+    t.add_argument("--image-size", type=_image_side, help="folders: side of the square input in pixels (default 32)")
     t.add_argument("--model", default="convnet", help="a preset (see `cvstudio presets`)")
     t.add_argument("--width", type=_positive_int, help="hidden units or first conv channels")
     t.add_argument("--depth", type=_positive_int, help="hidden layers, conv blocks or residual blocks")
     t.add_argument("--dropout", type=_probability, help="dropout probability added after pooling/hidden layers")
     t.add_argument("--batchnorm", action="store_true", help="add batch norm after convs and hidden linears")
-    t.add_argument("--l1", type=float, default=0.0, help="L1 penalty weight")
-    t.add_argument("--weight-decay", type=float, help="L2 penalty (default: the preset's)")
+    t.add_argument("--l1", type=_non_negative_float, default=0.0, help="L1 penalty weight")
+    t.add_argument("--weight-decay", type=_non_negative_float, help="L2 penalty (default: the preset's)")
     t.add_argument("--optimizer", choices=("sgd", "adam", "adamw"), default="sgd")
-    t.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
-    t.add_argument("--momentum", type=float, help="SGD momentum (default: the preset's, 0.9 for most; 0 is the cheatsheet's plain SGD)")
+    t.add_argument("--lr", type=_positive_float, help="learning rate (default: the preset's)")
+    t.add_argument("--momentum", type=_probability, help="SGD momentum (default: the preset's, 0.9 for most; 0 is the cheatsheet's plain SGD)")
     t.add_argument("--nesterov", action="store_true")
     t.add_argument("--batch-size", type=_positive_int, default=64)
     t.add_argument("--epochs", type=_positive_int, default=10)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--stop-loss", type=float, help="stop once an epoch's training loss is below this")
+    t.add_argument("--seed", type=_seed, default=0)
+    t.add_argument("--stop-loss", type=_finite_float, help="stop once an epoch's training loss is below this")
     t.add_argument("--patience", type=_positive_int, help="early stopping: epochs without a better val accuracy")
     t.add_argument("--augment", choices=("none", "flip-crop"), default="none")
-    t.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    t.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:N | mps")
     t.add_argument("--out", help="checkpoint file (.safetensors; default: the runs folder)")
     t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files into DIR")
     t.add_argument("--json", action="store_true", help="one JSON object per line: epochs, then a summary")
@@ -82,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("checkpoint")
     c.add_argument("inputs", nargs="+", metavar="IMAGE|DIR")
     c.add_argument("--top-k", type=_positive_int, default=3)
-    c.add_argument("--device", default="cpu")
+    c.add_argument("--device", type=_device, default="cpu")
     c.add_argument("--json", action="store_true")
 
     i = sub.add_parser("info", help="describe a checkpoint")
@@ -238,8 +260,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         patience=args.patience,
         device=args.device,
     )
-    if args.out and not args.out.endswith(".safetensors"):
-        raise _bad_input(f"--out must name a .safetensors file, got {args.out!r}")
+    if args.out:
+        check_writable_target(args.out, ".safetensors", "--out")  # now, not after an hour of training
 
     reporter = _ConsoleReporter(train_config.epochs, args.json)
     data = load_dataset(data_config, callbacks=[reporter])
@@ -263,6 +285,19 @@ def cmd_train(args: argparse.Namespace) -> int:
                                  tensorboard_dir=args.tensorboard)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+    if outcome.unsaved:  # --out was writable at the start; keep the weights in the runs folder instead
+        from cvstudio.core.checkpoints import save_checkpoint
+        from cvstudio.core.errors import CheckpointError
+        from cvstudio.core.runs import default_checkpoint_path
+
+        print(f"warning: {outcome.save_error}", file=sys.stderr)
+        fallback = default_checkpoint_path(spec, data)
+        try:
+            outcome.checkpoint = save_checkpoint(fallback, outcome.model, outcome.meta)
+            print(f"warning: saved the checkpoint to {fallback} instead", file=sys.stderr)
+        except CheckpointError as exc:
+            print(f"cvstudio train: error: {exc}; the trained weights are lost", file=sys.stderr)
 
     r = outcome.result
     summary: dict[str, Any] = {
@@ -294,6 +329,22 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         print(f"checkpoint: {outcome.checkpoint}" if outcome.checkpoint else "no checkpoint saved: no usable weights")
     return EXIT_OK if outcome.checkpoint else EXIT_FAILURE
+
+
+def check_writable_target(path: str, suffix: str, option: str) -> None:
+    """Refuse an output path that cannot be written, before any work is done (UserError)."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.is_dir():
+        raise _bad_input(f"{option} {path!r} is a folder; give a file name ending in {suffix}")
+    if not target.name.endswith(suffix):
+        raise _bad_input(f"{option} must name a {suffix} file, got {path!r}")
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise _bad_input(f"{option}: the folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise _bad_input(f"{option}: cannot write to {path!r} (permission denied)")
 
 
 def _bad_input(message: str) -> Exception:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,11 +27,14 @@ import torch
 from torch import nn
 
 import cvstudio
+from cvstudio.core.atomic import replacing
 from cvstudio.core.errors import CheckpointError, ConfigError, SpecError
 from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
 
 FORMAT_VERSION = 1
 
+MAX_INPUT_SIDE = 8192  # pixels; a larger input is a crafted file, not a model
+MAX_PARAMS = 2_000_000_000  # checked on the meta device before any weight is allocated
 METADATA_KEY = "cvstudio"  # the __metadata__ entry holding our JSON document
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 
@@ -127,8 +129,8 @@ class CheckpointMeta:
         c, h, w = self.input_shape
         if c not in (1, 3):
             _fail(f"input images must have 1 or 3 channels, got {c}")
-        if not (1 <= h <= 16384 and 1 <= w <= 16384):
-            _fail(f"input size {h}x{w} is out of range")
+        if not (1 <= h <= MAX_INPUT_SIDE and 1 <= w <= MAX_INPUT_SIDE):
+            _fail(f"input size {h}x{w} is out of range (at most {MAX_INPUT_SIDE} pixels a side)")
 
         for name in ("mean", "std"):
             vals = getattr(self, name)
@@ -257,6 +259,8 @@ class CheckpointMeta:
             data = json.loads(text)
         except (ValueError, TypeError) as e:
             raise CheckpointError(f"invalid checkpoint metadata: not valid JSON ({e})") from None
+        except RecursionError:
+            raise CheckpointError("invalid checkpoint metadata: nested too deeply") from None
         return cls.from_dict(data)
 
 
@@ -290,21 +294,6 @@ def _state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
     return out
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync directories; the rename is done
-    finally:
-        os.close(fd)
-
-
 def _os_reason(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
@@ -330,26 +319,15 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, meta: Checkp
     except Exception as e:  # e.g. tensors sharing memory
         raise CheckpointError(f"could not save checkpoint to {path}: {e}") from None
 
-    folder = path.parent
-    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        fd = os.open(tmp, flags, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, Exception):
-            raise CheckpointError(f"could not save checkpoint to {path}: {_os_reason(e)}") from None
-        raise  # KeyboardInterrupt and friends, after cleaning up
-    _fsync_dir(folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(path) as tmp:
+            with open(tmp, "wb") as f:
+                f.write(blob)
+                f.flush()
+                os.fsync(f.fileno())
+    except Exception as e:  # disk full, permissions, a folder in the way
+        raise CheckpointError(f"could not save checkpoint to {path}: {_os_reason(e)}") from None
     return path
 
 
@@ -406,7 +384,7 @@ def _read_header(path: Path) -> tuple[dict[str, _TensorInfo], dict[str, str]]:
         raise CheckpointError(f"{path} is truncated (header incomplete)")
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise CheckpointError(f"{not_st} (header is not valid JSON)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{not_st} (header is not a JSON object)")
@@ -478,6 +456,12 @@ class LoadedCheckpoint:
     path: Path
 
 
+def _first_line(e: BaseException) -> str:
+    """One line of an exception's text: torch's C++ errors span many lines with a stack trace."""
+    lines = str(e).strip().splitlines()
+    return lines[0].strip() if lines else type(e).__name__
+
+
 def _fmt_shape(shape: tuple[int, ...] | torch.Size) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
@@ -499,15 +483,23 @@ def _final_layer_prefix(model: nn.Module) -> str | None:
 
 
 def _build(meta: CheckpointMeta, where: str) -> nn.Module:
-    from cvstudio.core.models.builder import build_model
+    from cvstudio.core.models.builder import build_model, summarize
 
     c, h, w = meta.input_shape
+    try:
+        params = summarize(meta.model_spec, meta.input_shape, meta.num_classes).total_params
+    except SpecError as e:
+        raise CheckpointError(f"the model in {where} does not build for {c}x{h}x{w} inputs: {e}") from None
+    except (RuntimeError, ValueError, TypeError, OverflowError) as e:
+        raise CheckpointError(f"the model in {where} does not build for {c}x{h}x{w} inputs: {_first_line(e)}") from None
+    if params > MAX_PARAMS:
+        raise CheckpointError(f"the model in {where} has {params:,} parameters, more than the {MAX_PARAMS:,} CV Studio loads")
     try:
         model = build_model(meta.model_spec, meta.input_shape, meta.num_classes)
     except SpecError as e:
         raise CheckpointError(f"the model in {where} does not build for {c}x{h}x{w} inputs: {e}") from None
-    except (RuntimeError, ValueError, TypeError) as e:
-        raise CheckpointError(f"the model in {where} does not build for {c}x{h}x{w} inputs: {e}") from None
+    except (RuntimeError, ValueError, TypeError, OverflowError, MemoryError) as e:
+        raise CheckpointError(f"the model in {where} does not build for {c}x{h}x{w} inputs: {_first_line(e)}") from None
     # The output must have one value per class name.
     model.eval()
     try:

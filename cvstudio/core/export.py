@@ -7,7 +7,8 @@ place. A failed export leaves no file behind (and an existing file intact).
 
 from __future__ import annotations
 
-import json
+import ast
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cvstudio.core.atomic import replacing
 from cvstudio.core.checkpoints import CheckpointMeta, load_checkpoint
 from cvstudio.core.errors import UserError
 from cvstudio.core.models.codegen import model_source
@@ -79,29 +81,24 @@ def export_model(
     with torch.inference_mode():
         expected = model(x)
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        if fmt == "python":
-            diff, checked = _export_python(model, meta, tmp, x, expected, checkpoint_path)
-        elif fmt == "torchscript":
-            diff, checked = _export_torchscript(model, tmp, x, expected)
-        else:
-            diff, checked = _export_onnx(model, tmp, x, expected)
-        if not diff <= TOLERANCE:
-            raise ExportError(
-                f"the {fmt} export does not reproduce the model: max abs difference {diff:.3g} > {TOLERANCE:g}"
-            )
-        os.replace(tmp, out)
+        with replacing(out) as tmp:
+            if fmt == "python":
+                diff, checked = _export_python(model, meta, tmp, x, expected, checkpoint_path)
+            elif fmt == "torchscript":
+                diff, checked = _export_torchscript(model, tmp, x, expected)
+            else:
+                diff, checked = _export_onnx(model, tmp, x, expected)
+            if not diff <= TOLERANCE:
+                raise ExportError(
+                    f"the {fmt} export does not reproduce the model: max abs difference {diff:.3g} > {TOLERANCE:g}"
+                )
     except ExportError:
         raise
     except OSError as exc:
         raise ExportError(f"could not write {out}: {exc.strerror or exc}") from exc
     except Exception as exc:
         raise ExportError(f"{fmt} export failed: {type(exc).__name__}: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return ExportReport(out, fmt, diff, checked)
 
 
@@ -109,31 +106,37 @@ def export_model(
 
 
 def python_module_source(meta: CheckpointMeta, checkpoint_path: Path | None = None) -> str:
-    """A standalone .py: the nn.Module, the preprocessing, and load() for the checkpoint's weights."""
+    """A standalone .py: the nn.Module, the preprocessing, and load() for the checkpoint's weights.
+
+    Every string that comes from the checkpoint or the user (model name, dataset,
+    class names, file name, app version) is written as a ``repr()`` literal and
+    nowhere else: a hostile string stays data, whatever quotes, backslashes or
+    line separators it holds. :func:`check_generated_source` proves it.
+    """
     spec = meta.model_spec
     body = model_source(spec, meta.input_shape, len(meta.class_names), class_name="Net")
-    c, h, w = meta.input_shape
-    default = json.dumps(checkpoint_path.name) if checkpoint_path else "None"
-    header = f'''"""{spec.name} exported by CV Studio {meta.app_version}.
+    checkpoint_name = checkpoint_path.name if checkpoint_path else None
+    header = '''"""A classifier exported by CV Studio: the network (Net), its preprocessing and load()/predict().
 
-Trained on: {meta.dataset}
-Classes: {", ".join(meta.class_names)}
-Use it in plain PyTorch:
+MODEL_NAME, TRAINED_ON and CLASSES below say what it is. Use it in plain PyTorch:
 
-    import {{this module}} as m
-    model = m.load("{checkpoint_path.name if checkpoint_path else "model.safetensors"}")
+    import exported_module as m
+    model = m.load()  # the CV Studio checkpoint named by CHECKPOINT, next to this file
     probs = m.predict(model, PIL.Image.open("image.jpg"))
 """
 '''
     tail = f'''
 
-CLASSES = {json.dumps(list(meta.class_names))}
+MODEL_NAME = {spec.name!r}
+TRAINED_ON = {meta.dataset!r}
+EXPORTED_BY = {"CV Studio " + meta.app_version!r}
+CLASSES = {list(meta.class_names)!r}
 INPUT_SHAPE = {tuple(meta.input_shape)!r}  # channels, height, width
 MEAN = {tuple(meta.mean)!r}
 STD = {tuple(meta.std)!r}
-CHECKPOINT = {default}  # the .safetensors file CV Studio saved, next to this file
+CHECKPOINT = {checkpoint_name!r}  # the .safetensors file CV Studio saved, next to this file
 OUTPUTS_LOG_PROBS = {spec.outputs_log_probs!r}
-
+''' + '''
 
 def load(path=None):
     """Build Net and read the trained weights from a CV Studio .safetensors checkpoint."""
@@ -170,6 +173,43 @@ def predict(model, image):
     return header + body[:main_at].rstrip() + "\n" + tail + "\n" + body[main_at:]
 
 
+def _code_shape(source: str) -> str:
+    """The source's syntax tree with every string literal blanked: what is code, not data."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = ""
+    return ast.dump(tree, include_attributes=False)
+
+
+def check_generated_source(source: str, meta: CheckpointMeta, checkpoint_path: Path | None = None) -> None:
+    """Refuse generated code that is not exactly what the generator writes.
+
+    The same module is generated again from a copy of ``meta`` whose strings
+    are harmless placeholders; blanking every string literal, the two syntax
+    trees must be identical. A string from the checkpoint that escaped its
+    literal (as code, an import, a call) changes the tree and is refused before
+    anything runs the file.
+    """
+    placeholder = dataclasses.replace(
+        meta,
+        model_spec=dataclasses.replace(meta.model_spec, name="model"),
+        class_names=tuple(f"class{i}" for i in range(meta.num_classes)),
+        dataset="",
+        app_version="0",
+    )
+    reference = python_module_source(placeholder, Path("model.safetensors") if checkpoint_path else None)
+    try:
+        shape = _code_shape(source)
+    except (SyntaxError, ValueError, RecursionError):
+        shape = None
+    if shape != _code_shape(reference):
+        raise ExportError(
+            "refusing to write the Python export: the checkpoint's text (model name, class names or "
+            "dataset) would change the generated code; the checkpoint may have been crafted"
+        )
+
+
 _VERIFY_PYTHON = r"""
 import importlib.util, sys, torch
 from safetensors.torch import load_file
@@ -188,7 +228,9 @@ print(float((y - expected).abs().max()))
 def _export_python(model, meta, tmp: Path, x, expected, checkpoint_path) -> tuple[float, str]:
     from safetensors.torch import save_file
 
-    tmp.write_text(python_module_source(meta, checkpoint_path), encoding="utf-8")
+    source = python_module_source(meta, checkpoint_path)
+    check_generated_source(source, meta, checkpoint_path)  # before anything runs it
+    tmp.write_text(source, encoding="utf-8")
     # Run the written file in a fresh interpreter, as a user would, with this model's weights.
     with tempfile.TemporaryDirectory() as work:
         weights = Path(work) / "weights.safetensors"

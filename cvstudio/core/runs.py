@@ -16,6 +16,7 @@ import cvstudio
 from cvstudio.core import paths
 from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
 from cvstudio.core.data.bundle import DatasetBundle
+from cvstudio.core.errors import CheckpointError
 from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
 from cvstudio.core.training.loop import FitResult, fit, new_model
@@ -25,8 +26,14 @@ from cvstudio.core.training.loop import FitResult, fit, new_model
 class RunOutcome:
     result: FitResult
     model: nn.Module  # on the CPU, in eval mode, holding the best weights
-    checkpoint: Path | None  # None when the run produced no usable weights
+    checkpoint: Path | None  # None when the run produced no usable weights or could not be saved
     meta: CheckpointMeta | None
+    save_error: str | None = None  # why the checkpoint could not be written; model and meta are still here
+
+    @property
+    def unsaved(self) -> bool:
+        """Usable weights that are in memory only: offer to save them elsewhere."""
+        return self.checkpoint is None and self.meta is not None
 
 
 def default_checkpoint_path(spec: ModelSpec, data: DatasetBundle) -> Path:
@@ -106,5 +113,8 @@ def train_and_save(
         return RunOutcome(result, model, None, None)
     meta = make_meta(spec, data, data_config, train_config, result)
     path = Path(out) if out else default_checkpoint_path(spec, data)
-    save_checkpoint(path, model, meta)
+    try:
+        save_checkpoint(path, model, meta)
+    except CheckpointError as exc:  # disk full, folder gone or read-only: the weights must not be lost
+        return RunOutcome(result, model, None, meta, save_error=str(exc))
     return RunOutcome(result, model, path, meta)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -35,6 +37,31 @@ LAYER_KINDS = (
 ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid", "leaky_relu", "elu", "silu")
 
 LOSSES = ("cross_entropy", "nll")
+
+MAX_LAYER_SIZE = 2**20  # channels, units, kernel, stride or padding: far beyond any real network
+MAX_NAME_LENGTH = 64
+# A model name is shown in titles and written into exported code: short, printable, and free of
+# quotes, backslashes, braces and line breaks (unicode letters and digits are fine).
+_NAME_PATTERN = re.compile(r"[\w .,:;+*()\[\]/#=@&%!?<>~^|-]+")
+
+
+def check_model_name(name: object) -> str:
+    """Return ``name`` if it is an acceptable model name; SpecError saying why otherwise."""
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError("a model name must be a non-empty text")
+    if len(name) > MAX_NAME_LENGTH:
+        raise SpecError(f"a model name must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    if not _NAME_PATTERN.fullmatch(name) or not name.isprintable():
+        raise SpecError(
+            f"model name {name!r} may hold only letters, digits, spaces and simple punctuation "
+            "(no quotes, backslashes, braces or line breaks)"
+        )
+    return name
+
+
+def _check_whole(value: object, what: str, minimum: int, maximum: int = MAX_LAYER_SIZE) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise SpecError(f"{what} must be a whole number from {minimum} to {maximum:,}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -77,7 +104,28 @@ class LayerSpec:
         unknown = set(data) - known
         if unknown:
             raise SpecError(f"layer {kind!r} has unknown settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        layer = cls(**data)
+        layer.check_values()
+        return layer
+
+    def check_values(self) -> None:
+        """Range-check every field this kind uses (a spec read from a file is untrusted)."""
+        what = f"layer {self.kind!r}:"
+        if self.kind in ("conv", "residual") or (self.kind == "linear" and self.out is not None):
+            _check_whole(self.out, f"{what} size", 1)
+        if self.kind in ("conv", "maxpool", "avgpool"):
+            _check_whole(self.kernel, f"{what} kernel", 1)
+            _check_whole(self.padding, f"{what} padding", 0)
+        if self.kind in ("conv", "residual", "maxpool", "avgpool") and self.stride is not None:
+            _check_whole(self.stride, f"{what} stride", 1)
+        if self.kind == "activation" and self.fn not in ACTIVATIONS:
+            raise SpecError(f"unknown activation {self.fn!r} (known: {', '.join(ACTIVATIONS)})")
+        if self.kind == "dropout" and (
+            isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not 0.0 <= self.p < 1.0
+        ):
+            raise SpecError(f"{what} dropout probability must be in [0, 1), got {self.p!r}")
+        if self.kind == "residual" and not isinstance(self.batchnorm, bool):
+            raise SpecError(f"{what} batchnorm must be true or false, got {self.batchnorm!r}")
 
     def describe(self) -> str:
         """Short human text, e.g. 'conv 16, 3x3, pad 1'."""
@@ -118,6 +166,7 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
+        check_model_name(self.name)
         if self.loss not in LOSSES:
             raise SpecError(f"unknown loss {self.loss!r} (known: {', '.join(LOSSES)})")
 
@@ -129,7 +178,7 @@ class ModelSpec:
         if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
             raise SpecError("a model spec must be an object with a list of 'layers'")
         return cls(
-            name=str(data.get("name", "custom")),
+            name=data.get("name", "custom"),
             layers=tuple(LayerSpec.from_dict(l) for l in data["layers"]),
             loss=data.get("loss", "cross_entropy"),
         )
@@ -202,8 +251,22 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r} (use {', '.join(OPTIMIZERS)})")
+        numbers = {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay, "l1": self.l1}
+        if self.stop_loss is not None:
+            numbers["stop_loss"] = self.stop_loss
+        for key, value in numbers.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ConfigError(f"{key} must be a finite number, got {value!r}")
+        for key in ("batch_size", "epochs", "seed"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{key} must be a whole number, got {value!r}")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be in [0, 2^63), got {self.seed}")
         if not self.lr > 0:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        if self.momentum >= 1:
+            raise ConfigError(f"momentum must be below 1, got {self.momentum}")
         if self.momentum < 0 or self.weight_decay < 0 or self.l1 < 0:
             raise ConfigError("momentum, weight decay and L1 must not be negative")
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
@@ -212,6 +275,8 @@ class TrainConfig:
             raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
         if self.epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int)):
+            raise ConfigError(f"patience must be a whole number of epochs, got {self.patience!r}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
 

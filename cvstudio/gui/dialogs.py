@@ -47,6 +47,26 @@ def ask_save_path(parent: QWidget | None, title: str, suggested_name: str, file_
     return out
 
 
+def save_model_as(
+    parent: QWidget | None,
+    model: object,
+    meta: object,
+    suggested_name: str,
+    on_saved: Callable[[Path], None] | None = None,
+) -> Task | None:
+    """Ask where to save weights that exist only in memory, and write the checkpoint in a worker."""
+    from cvstudio.core.checkpoints import save_checkpoint
+
+    dst = ask_save_path(parent, "Save checkpoint as", suggested_name, CHECKPOINT_FILTER, ".safetensors")
+    if dst is None:
+        return None
+    task = start_task(save_checkpoint, dst, model, meta)
+    task.error.connect(lambda err: show_task_error(parent, err, "Save checkpoint"))
+    if on_saved is not None:
+        task.result.connect(on_saved)
+    return task
+
+
 def copy_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Path:
     """Copy a checkpoint file (worker thread); UserError with the reason when it cannot."""
     src, dst = Path(src), Path(dst)

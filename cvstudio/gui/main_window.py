@@ -679,6 +679,14 @@ class MainWindow(QMainWindow):
 
     def _on_state_training_changed(self, running: bool) -> None:
         if not running and self._quit_after_stop:
+            train = self.train_page
+            if train is not None and train.has_unsaved_run:
+                # The checkpoint could not be written: stay open so the weights can be saved elsewhere.
+                self._quit_after_stop = False
+                self.centralWidget().setEnabled(True)
+                self.menuBar().setEnabled(True)
+                self._set_busy(False, "Not quitting: the run's checkpoint could not be saved")
+                return
             QTimer.singleShot(0, self.close)
 
     def confirm_stop_training(self) -> bool:
@@ -694,6 +702,17 @@ class MainWindow(QMainWindow):
         box.exec()
         return box.clickedButton() is stop
 
+    def confirm_quit_with_unsaved_run(self) -> bool:
+        """True when the user chooses to quit although the last run's weights are not saved."""
+        answer = QMessageBox.warning(
+            self, "Unsaved checkpoint",
+            "The last run's checkpoint could not be saved and its weights exist only in memory.\n"
+            "Quit anyway and lose them? (Train > Save checkpoint as… keeps them.)",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._quit_after_stop and self.state.training:
             event.ignore()  # already stopping; the window closes when the checkpoint is written
@@ -708,6 +727,9 @@ class MainWindow(QMainWindow):
             self.centralWidget().setEnabled(False)
             self.menuBar().setEnabled(False)
             self._set_busy(True, "Stopping the run and saving its checkpoint…")
+            event.ignore()
+            return
+        if train is not None and train.has_unsaved_run and not self.confirm_quit_with_unsaved_run():
             event.ignore()
             return
         self.save_settings()

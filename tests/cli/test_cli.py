@@ -87,11 +87,11 @@ def test_default_checkpoint_goes_to_runs_folder(tmp_path, capsys, _isolated_user
 @pytest.mark.parametrize(
     "argv,fragment",
     [
-        (["train", "--epochs", "0"], "must be at least 1"),
+        (["train", "--epochs", "0"], "of at least 1"),
         (["train", "--model", "transformer"], "unknown model preset 'transformer'"),
         (["train", "--dataset", "/no/such/folder"], "/no/such/folder"),
         (["train", "--dataset", "cifar10"], "--download"),
-        (["train", "--lr", "-1"], "learning rate"),
+        (["train", "--lr", "-1"], "--lr: must be a finite number above 0"),
         (["train", "--out", "model.pt"], ".safetensors"),
         (["info", "/no/such.safetensors"], "/no/such.safetensors"),
         (["classify", "/no/such.safetensors", "x.png"], "/no/such.safetensors"),
@@ -106,7 +106,7 @@ def test_bad_input_exits_2_with_one_line(argv, fragment, capsys, tmp_path, monke
 
 def test_module_entry_point_and_exit_code():
     proc = subprocess.run([sys.executable, "-m", "cvstudio", "train", "--batch-size", "x"], capture_output=True, text=True)
-    assert proc.returncode == 2 and "invalid" in proc.stderr
+    assert proc.returncode == 2 and "'x' is not a number" in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "cvstudio", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("cvstudio ")
 
@@ -120,3 +120,86 @@ def test_shapes_convnet_beats_mlp_and_reaches_90_percent(capsys):
     mlp = _json_lines(capsys.readouterr().out)[-1]
     assert convnet["val_acc"] >= 0.90
     assert mlp["val_acc"] < convnet["val_acc"] - 0.15
+
+
+# --- argument ranges and --out, checked before any work (issue 10) ---------------------------
+
+
+@pytest.mark.parametrize(
+    "option,value,fragment",
+    [
+        ("--seed", "-1", "[0, 2^63)"),
+        ("--seed", str(2**63), "[0, 2^63)"),
+        ("--momentum", "1", "[0, 1)"),
+        ("--momentum", "nan", "[0, 1)"),
+        ("--lr", "nan", "finite number above 0"),
+        ("--lr", "inf", "finite number above 0"),
+        ("--lr", "0", "finite number above 0"),
+        ("--stop-loss", "inf", "finite number"),
+        ("--batch-size", "0", "at least 1"),
+        ("--weight-decay", "-0.1", "at least 0"),
+        ("--val-fraction", "1", "between 0 and 1"),
+        ("--image-size", "100000", "4 to 1024"),
+        ("--device", "gpu", "not a device"),
+        ("--device", "cuda:x", "not a device"),
+    ],
+)
+def test_out_of_range_arguments_get_one_line_and_a_pointer_to_help(option, value, fragment, capsys):
+    assert main(["train", option, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert option in err[0] and fragment in err[0] and err[0].endswith("(see cvstudio train --help)")
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
+def test_known_device_forms_parse(device):
+    from cvstudio.cli import build_parser
+
+    assert build_parser().parse_args(["train", "--device", device]).device == device
+
+
+@pytest.mark.parametrize(
+    "make_out,fragment",
+    [
+        (lambda tmp: tmp / "missing" / "m.safetensors", "does not exist"),
+        (lambda tmp: tmp, "is a folder"),
+        (lambda tmp: (tmp / "dir.safetensors").mkdir() or tmp / "dir.safetensors", "is a folder"),
+    ],
+)
+def test_bad_out_is_refused_before_loading_any_data(make_out, fragment, tmp_path, capsys, monkeypatch):
+    import cvstudio.core.data as data
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("loaded the dataset before checking --out")
+
+    monkeypatch.setattr(data, "load_dataset", must_not_load)
+    out = make_out(tmp_path)
+    assert main(["train", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0]
+
+
+def test_a_failed_save_keeps_the_weights_in_the_runs_folder(tmp_path, capsys, monkeypatch, _isolated_user_dirs):
+    """--out was writable at the start but the disk filled up during training: nothing is lost."""
+    import cvstudio.core.runs as runs
+    from cvstudio.core.checkpoints import load_checkpoint
+    from cvstudio.core.errors import CheckpointError
+
+    real_save = runs.save_checkpoint
+    wanted = tmp_path / "m.safetensors"
+
+    def disk_full(path, model, meta):
+        if path == wanted:
+            raise CheckpointError(f"could not save checkpoint to {path}: No space left on device")
+        return real_save(path, model, meta)
+
+    monkeypatch.setattr(runs, "save_checkpoint", disk_full)
+    data = _folder_dataset(tmp_path / "data", per_class=6)
+    code = main(["train", "--dataset", str(data), "--image-size", "16", "--model", "mlp", "--epochs", "1",
+                 "--out", str(wanted), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0 and "No space left on device" in err and "instead" in err
+    done = _json_lines(out)[-1]
+    saved = Path(done["checkpoint"])
+    assert not wanted.exists() and saved.parent == _isolated_user_dirs / "data" / "runs"
+    assert load_checkpoint(saved).meta.class_names == ("left", "right")

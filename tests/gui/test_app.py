@@ -354,3 +354,27 @@ def test_export_menu_follows_the_current_model_and_exports(qtbot, window, checkp
     for action in window.export_menu.actions():
         action.trigger()
     assert calls == ["python", "torchscript", "onnx"]
+
+
+def test_stop_and_quit_stays_open_when_the_checkpoint_cannot_be_saved(qtbot, window, monkeypatch):
+    quit_asked: list[int] = []
+    monkeypatch.setattr(window, "confirm_quit_with_unsaved_run", lambda: quit_asked.append(1) or False)
+    _slow_run(window)
+    runs = paths.runs_dir()
+    runs.parent.mkdir(parents=True, exist_ok=True)
+    runs.write_text("a file where the runs folder should be")
+    train = window.train_page
+    with qtbot.waitSignal(train.plots.redrawn, timeout=RUN_TIMEOUT_MS):
+        qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
+    _answer_close_dialog(monkeypatch, "Stop and quit", [])
+    window.close()
+    qtbot.waitUntil(lambda: not window.state.training, timeout=RUN_TIMEOUT_MS)
+    qtbot.wait(50)  # the queued close would run now
+    assert window.isVisible() and window.centralWidget().isEnabled()
+    assert train.has_unsaved_run and train.unsaved_dialog.isVisible()
+    assert "could not be saved" in train.result_banner.text()
+    # a later close asks before losing the weights; Cancel keeps the window
+    train.unsaved_dialog.close()
+    window.close()
+    assert window.isVisible() and quit_asked == [1]
+    monkeypatch.setattr(window, "confirm_quit_with_unsaved_run", lambda: True)  # let the fixture close it

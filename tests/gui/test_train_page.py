@@ -439,3 +439,49 @@ def test_find_lr_button_opens_the_finder_and_follows_train_blockers(qtbot, page,
     state.set_spec_error(ValueError("bad layer"))
     page._update_controls()
     assert not page.find_lr_button.isEnabled()
+
+
+# --- a checkpoint that cannot be written (issue 10: a run is never lost silently) --------
+
+
+def _block_the_runs_folder():
+    """A file where the runs folder should be: the save fails for root too (unlike chmod)."""
+    runs = paths.runs_dir()
+    runs.parent.mkdir(parents=True, exist_ok=True)
+    runs.write_text("not a folder")
+
+
+def test_unsaveable_checkpoint_keeps_the_weights_and_offers_save_as(qtbot, page, state, tmp_path, monkeypatch):
+    from cvstudio.core.checkpoints import load_checkpoint
+
+    _block_the_runs_folder()
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        _click(qtbot, page.start_button)
+    run = finished.args[0]
+    assert run.checkpoint is None and page.has_unsaved_run
+    assert "could not be saved" in page.result_banner.text() and "Save checkpoint as" in page.result_banner.text()
+    assert page.checkpoint_row.isVisible() and "not saved" in page.checkpoint_label.text()
+    assert state.model is not None and state.checkpoint_path is None  # the model stays usable
+    dialog = page.unsaved_dialog
+    assert dialog.isVisible() and "could not be saved" in dialog.text()
+
+    target = tmp_path / "kept.safetensors"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    save = next(b for b in dialog.buttons() if b.text() == "Save as…")
+    with qtbot.waitSignal(state.model_changed, timeout=RUN_TIMEOUT_MS):
+        save.click()
+    assert target.is_file() and not page.has_unsaved_run
+    assert run.checkpoint == target and state.checkpoint_path == target
+    assert page.checkpoint_label.text() == str(target)
+    loaded = load_checkpoint(target)
+    assert loaded.meta.class_names == state.dataset.class_names and loaded.meta.status == "finished"
+
+
+def test_a_new_run_asks_before_discarding_unsaved_weights(qtbot, page, state, monkeypatch):
+    _block_the_runs_folder()
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
+        _click(qtbot, page.start_button)
+    page.unsaved_dialog.close()
+    asked = []
+    monkeypatch.setattr(page, "confirm_discard_unsaved_run", lambda: asked.append(1) or False)
+    assert page.start_training() is None and asked == [1] and page.has_unsaved_run

@@ -21,7 +21,7 @@ from torch import nn
 
 from cvstudio.core.errors import SpecError
 from cvstudio.core.models.blocks import ResidualBlock
-from cvstudio.core.specs import ACTIVATIONS, ModelSpec
+from cvstudio.core.specs import ACTIVATIONS, MAX_LAYER_SIZE, ModelSpec
 
 Shape = tuple[int, ...]  # per-sample shape, without the batch dimension
 
@@ -74,10 +74,13 @@ def _fmt(shape: Shape) -> str:
 
 
 def _positive_int(value, what: str, where: str, index: int, minimum: int = 1) -> int:
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())  # inf and NaN are not
+    if value is None or isinstance(value, bool) or not whole:
         raise SpecError(f"{where}: {what} must be a whole number, got {value!r}", index)
     if int(value) < minimum:
         raise SpecError(f"{where}: {what} must be at least {minimum}, got {value}", index)
+    if int(value) > MAX_LAYER_SIZE:
+        raise SpecError(f"{where}: {what} must be at most {MAX_LAYER_SIZE:,}, got {value}", index)
     return int(value)
 
 

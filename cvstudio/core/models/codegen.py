@@ -27,7 +27,8 @@ def model_source(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes
     lines += [
         "",
         f"class {class_name}(nn.Module):",
-        f'    """{spec.name}: input {c}x{h}x{w}, {num_classes} classes, {total:,} trainable parameters."""',
+        # The spec's name is user text: it enters the code only as a repr() literal, never hand-quoted.
+        f"    {f'{spec.name}: input {c}x{h}x{w}, {num_classes} classes, {total:,} trainable parameters.'!r}",
         "",
         *(["    # Outputs are log-probabilities (LogSoftmax): train it with nn.NLLLoss().", ""] if spec.outputs_log_probs else []),
         "    def __init__(self):",

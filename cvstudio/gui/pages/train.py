@@ -118,7 +118,8 @@ class TrainPage(QWidget):
         self._loading_form = False
         self._devices_filled = False
         self._started_at = 0.0
-        self._last_outcome: Any = None
+        self._last_outcome: Any = None  # core.runs.RunOutcome of the last run
+        self._last_run: RunHistory | None = None
         self._last_batches: Any = None  # the newest BatchesEnded, shown at the next redraw
 
         self._build()
@@ -611,6 +612,8 @@ class TrainPage(QWidget):
         """Start a run with the current state (what Train does); None when it cannot start."""
         if self.task is not None or self.train_blocker() is not None or not self.state.can_train:
             return None
+        if self.has_unsaved_run and not self.confirm_discard_unsaved_run():
+            return None
         s = self.state
         spec, data, config, data_config = s.spec, s.dataset, s.train_config, s.data_config
         label = run_label(spec, config, data_config)
@@ -748,7 +751,7 @@ class TrainPage(QWidget):
 
     def _on_task_result(self, outcome: Any) -> None:
         run = self.current_run
-        self._last_outcome = outcome
+        self._last_outcome, self._last_run = outcome, run
         r = outcome.result
         if run is not None:
             run.status, run.message, run.checkpoint = r.status, r.message, outcome.checkpoint
@@ -758,12 +761,23 @@ class TrainPage(QWidget):
             text += (f" Accuracy: training {r.metrics['train_acc']:.3f}, validation {r.metrics['val_acc']:.3f}"
                      f" (best epoch {r.best_epoch}) · {r.images_per_s:,.0f} img/s on {r.device}.")
         level = WARNING if r.status == "diverged" else INFO
-        if outcome.checkpoint is None:
+        if outcome.unsaved:
+            text += (f" The checkpoint could not be saved ({_sentence(outcome.save_error or 'unknown error')})."
+                     " The trained weights are still in memory: use “Save checkpoint as…” to keep them.")
+            level = ERROR
+        elif outcome.checkpoint is None:
             text += " No checkpoint was saved: the run produced no usable weights."
             level = WARNING
         self.result_hint.hide()
         self.result_banner.show_message(text, level)
-        if outcome.checkpoint is not None:
+        if outcome.unsaved:
+            self.checkpoint_label.setText("not saved: the weights are in memory only")
+            self.checkpoint_row.show()
+            self.show_folder_button.setEnabled(False)
+            self.state.set_model(outcome.model, outcome.meta, None)
+            self._ask_to_save_unsaved_run(outcome.save_error or "")
+        elif outcome.checkpoint is not None:
+            self.show_folder_button.setEnabled(True)
             self.checkpoint_label.setText(str(outcome.checkpoint))
             self.checkpoint_row.show()
             self.state.set_model(outcome.model, outcome.meta, Path(outcome.checkpoint))
@@ -827,7 +841,53 @@ class TrainPage(QWidget):
             return
         self.state.status_message.emit(f"{rows} epochs of history saved to {path}")
 
+    @property
+    def has_unsaved_run(self) -> bool:
+        """The last run's weights could not be written and have not been saved since."""
+        return self._last_outcome is not None and self._last_outcome.unsaved
+
+    def confirm_discard_unsaved_run(self) -> bool:
+        """Starting another run replaces the unsaved weights: only with the user's word."""
+        answer = QMessageBox.question(
+            self, "Unsaved checkpoint",
+            "The last run's weights were never saved. Start a new run and discard them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
+    def _ask_to_save_unsaved_run(self, reason: str) -> None:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Checkpoint not saved")
+        box.setText("The run's checkpoint could not be saved.")
+        box.setInformativeText(f"{_sentence(reason)}.\n\nThe trained weights are still in memory. "
+                               "Save them somewhere else now, or later with “Save checkpoint as…”.")
+        save = box.addButton("Save as…", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(save)
+        box.buttonClicked.connect(lambda button: self._on_save_as_button_clicked() if button is save else None)
+        self.unsaved_dialog = box
+        box.open()  # not exec(): the window, and a quit in progress, stay responsive
+
+    def _on_unsaved_run_saved(self, path: Path) -> None:
+        outcome = self._last_outcome
+        if outcome is not None and outcome.unsaved:
+            outcome.checkpoint = Path(path)
+            if self._last_run is not None:
+                self._last_run.checkpoint = outcome.checkpoint
+            self.state.set_model(outcome.model, outcome.meta, Path(path))
+        self.checkpoint_label.setText(str(path))
+        self.show_folder_button.setEnabled(True)
+        self.result_banner.show_message(f"Checkpoint saved to {path}.", INFO)
+        self.state.status_message.emit(f"Checkpoint saved to {path}")
+
     def _on_save_as_button_clicked(self) -> None:
+        if self.has_unsaved_run:
+            outcome = self._last_outcome
+            dialogs.save_model_as(self, outcome.model, outcome.meta, f"{outcome.meta.model_spec.name}.safetensors",
+                                  self._on_unsaved_run_saved)
+            return
         path = self.checkpoint_label.text()
         if path:
             dialogs.save_checkpoint_as(
