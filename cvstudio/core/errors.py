@@ -35,3 +35,10 @@ class ConfigError(UserError):
 
 class TrainingError(UserError):
     """Training cannot go on (out of memory, unavailable device); the message suggests a fix."""
+
+
+class Cancelled(Exception):
+    """Long work stopped because ``RunControl.request_stop()`` was called; nothing half-done was kept.
+
+    Not a :class:`UserError`: nothing is wrong with the input, the user asked to stop.
+    """
