@@ -25,7 +25,7 @@ from cvstudio.core.events import Progress, emit
 def _class_cache(scan: folders.FolderScan, label: int, size: int, grayscale: bool) -> tuple[Path, str]:
     cut = len(str(scan.root)) + 1
     identity = {
-        "name": f"folder-{scan.root.name}-{scan.class_names[label]}",
+        "name": f"class-{scan.class_names[label]}-in-{scan.root.name}",  # file name (cut to 40 characters)
         "path": str(scan.root),
         "class": scan.class_names[label],
         "layout": [str(scan.train_dir)[cut:], str(scan.val_dir)[cut:] if scan.val_dir else None],

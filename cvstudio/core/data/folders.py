@@ -152,6 +152,21 @@ class FolderScan:
         """Paths, sizes, modification and status-change times (as listed): what a cached decode depends on."""
         return self.class_fingerprint(None)
 
+    def stat(self, path: str) -> tuple[int, int, int]:
+        """(size, mtime_ns, ctime_ns) of a listed file, read the first time it is asked for.
+
+        Listing does not stat every file: a subset of a big folder stats only its own classes.
+        """
+        st = self.stats.get(path)
+        if st is None:
+            try:
+                r = os.stat(path)
+                st = (r.st_size, r.st_mtime_ns, r.st_ctime_ns)
+            except OSError:
+                st = (-1, -1, -1)
+            self.stats[path] = st
+        return st
+
     def class_files(self, label: int) -> tuple[list[str], list[str]]:
         """The training and validation files (as laid out on disk) of one class, in order."""
         train = [p for p, k in self.train if k == label]
@@ -169,9 +184,9 @@ class FolderScan:
         for split, files in (("train", self.train), ("val", self.val or [])):
             for path, k in files:
                 if label is None:
-                    out.append((split, path[cut:], k, *self.stats.get(path, (-1, -1, -1))))
+                    out.append((split, path[cut:], k, *self.stat(path)))
                 elif k == label:  # not the label number: adding another class folder keeps this one's key
-                    out.append((split, path[cut:], *self.stats.get(path, (-1, -1, -1))))
+                    out.append((split, path[cut:], *self.stat(path)))
         return out
 
 
@@ -209,12 +224,11 @@ def _loop_warning(loops: list[str]) -> str:
 def _image_files(
     folder: Path,
     extensions: frozenset[str],
-    stats: dict[str, tuple[int, int, int]] | None = None,
     odd: list[tuple[str, str]] | None = None,
 ) -> list[str]:
     """Image files below ``folder`` (recursive, hidden ones skipped), sorted.
 
-    Sizes, mtimes and ctimes go into ``stats``; names with an image extension
+    Sizes and times are not read here (see ``FolderScan.stat``); names with an image extension
     that are not regular files (FIFOs, devices, sockets, broken links) go to
     ``odd`` with the reason, and are never opened.
     """
@@ -233,12 +247,9 @@ def _image_files(
             try:
                 if e.is_dir(follow_symlinks=False):
                     pending.append(e.path)
-                elif os.path.splitext(e.name)[1].lower() in extensions:
+                elif e.name[e.name.rfind(".") :].lower() in extensions and "." in e.name:
                     if e.is_file():
                         found.append(e.path)
-                        if stats is not None:
-                            st = e.stat()
-                            stats[e.path] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                     elif odd is not None and not e.is_dir():
                         odd.append((e.path, _odd_reason(e)))
             except OSError:
@@ -302,13 +313,12 @@ def scan_folder(path: str | os.PathLike[str]) -> FolderScan:
             )
         raise DataError(f"no images in {class_root}: expected one subfolder of images per class")
 
-    stats: dict[str, tuple[int, int, int]] = {}
     files_per_class: dict[str, list[str]] = {}
     odd_per_class: dict[str, list[tuple[str, str]]] = {}
     empty: list[str] = []
     for d in class_dirs:
         odd_per_class[d.name] = []
-        files = _image_files(d, extensions, stats, odd_per_class[d.name])
+        files = _image_files(d, extensions, odd_per_class[d.name])
         if files:
             files_per_class[d.name] = files
         else:
@@ -348,7 +358,7 @@ def scan_folder(path: str | os.PathLike[str]) -> FolderScan:
         no_val: list[str] = []
         for label, name in enumerate(class_names):
             val_odd: list[tuple[str, str]] = []
-            files = _image_files(val_dirs[name], extensions, stats, val_odd)
+            files = _image_files(val_dirs[name], extensions, val_odd)
             odd.extend((f, label, why) for f, why in val_odd)
             if not files:
                 no_val.append(name)
@@ -360,7 +370,7 @@ def scan_folder(path: str | os.PathLike[str]) -> FolderScan:
     elif split_layout:
         warnings.append(f"no val/ or test/ folder next to {train_dir.name}/: validation images are split off")
     return FolderScan(
-        root, class_names, train, val, train_dir, val_dir if split_layout else None, warnings, stats, odd
+        root, class_names, train, val, train_dir, val_dir if split_layout else None, warnings, {}, odd
     )
 
 
@@ -541,6 +551,8 @@ def _decode_workers(files: list[tuple[str, int]], fast_jpeg: bool = False) -> in
 
     Measured on 2 cores with 32x32 PNGs through Pillow: 1 thread 0.50 s, 2 threads 0.94 s,
     4 threads 1.2 s for 6,000 files; the threads fight over the GIL for the per-image Python work.
+    12,000 32x32 JPEGs: Pillow 1 thread 11.3k files/s, 2 threads 9.6k/s; fastjpeg 1 thread 24k/s,
+    2 threads 28k/s, 4 threads 18k/s.
     """
     sample = files[:: max(1, len(files) // 16)][:16]
     sizes = []
@@ -553,7 +565,7 @@ def _decode_workers(files: list[tuple[str, int]], fast_jpeg: bool = False) -> in
     if sizes and sum(sizes) / len(sizes) < SMALL_FILE_BYTES:
         jpegs = sum(os.path.splitext(p)[1].lower() in _JPEG_EXTENSIONS for p, _ in sample)
         if fast_jpeg and jpegs * 2 > len(sample):
-            return min(4, cores)
+            return min(2, cores)
         return 1
     return min(8, cores + 2)
 

@@ -1,0 +1,191 @@
+"""Image folders: only the chosen classes are decoded, cached per class, with the same pixels as Pillow;
+loading can be stopped and reports done/total."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cvstudio.core.control import RunControl
+from cvstudio.core.data import fastjpeg, folders, load_dataset, shapes
+from cvstudio.core.data.cache import cache_folder
+from cvstudio.core.errors import Cancelled
+from cvstudio.core.specs import DataConfig
+
+CLASSES = ("ants", "bees", "cats", "dogs")
+
+
+def noise(rng, h, w, grey=False):
+    base = rng.integers(0, 256, (max(1, h // 4), max(1, w // 4)) + (() if grey else (3,)), dtype=np.uint8)
+    big = np.kron(base, np.ones((4, 4) + (() if grey else (1,)), np.uint8))[:h, :w]
+    return np.ascontiguousarray(big)
+
+
+def make_jpeg_folder(root: Path, per_class: int = 12, seed: int = 0) -> None:
+    """Small JPEGs of several kinds (the fast path) plus a few files only Pillow may decode."""
+    rng = np.random.default_rng(seed)
+    kinds = [
+        ((32, 32), {"quality": 90}),  # baseline 4:2:0, already the input size
+        ((30, 40), {"quality": 75, "subsampling": 0}),  # 4:4:4, resized
+        ((50, 20), {"quality": 80, "progressive": True}),  # progressive, resized
+        ((64, 60), {"quality": 85}),  # min(60 // 32, 64 // 32) = 1: still full-size decode
+        ((100, 80), {"quality": 85}),  # draft mode would halve it: Pillow's path
+    ]
+    for k, name in enumerate(CLASSES):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            (h, w), kw = kinds[i % len(kinds)]
+            grey = i % 7 == 3
+            img = Image.fromarray(noise(rng, h, w, grey) // (k + 1) + 40 * k)
+            img.save(root / name / f"{i:03d}.jpg", **kw)
+        exif = Image.Exif()
+        exif[0x0112] = 6  # rotated: Pillow applies the orientation
+        Image.fromarray(noise(rng, 20, 36)).save(root / name / "exif.jpg", exif=exif)
+        Image.fromarray(noise(rng, 24, 24)).save(root / name / "plain.png")
+        Image.fromarray(np.dstack([noise(rng, 16, 16), noise(rng, 16, 16, True)]), "RGBA").save(root / name / "a.png")
+
+
+def reference(root: Path, classes, size=32, grayscale=False, val_fraction=0.2, seed=0):
+    """What the whole-folder Pillow decode (the loader before per-class caching) gives: per-file
+    ``decode_image``, the seeded split over all classes, then the subset in original label order."""
+    scan = folders.scan_folder(root)
+    idx = [scan.class_names.index(c) for c in classes]
+    train, val, _ = folders.split_by_fraction(scan.train, len(scan.class_names), val_fraction, seed)
+    out = []
+    for part in (train, val):
+        items = [(p, k) for p, k in part if k in idx]
+        images = torch.from_numpy(np.stack([folders.decode_image(p, size, grayscale) for p, _ in items]))
+        labels = torch.tensor([idx.index(k) for _, k in items])
+        out.append((images, labels))
+    return out
+
+
+def decoded_classes(calls):
+    return [sorted({Path(p).parent.name for p, _ in files}) for files in calls]
+
+
+@pytest.fixture
+def spy_decode(monkeypatch):
+    calls = []
+    real = folders.decode_files
+    monkeypatch.setattr(folders, "decode_files", lambda files, *a, **k: calls.append(files) or real(files, *a, **k))
+    return calls
+
+
+@pytest.mark.parametrize("grayscale", [False, True])
+def test_same_tensors_as_the_whole_folder_pillow_decode(tmp_path, monkeypatch, grayscale):
+    make_jpeg_folder(tmp_path)
+    fast_hits = []
+    real = fastjpeg.decode
+    monkeypatch.setattr(fastjpeg, "decode", lambda *a: (lambda r: fast_hits.append(r is not None) or r)(real(*a)))
+    bundle = load_dataset(DataConfig(source=str(tmp_path), classes=("dogs", "bees"), grayscale=grayscale))
+    (ti, tl), (vi, vl) = reference(tmp_path, ("dogs", "bees"), grayscale=grayscale)
+    assert torch.equal(bundle.train.images, ti) and torch.equal(bundle.train.labels, tl)
+    assert torch.equal(bundle.val.images, vi) and torch.equal(bundle.val.labels, vl)
+    assert bundle.class_names == ("dogs", "bees")
+    if fastjpeg.operator() is not None:  # the fast path really decoded most files, yet nothing differs
+        assert sum(fast_hits) >= 16 and not all(fast_hits)
+
+
+def test_fast_jpeg_path_matches_pillow_file_by_file(tmp_path):
+    make_jpeg_folder(tmp_path, per_class=10)
+    files = [(p, 0) for p, _ in folders.scan_folder(tmp_path).train]
+    fast = folders.decode_files(files, 24, False, fast=True)
+    slow = folders.decode_files(files, 24, False, fast=False, workers=1)
+    assert torch.equal(fast.images, slow.images) and len(fast.failed) == 0
+
+
+def test_jpeg_frame_accepts_only_plain_jpegs():
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(buf, format="JPEG")
+    plain = buf.getvalue()
+    assert fastjpeg.jpeg_frame(plain) == (40, 30)
+    assert fastjpeg.jpeg_frame(plain[:-2]) is None  # truncated (no EOI)
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(buf, format="JPEG", exif=exif)
+    assert fastjpeg.jpeg_frame(buf.getvalue()) is None
+    buf = io.BytesIO()
+    Image.new("CMYK", (8, 8)).save(buf, format="JPEG")
+    assert fastjpeg.jpeg_frame(buf.getvalue()) is None
+    assert fastjpeg.jpeg_frame(b"\x89PNG\r\n\x1a\n") is None
+
+
+def test_a_subset_decodes_only_its_classes_and_later_subsets_reuse_them(tmp_path, spy_decode):
+    make_jpeg_folder(tmp_path, per_class=6)
+    first = load_dataset(DataConfig(source=str(tmp_path), classes=("cats", "ants")))
+    assert decoded_classes(spy_decode) == [["cats"], ["ants"]]  # in the order asked for
+    assert len(list(cache_folder().glob("*.safetensors"))) == 2
+
+    spy_decode.clear()
+    second = load_dataset(DataConfig(source=str(tmp_path), classes=("ants", "bees")))
+    assert decoded_classes(spy_decode) == [["bees"]]  # ants came from the cache
+    assert second.class_names == ("ants", "bees")
+
+    spy_decode.clear()
+    again = load_dataset(DataConfig(source=str(tmp_path), classes=("cats", "ants")))
+    assert spy_decode == []
+    assert torch.equal(again.train.images, first.train.images) and torch.equal(again.val.labels, first.val.labels)
+
+    # another split fraction or seed decodes nothing either: the split is made after loading
+    load_dataset(DataConfig(source=str(tmp_path), classes=("cats", "ants"), val_fraction=0.5, seed=3))
+    assert spy_decode == []
+
+
+def test_progress_counts_the_images_of_the_chosen_classes(tmp_path):
+    make_jpeg_folder(tmp_path, per_class=5)
+
+    class Recorder:
+        events: list = []
+
+        def on_progress(self, event):
+            self.events.append(event)
+
+    rec = Recorder()
+    load_dataset(DataConfig(source=str(tmp_path), classes=("ants", "dogs")), [rec])
+    decode = [e for e in rec.events if e.stage == "decode"]
+    assert decode[0].done == 0 and decode[-1].done == decode[-1].total == 2 * 8  # 5 + exif + 2 png per class
+    assert [e.message for e in rec.events if e.stage == "cache"][1] == "no cached copy"
+
+
+def test_stop_request_cancels_and_keeps_only_complete_classes(tmp_path, monkeypatch, spy_decode):
+    make_jpeg_folder(tmp_path, per_class=12)
+    monkeypatch.setattr(folders, "CHUNK_FILES", 4)
+    control = RunControl()
+    reads = []
+    real_read = folders.read_file
+
+    def read(path):
+        reads.append(path)
+        if len(reads) == 20:  # inside the second class (15 files each)
+            control.request_stop()
+        return real_read(path)
+
+    monkeypatch.setattr(folders, "read_file", read)
+    with pytest.raises(Cancelled):
+        load_dataset(DataConfig(source=str(tmp_path), classes=("ants", "bees", "cats")), control=control)
+    assert decoded_classes(spy_decode) == [["ants"], ["bees"]]  # cats never started
+    leftovers = sorted(p.name for p in cache_folder().iterdir())
+    assert len(leftovers) == 1 and leftovers[0].startswith("class-ants-in-")  # no .tmp file either
+
+    spy_decode.clear()
+    bundle = load_dataset(DataConfig(source=str(tmp_path), classes=("ants", "bees", "cats")))
+    assert decoded_classes(spy_decode) == [["bees"], ["cats"]]  # ants was complete and is reused
+    (ti, tl), (vi, vl) = reference(tmp_path, ("ants", "bees", "cats"))
+    assert torch.equal(bundle.train.images, ti) and torch.equal(bundle.val.images, vi)
+
+
+def test_stop_request_cancels_a_generated_dataset(monkeypatch):
+    monkeypatch.setattr(shapes, "TRAIN_SIZE", 200)
+    control = RunControl()
+    control.request_stop()
+    with pytest.raises(Cancelled):
+        load_dataset(DataConfig(), control=control)
+    assert not cache_folder().exists() or list(cache_folder().iterdir()) == []
+    assert len(load_dataset(DataConfig(), control=RunControl()).train) == 200
