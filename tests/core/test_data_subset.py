@@ -189,3 +189,36 @@ def test_stop_request_cancels_a_generated_dataset(monkeypatch):
         load_dataset(DataConfig(), control=control)
     assert not cache_folder().exists() or list(cache_folder().iterdir()) == []
     assert len(load_dataset(DataConfig(), control=RunControl()).train) == 200
+
+
+def test_split_layout_statistics_come_from_cached_histograms(tmp_path, monkeypatch):
+    from cvstudio.core.data import loader
+    from cvstudio.core.data.stats import compute_stats
+
+    make_jpeg_folder(tmp_path / "train", per_class=8, seed=1)
+    make_jpeg_folder(tmp_path / "test", per_class=3, seed=2)
+    first = load_dataset(DataConfig(source=str(tmp_path), classes=("cats", "ants")))
+    assert (first.mean, first.std) == compute_stats(first.train.images)
+
+    def fail(*a, **k):
+        raise AssertionError("statistics recomputed from the images")
+
+    monkeypatch.setattr(loader, "compute_stats", fail)
+    again = load_dataset(DataConfig(source=str(tmp_path), classes=("cats", "ants")))
+    assert (again.mean, again.std) == (first.mean, first.std)
+    assert torch.equal(again.train.images, first.train.images) and torch.equal(again.val.images, first.val.images)
+
+
+@pytest.mark.parametrize("offset", [-1, -200, 40])
+def test_damaged_class_entry_is_decoded_again(tmp_path, spy_decode, offset):
+    make_jpeg_folder(tmp_path / "train", per_class=4)
+    make_jpeg_folder(tmp_path / "val", per_class=2)
+    first = load_dataset(DataConfig(source=str(tmp_path), classes=("ants", "bees")))
+    (path,) = [p for p in cache_folder().glob("class-bees-*.safetensors")]
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x10  # tensor data (CRC), or the JSON header
+    path.write_bytes(bytes(data))
+    spy_decode.clear()
+    again = load_dataset(DataConfig(source=str(tmp_path), classes=("ants", "bees")))
+    assert decoded_classes(spy_decode) == [["bees"]]
+    assert torch.equal(again.train.images, first.train.images) and (again.mean, again.std) == (first.mean, first.std)

@@ -205,6 +205,10 @@ class ClassEntry:
     kept: torch.Tensor  # int64 (K,), strictly increasing indices into the class's n_files files
     n_files: int
     failed: tuple[tuple[int, str], ...] = ()  # (file index, reason) of the files that could not be read
+    # train/ + val/ layouts only: per-channel counts of values 0..255 over the class's training images
+    # (files before n_train), so statistics of a cached subset need no pass over the images
+    train_hist: torch.Tensor | None = None  # int64 (C, 256)
+    n_train: int | None = None
 
 
 def load_class_entry(path: Path, key: str, n_files: int, shape: tuple[int, int, int]) -> ClassEntry | None:
@@ -225,9 +229,10 @@ def _load_class(path: Path, key: str, n_files: int, shape: tuple[int, int, int])
         meta = json.loads((f.metadata() or {})[_CLASS_META_KEY])
         if meta.get("format") != FORMAT_VERSION or meta.get("key") != key:
             return None
-        if set(f.keys()) != set(_CLASS_TENSORS):
+        names = set(_CLASS_TENSORS) | ({"train_hist"} if "train_hist" in meta["crc32"] else set())
+        if set(f.keys()) != names:
             raise ValueError("unexpected tensors")
-        t = {name: f.get_tensor(name) for name in _CLASS_TENSORS}
+        t = {name: f.get_tensor(name) for name in names}
     images, kept = t["images"], t["kept"]
     if images.dtype != torch.uint8 or images.dim() != 4 or tuple(images.shape[1:]) != tuple(shape):
         raise ValueError("bad image tensor")
@@ -240,19 +245,30 @@ def _load_class(path: Path, key: str, n_files: int, shape: tuple[int, int, int])
     failed = tuple((int(i), str(why)) for i, why in meta.get("failed", ()))
     if len(failed) + kept.numel() != n_files or any(not 0 <= i < n_files for i, _ in failed):
         raise ValueError("failed files do not add up")
-    for name in _CLASS_TENSORS:
+    for name in t:
         if _crc(t[name]) != int(meta["crc32"][name]):
             raise ValueError(f"CRC mismatch in {name}")
-    return ClassEntry(images.contiguous(), kept.contiguous(), n_files, failed)
+    hist, n_train = t.get("train_hist"), meta.get("n_train")
+    if hist is not None:
+        n_train = int(n_train)
+        n_train_images = int((kept < n_train).sum())
+        if hist.dtype != torch.int64 or tuple(hist.shape) != (shape[0], 256) or bool((hist < 0).any()):
+            raise ValueError("bad histogram")
+        if bool((hist.sum(dim=1) != n_train_images * shape[1] * shape[2]).any()):
+            raise ValueError("histogram does not match the images")
+    return ClassEntry(images.contiguous(), kept.contiguous(), n_files, failed, hist, n_train if hist is not None else None)
 
 
 def save_class_entry(path: Path, key: str, entry: ClassEntry) -> str | None:
     """Write ``entry`` atomically to ``path``; on failure return a warning (never raise)."""
     tensors = {"images": entry.images.contiguous(), "kept": entry.kept.contiguous()}
+    if entry.train_hist is not None:
+        tensors["train_hist"] = entry.train_hist.contiguous()
     meta = {
         "format": FORMAT_VERSION,
         "key": key,
         "n_files": entry.n_files,
+        "n_train": entry.n_train,
         "failed": [list(item) for item in entry.failed],
         "crc32": {name: _crc(t) for name, t in tensors.items()},
     }

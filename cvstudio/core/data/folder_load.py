@@ -18,6 +18,7 @@ from cvstudio.core.control import RunControl
 from cvstudio.core.data import folders
 from cvstudio.core.data.bundle import ImageSet
 from cvstudio.core.data.cache import ClassEntry, cache_path, load_class_entry, make_key, save_class_entry
+from cvstudio.core.data.stats import channel_histograms, stats_from_histograms
 from cvstudio.core.errors import DataError
 from cvstudio.core.events import Progress, emit
 
@@ -46,8 +47,9 @@ def load_classes(
     callbacks: Any,
     tick: Callable[[int, int], None],
     control: RunControl | None = None,
-) -> tuple[ImageSet, ImageSet, list[str]]:
-    """Train and validation images of the classes ``labels`` (new labels 0..k-1 in that order), and warnings.
+) -> tuple[ImageSet, ImageSet, list[str], tuple[tuple[float, ...], tuple[float, ...]] | None]:
+    """Train and validation images of the classes ``labels`` (new labels 0..k-1 in that order), warnings,
+    and (mean, std) of the training images when the cache holds their histograms (else None).
 
     ``tick(done, total)`` reports decoding progress in images. A stop request
     through ``control`` raises ``Cancelled``; the classes decoded before it
@@ -79,11 +81,17 @@ def load_classes(
                 listed, size, grayscale, progress=lambda d, n, b=base: tick(b + d, total), control=control
             )
             bad = np.setdiff1d(np.arange(len(listed)), decoded.kept)
+            hist = n_train = None
+            if scan.val is not None:  # the training files are fixed by the layout: keep their histogram
+                n_train = len(scan.class_files(c)[0])
+                hist = channel_histograms(decoded.images[: int((decoded.kept < n_train).sum())])
             entry = ClassEntry(
                 decoded.images,
                 torch.from_numpy(decoded.kept.astype(np.int64)),
                 len(listed),
                 tuple((int(i), why) for i, (_, why) in zip(bad, decoded.failed)),
+                hist,
+                n_train,
             )
             failure = save_class_entry(where[c][0], where[c][1], entry)
             if failure:
@@ -130,7 +138,12 @@ def load_classes(
         warnings.append(folders.skipped_warning(failed, scan.root))
     if sum(len(e.kept) for e in entries.values() if e is not None) == 0:
         raise DataError(f"none of the {n_files} image files in {scan.root} could be read")
-    return _join(train_parts, shape), _join(val_parts, shape), warnings
+    train = _join(train_parts, shape)
+    stats = None
+    hists = [entries[c].train_hist for c in labels]  # type: ignore[union-attr]
+    if in_train is None and len(train) and all(h is not None for h in hists):
+        stats = stats_from_histograms(torch.stack(hists).sum(dim=0))  # == compute_stats(train.images)
+    return train, _join(val_parts, shape), warnings, stats
 
 
 def _join(parts: list[tuple[torch.Tensor, torch.Tensor]], shape: tuple[int, int, int]) -> ImageSet:

@@ -296,7 +296,7 @@ def load_dataset(
         idx = _class_indices(config.classes, all_names, src.title) if config.classes else None
         labels = idx if idx is not None else list(range(len(all_names)))
         tick = _Throttle(callbacks, "decode", f"decoding images in {scan.root.name}", control)
-        train, val, warnings = load_classes(
+        train, val, warnings, stats = load_classes(
             scan,
             labels,
             config.image_size or DEFAULT_IMAGE_SIZE,
@@ -309,7 +309,7 @@ def load_dataset(
         )
         names = tuple(all_names[i] for i in labels)
         all_warnings = tuple(scan.warnings) + tuple(warnings)
-        mean = std = None
+        mean, std = stats if stats is not None else (None, None)
     else:
         plan = _plan(config, src, callbacks, control)
         idx = _class_indices(config.classes, plan.class_names, src.title) if config.classes else None
