@@ -191,12 +191,16 @@ def test_stop_request_cancels_a_generated_dataset(monkeypatch):
     assert len(load_dataset(DataConfig(), control=RunControl()).train) == 200
 
 
-def test_split_layout_statistics_come_from_cached_histograms(tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["train-test", "split-by-fraction"])
+def test_statistics_come_from_cached_histograms(tmp_path, monkeypatch, layout):
     from cvstudio.core.data import loader
     from cvstudio.core.data.stats import compute_stats
 
-    make_jpeg_folder(tmp_path / "train", per_class=8, seed=1)
-    make_jpeg_folder(tmp_path / "test", per_class=3, seed=2)
+    if layout == "train-test":
+        make_jpeg_folder(tmp_path / "train", per_class=8, seed=1)
+        make_jpeg_folder(tmp_path / "test", per_class=3, seed=2)
+    else:
+        make_jpeg_folder(tmp_path, per_class=8, seed=1)
     first = load_dataset(DataConfig(source=str(tmp_path), classes=("cats", "ants")))
     assert (first.mean, first.std) == compute_stats(first.train.images)
 

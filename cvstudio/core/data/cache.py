@@ -205,8 +205,9 @@ class ClassEntry:
     kept: torch.Tensor  # int64 (K,), strictly increasing indices into the class's n_files files
     n_files: int
     failed: tuple[tuple[int, str], ...] = ()  # (file index, reason) of the files that could not be read
-    # train/ + val/ layouts only: per-channel counts of values 0..255 over the class's training images
-    # (files before n_train), so statistics of a cached subset need no pass over the images
+    # per-channel counts of values 0..255 over the images of the files before n_train: the training
+    # files of a train/ + val/ layout, or all files where a split by fraction comes later (its
+    # validation images are subtracted), so statistics of a cached subset need no full pass
     train_hist: torch.Tensor | None = None  # int64 (C, 256)
     n_train: int | None = None
 

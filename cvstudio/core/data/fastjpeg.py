@@ -152,14 +152,14 @@ def operator() -> Callable[..., Any] | None:
 
 def decode(op: Any, data: bytearray, size: int, grayscale: bool) -> np.ndarray | None:
     """``data`` as uint8 (C, size, size), identical to Pillow's decode; None when Pillow must do it."""
+    frame = jpeg_frame(data)
+    if frame is None:
+        return None
     import torch
     from PIL import Image
 
     from cvstudio.core.data.folders import REDUCING_GAP, RESAMPLE
 
-    frame = jpeg_frame(data)
-    if frame is None:
-        return None
     w, h = frame
     if w * h > MAX_IMAGE_PIXELS:
         raise ImageError(too_large(w * h))

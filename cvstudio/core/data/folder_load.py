@@ -81,10 +81,10 @@ def load_classes(
                 listed, size, grayscale, progress=lambda d, n, b=base: tick(b + d, total), control=control
             )
             bad = np.setdiff1d(np.arange(len(listed)), decoded.kept)
-            hist = n_train = None
-            if scan.val is not None:  # the training files are fixed by the layout: keep their histogram
-                n_train = len(scan.class_files(c)[0])
-                hist = channel_histograms(decoded.images[: int((decoded.kept < n_train).sum())])
+            # histogram of the files that can be training files: those of train/ (fixed by the layout), or
+            # all (a split by fraction subtracts its validation images), so cached loads need no full pass
+            n_train = len(scan.class_files(c)[0])
+            hist = channel_histograms(decoded.images[: int((decoded.kept < n_train).sum())])
             entry = ClassEntry(
                 decoded.images,
                 torch.from_numpy(decoded.kept.astype(np.int64)),
@@ -105,15 +105,15 @@ def load_classes(
 
     # the split, exactly as for the whole folder: by fraction over all classes (seeded), or as laid out
     if scan.val is None:
-        train_files, _, singles = folders.split_by_fraction(scan.train, len(scan.class_names), val_fraction, seed)
-        in_train = {p for p, k in train_files}
-        single = [scan.class_names[k] for k in singles if k in labels]
+        counts = [0] * len(scan.class_names)
+        for _, k in scan.train:
+            counts[k] += 1
+        masks = folders.val_masks(counts, val_fraction, seed)
+        single = [scan.class_names[c] for c in sorted(labels) if counts[c] == 1]
         if single:
             warnings.append(f"class(es) with a single image, used for training only: {', '.join(single)}")
-    else:
-        in_train = None
 
-    train_parts, val_parts, failed = [], [], []
+    train_rows, val_rows, failed = [], [], []
     new_label = {c: i for i, c in enumerate(labels)}
     n_files = 0
     for c in sorted(labels):  # original label order, as a whole-folder decode keeps it
@@ -121,34 +121,43 @@ def load_classes(
         assert entry is not None
         class_files = files[c]
         n_files += len(class_files)
-        if in_train is None:
-            n_train = len(scan.class_files(c)[0])
-            is_train = np.arange(len(class_files)) < n_train
+        if scan.val is None:
+            is_train = ~masks[c]
         else:
-            is_train = np.fromiter((p in in_train for p in class_files), dtype=bool, count=len(class_files))
+            is_train = np.arange(len(class_files)) < len(scan.class_files(c)[0])
         kept = entry.kept.numpy()
-        rows_train = np.flatnonzero(is_train[kept])
-        rows_val = np.flatnonzero(~is_train[kept])
-        for rows, parts in ((rows_train, train_parts), (rows_val, val_parts)):
-            images = entry.images if len(rows) == len(kept) else entry.images[torch.from_numpy(rows)]
-            parts.append((images, torch.full((len(rows),), new_label[c], dtype=torch.int64)))
+        rows = is_train[kept]
+        train_rows.append((entry.images, torch.from_numpy(np.flatnonzero(rows)), new_label[c]))
+        val_rows.append((entry.images, torch.from_numpy(np.flatnonzero(~rows)), new_label[c]))
         failed.extend((class_files[i], why) for i, why in entry.failed)
     failed.extend((p, why) for p, k, why in scan.odd if k in new_label)
     if failed:
         warnings.append(folders.skipped_warning(failed, scan.root))
     if sum(len(e.kept) for e in entries.values() if e is not None) == 0:
         raise DataError(f"none of the {n_files} image files in {scan.root} could be read")
-    train = _join(train_parts, shape)
+    train, val = _gather(train_rows, shape), _gather(val_rows, shape)
     stats = None
     hists = [entries[c].train_hist for c in labels]  # type: ignore[union-attr]
-    if in_train is None and len(train) and all(h is not None for h in hists):
-        stats = stats_from_histograms(torch.stack(hists).sum(dim=0))  # == compute_stats(train.images)
-    return train, _join(val_parts, shape), warnings, stats
+    if len(train) and all(h is not None for h in hists):
+        total = torch.stack(hists).sum(dim=0)
+        if scan.val is None:  # the histograms cover every file of the class: take the validation images out
+            total -= channel_histograms(val.images)
+        stats = stats_from_histograms(total)  # exactly compute_stats(train.images): same counts
+    return train, val, warnings, stats
 
 
-def _join(parts: list[tuple[torch.Tensor, torch.Tensor]], shape: tuple[int, int, int]) -> ImageSet:
-    if len(parts) == 1:
-        return ImageSet(parts[0][0].contiguous(), parts[0][1])
-    if not parts:
-        return ImageSet(torch.empty((0, *shape), dtype=torch.uint8), torch.empty(0, dtype=torch.int64))
-    return ImageSet(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
+def _gather(parts: list[tuple[torch.Tensor, torch.Tensor, int]], shape: tuple[int, int, int]) -> ImageSet:
+    """Rows ``idx`` of each class's images into one new tensor (one copy), labelled."""
+    n = sum(len(idx) for _, idx, _ in parts)
+    images = torch.empty((n, *shape), dtype=torch.uint8)
+    labels = torch.empty(n, dtype=torch.int64)
+    at = 0
+    for source, idx, label in parts:
+        k = len(idx)
+        if k == source.shape[0]:
+            images[at : at + k] = source
+        elif k:
+            torch.index_select(source, 0, idx, out=images[at : at + k])
+        labels[at : at + k] = label
+        at += k
+    return ImageSet(images, labels)

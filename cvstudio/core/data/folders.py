@@ -387,26 +387,30 @@ def split_by_fraction(
     Every class with at least two images gets at least one validation image
     and keeps at least one training image.
     """
-    rng = np.random.default_rng(seed)
     per_class: list[list[tuple[str, int]]] = [[] for _ in range(num_classes)]
     for item in files:
         per_class[item[1]].append(item)
+    masks = val_masks([len(items) for items in per_class], val_fraction, seed)
     train: list[tuple[str, int]] = []
     val: list[tuple[str, int]] = []
-    singles: list[int] = []
-    for label, items in enumerate(per_class):
-        n = len(items)
-        if n < 2:
-            train.extend(items)
-            if n == 1:
-                singles.append(label)
-            continue
-        n_val = min(n - 1, max(1, int(round(n * val_fraction))))
-        order = rng.permutation(n)
-        val_idx = set(order[:n_val].tolist())
-        for i, item in enumerate(items):  # keep the files' order inside each part
-            (val if i in val_idx else train).append(item)
-    return train, val, singles
+    for items, is_val in zip(per_class, masks):
+        for item, v in zip(items, is_val.tolist()):  # keep the files' order inside each part
+            (val if v else train).append(item)
+    return train, val, [label for label, items in enumerate(per_class) if len(items) == 1]
+
+
+def val_masks(counts: list[int], val_fraction: float, seed: int) -> list[np.ndarray]:
+    """Per class, which of its files (in listed order) are validation files: the split of
+    :func:`split_by_fraction`, without touching the file names."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for n in counts:
+        mask = np.zeros(n, dtype=bool)
+        if n >= 2:
+            n_val = min(n - 1, max(1, int(round(n * val_fraction))))
+            mask[rng.permutation(n)[:n_val]] = True
+        out.append(mask)
+    return out
 
 
 # ---------------------------------------------------------------------------
