@@ -57,6 +57,7 @@ def load_classes(
     """
     shape = (1 if grayscale else 3, size, size)
     files = {c: sum(scan.class_files(c), []) for c in labels}  # training files, then validation files
+    n_train = {c: len(scan.class_files(c)[0]) for c in labels}
     where = {c: _class_cache(scan, c, size, grayscale) for c in labels}
 
     emit(callbacks, Progress("cache", 0, 1, "looking for a cached copy"))
@@ -83,15 +84,14 @@ def load_classes(
             bad = np.setdiff1d(np.arange(len(listed)), decoded.kept)
             # histogram of the files that can be training files: those of train/ (fixed by the layout), or
             # all (a split by fraction subtracts its validation images), so cached loads need no full pass
-            n_train = len(scan.class_files(c)[0])
-            hist = channel_histograms(decoded.images[: int((decoded.kept < n_train).sum())])
+            hist = channel_histograms(decoded.images[: int((decoded.kept < n_train[c]).sum())])
             entry = ClassEntry(
                 decoded.images,
                 torch.from_numpy(decoded.kept.astype(np.int64)),
                 len(listed),
                 tuple((int(i), why) for i, (_, why) in zip(bad, decoded.failed)),
                 hist,
-                n_train,
+                n_train[c],
             )
             failure = save_class_entry(where[c][0], where[c][1], entry)
             if failure:
@@ -124,7 +124,7 @@ def load_classes(
         if scan.val is None:
             is_train = ~masks[c]
         else:
-            is_train = np.arange(len(class_files)) < len(scan.class_files(c)[0])
+            is_train = np.arange(len(class_files)) < n_train[c]
         kept = entry.kept.numpy()
         rows = is_train[kept]
         train_rows.append((entry.images, torch.from_numpy(np.flatnonzero(rows)), new_label[c]))
@@ -137,7 +137,7 @@ def load_classes(
         raise DataError(f"none of the {n_files} image files in {scan.root} could be read")
     train, val = _gather(train_rows, shape), _gather(val_rows, shape)
     stats = None
-    hists = [entries[c].train_hist for c in labels]  # type: ignore[union-attr]
+    hists = [entries[c].train_hist if entries[c].n_train == n_train[c] else None for c in labels]  # type: ignore[union-attr]
     if len(train) and all(h is not None for h in hists):
         total = torch.stack(hists).sum(dim=0)
         if scan.val is None:  # the histograms cover every file of the class: take the validation images out

@@ -147,6 +147,7 @@ class FolderScan:
     warnings: list[str] = field(default_factory=list)
     stats: dict[str, tuple[int, int, int]] = field(default_factory=dict, repr=False)  # file -> (size, mtime, ctime)
     odd: list[tuple[str, int, str]] = field(default_factory=list)  # (file, label, reason): image names, not files
+    _by_class: dict[int, tuple[list[str], list[str]]] | None = field(default=None, repr=False, compare=False)
 
     def fingerprint(self) -> list[Any]:
         """Paths, sizes, modification and status-change times (as listed): what a cached decode depends on."""
@@ -169,9 +170,13 @@ class FolderScan:
 
     def class_files(self, label: int) -> tuple[list[str], list[str]]:
         """The training and validation files (as laid out on disk) of one class, in order."""
-        train = [p for p, k in self.train if k == label]
-        val = [p for p, k in self.val or [] if k == label]
-        return train, val
+        if self._by_class is None:
+            by_class: dict[int, tuple[list[str], list[str]]] = {k: ([], []) for k in range(len(self.class_names))}
+            for i, files in enumerate((self.train, self.val or [])):
+                for path, k in files:
+                    by_class[k][i].append(path)
+            self._by_class = by_class
+        return self._by_class[label]
 
     def class_fingerprint(self, label: int | None) -> list[Any]:
         """What a cached decode of one class (``None``: of all) depends on.
@@ -181,12 +186,13 @@ class FolderScan:
         """
         cut = len(str(self.root)) + 1
         out: list[Any] = [str(self.train_dir)[cut:], str(self.val_dir)[cut:] if self.val_dir else None]
-        for split, files in (("train", self.train), ("val", self.val or [])):
-            for path, k in files:
-                if label is None:
-                    out.append((split, path[cut:], k, *self.stat(path)))
-                elif k == label:  # not the label number: adding another class folder keeps this one's key
-                    out.append((split, path[cut:], *self.stat(path)))
+        if label is None:
+            for split, files in (("train", self.train), ("val", self.val or [])):
+                out.extend((split, path[cut:], k, *self.stat(path)) for path, k in files)
+            return out
+        # not the label number: adding another class folder keeps this class's key
+        for split, paths in zip(("train", "val"), self.class_files(label)):
+            out.extend((split, path[cut:], *self.stat(path)) for path in paths)
         return out
 
 
