@@ -159,15 +159,15 @@ def test_stop_request_cancels_and_keeps_only_complete_classes(tmp_path, monkeypa
     monkeypatch.setattr(folders, "CHUNK_FILES", 4)
     control = RunControl()
     reads = []
-    real_read = folders.read_file
+    real_open = folders.open_regular
 
-    def read(path):
+    def opened(path):
         reads.append(path)
         if len(reads) == 20:  # inside the second class (15 files each)
             control.request_stop()
-        return real_read(path)
+        return real_open(path)
 
-    monkeypatch.setattr(folders, "read_file", read)
+    monkeypatch.setattr(folders, "open_regular", opened)
     with pytest.raises(Cancelled):
         load_dataset(DataConfig(source=str(tmp_path), classes=("ants", "bees", "cats")), control=control)
     assert decoded_classes(spy_decode) == [["ants"], ["bees"]]  # cats never started
@@ -226,3 +226,30 @@ def test_damaged_class_entry_is_decoded_again(tmp_path, spy_decode, offset):
     again = load_dataset(DataConfig(source=str(tmp_path), classes=("ants", "bees")))
     assert decoded_classes(spy_decode) == [["bees"]]
     assert torch.equal(again.train.images, first.train.images) and (again.mean, again.std) == (first.mean, first.std)
+
+
+def test_pause_holds_decoding_until_resumed(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    make_jpeg_folder(tmp_path, per_class=12)
+    monkeypatch.setattr(folders, "CHUNK_FILES", 4)
+    control = RunControl()
+    control.pause()
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(b=load_dataset(DataConfig(source=str(tmp_path)), control=control)))
+    worker.start()
+    time.sleep(0.5)
+    assert worker.is_alive() and "b" not in result  # waiting, not decoding
+    control.resume()
+    worker.join(timeout=30)
+    assert len(result["b"].train) + len(result["b"].val) == 4 * 15
+
+
+def test_big_files_are_streamed_with_the_same_pixels(tmp_path, monkeypatch):
+    make_jpeg_folder(tmp_path, per_class=5)
+    files = [(p, 0) for p, _ in folders.scan_folder(tmp_path).train]
+    whole = folders.decode_files(files, 32, False)
+    monkeypatch.setattr(folders, "READ_WHOLE_BYTES", 100)  # every file counts as big
+    streamed = folders.decode_files(files, 32, False)
+    assert torch.equal(whole.images, streamed.images) and streamed.failed == []

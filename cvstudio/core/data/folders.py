@@ -45,6 +45,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cvstudio.core.control import RunControl
+from cvstudio.core.data import fastjpeg
 from cvstudio.core.errors import Cancelled, DataError, ImageError
 from cvstudio.core.images import MAX_IMAGE_PIXELS, OPEN_LOCK, flatten, to_8bit, too_large
 
@@ -434,8 +435,11 @@ class DecodedFiles:
 CHUNK_FILES = 256  # files per unit of work: stop requests and progress are seen between chunks
 
 
-def read_file(path: str) -> bytearray:
-    """The bytes of a regular file; ImageError for FIFOs, devices, empty or vanished files.
+READ_WHOLE_BYTES = 16 * 2**20  # files up to this size are read into memory at once; bigger ones are streamed
+
+
+def open_regular(path: str) -> tuple[IO[bytes], int]:
+    """An open regular file and its size; ImageError for FIFOs, devices, empty or vanished files.
 
     Opened non-blocking, so a FIFO put where an image was listed cannot hang
     the decoder (it is refused after ``fstat``, before any read).
@@ -449,24 +453,50 @@ def read_file(path: str) -> bytearray:
         raise ImageError("permission denied") from None
     except OSError as exc:
         raise ImageError(f"cannot read the file ({exc.strerror or exc})") from None
-    with os.fdopen(fd, "rb", buffering=0) as f:
+    f = os.fdopen(fd, "rb", buffering=0)
+    try:
         st = os.fstat(fd)
         if not stat_mod.S_ISREG(st.st_mode):
             raise ImageError("not a regular file")
         if st.st_size == 0:
             raise ImageError("empty file")
-        buf = bytearray(st.st_size)
-        view, got = memoryview(buf), 0
-        while got < len(buf):
-            n = f.readinto(view[got:])
-            if not n:
-                break
-            got += n
+    except BaseException:
+        f.close()
+        raise
+    return f, st.st_size
+
+
+def read_file(path: str) -> bytearray:
+    """The bytes of a regular file (see :func:`open_regular` for what is refused)."""
+    f, size = open_regular(path)
+    with f:
+        return _read_all(f, size)
+
+
+def _read_all(f: IO[bytes], size: int) -> bytearray:
+    buf = bytearray(size)
+    view, got = memoryview(buf), 0
+    while got < len(buf):
+        n = f.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
     if got < len(buf):
         del buf[got:]
     if not buf:
         raise ImageError("empty file")
     return buf
+
+
+def _decode_file(path: str, size: int, grayscale: bool, op: Any) -> np.ndarray:
+    """One file as uint8 (C, size, size): small files read whole (plain JPEGs through ``op``), big ones streamed."""
+    f, nbytes = open_regular(path)
+    with f:
+        if nbytes > READ_WHOLE_BYTES:  # a big photo or scan: Pillow streams it (and drafts JPEGs)
+            return decode_image(io.BufferedReader(f), size, grayscale)  # type: ignore[arg-type]
+        data = _read_all(f, nbytes)
+    arr = fastjpeg.decode(op, data, size, grayscale) if op is not None else None
+    return arr if arr is not None else decode_image(io.BytesIO(data), size, grayscale)
 
 
 def decode_files(
@@ -484,8 +514,6 @@ def decode_files(
     :data:`CHUNK_FILES` files (nothing is returned); pause waits there.
     ``fast=False`` decodes every file with Pillow (same pixels, slower).
     """
-    from cvstudio.core.data import fastjpeg
-
     n = len(files)
     channels = 1 if grayscale else 3
     out = np.empty((n, channels, size, size), dtype=np.uint8)
@@ -497,9 +525,7 @@ def decode_files(
     def work(lo: int, hi: int) -> int:
         for i in range(lo, hi):
             try:
-                data = read_file(files[i][0])
-                arr = fastjpeg.decode(op, data, size, grayscale) if op is not None else None
-                out[i] = arr if arr is not None else decode_image(io.BytesIO(data), size, grayscale)
+                out[i] = _decode_file(files[i][0], size, grayscale, op)
                 ok[i] = True
             except MemoryError:
                 raise
