@@ -68,7 +68,7 @@ def jpeg_frame(data: bytes | bytearray | memoryview) -> tuple[int, int] | None:
         length = (data[i + 2] << 8) | data[i + 3]
         if length < 2:
             return None
-        seg = bytes(data[i + 4 : i + 4 + min(length - 2, 8)])
+        seg = data[i + 4 : i + 2 + length if length < 10 else i + 12]  # the first (up to) 8 bytes
         if marker == 0xE1 and seg.startswith(b"Exif"):
             return None  # orientation: Pillow applies it
         if marker == 0xE2 and seg.startswith(b"MPF"):
