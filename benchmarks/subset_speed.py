@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_speed import CheatsheetNet, cheatsheet_evaluate, cheatsheet_train  # noqa: E402
 
-from cvstudio.core.data import fastjpeg, load_dataset  # noqa: E402
+from cvstudio.core.data import fastdecode, load_dataset  # noqa: E402
 from cvstudio.core.data.shapes import CLASS_NAMES, generate_shapes  # noqa: E402
 from cvstudio.core.models import get_preset  # noqa: E402
 from cvstudio.core.models.presets import PRESETS  # noqa: E402
@@ -98,15 +98,15 @@ def fresh_cache(tmp: Path, name: str) -> None:
 
 def bench_load(root: Path, tmp: Path) -> tuple[float, float, float]:
     print("1. loading the 2-class subset with a cold cache")
-    real = fastjpeg.operator
+    real = fastdecode.operator
     fresh_cache(tmp, "before")
-    fastjpeg.operator = lambda: None  # the loader before: Pillow for every file, one thread for small ones
+    fastdecode.operator = lambda: None  # the loader before: Pillow for every file, one thread for small ones
     try:
         start = time.perf_counter()
         whole = load_dataset(DataConfig(source=str(root)))  # every class decoded, then (cheaply) cut
         before_s = time.perf_counter() - start
     finally:
-        fastjpeg.operator = real
+        fastdecode.operator = real
     fresh_cache(tmp, "load")
     start = time.perf_counter()
     bundle = load_dataset(DataConfig(source=str(root), classes=SUBSET))
@@ -218,7 +218,7 @@ def main() -> int:
     importlib.import_module("torchvision")  # imported up front: no contender pays its 1-3 s import in a timing
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
-          f"fast JPEG decoder: {'yes' if fastjpeg.operator() else 'no (Pillow)'}")
+          f"fast decoders (libjpeg-turbo, libpng): {'yes' if fastdecode.operator() else 'no (Pillow)'}")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         root = tmp / "tenclasses"

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from cvstudio.core.control import RunControl
-from cvstudio.core.data import fastjpeg, folders, load_dataset, shapes
+from cvstudio.core.data import fastdecode, folders, load_dataset, shapes
 from cvstudio.core.data.cache import cache_folder
 from cvstudio.core.errors import Cancelled
 from cvstudio.core.specs import DataConfig
@@ -81,14 +81,14 @@ def spy_decode(monkeypatch):
 def test_same_tensors_as_the_whole_folder_pillow_decode(tmp_path, monkeypatch, grayscale):
     make_jpeg_folder(tmp_path)
     fast_hits = []
-    real = fastjpeg.decode
-    monkeypatch.setattr(fastjpeg, "decode", lambda *a: (lambda r: fast_hits.append(r is not None) or r)(real(*a)))
+    real = fastdecode.decode
+    monkeypatch.setattr(fastdecode, "decode", lambda *a: (lambda r: fast_hits.append(r is not None) or r)(real(*a)))
     bundle = load_dataset(DataConfig(source=str(tmp_path), classes=("dogs", "bees"), grayscale=grayscale))
     (ti, tl), (vi, vl) = reference(tmp_path, ("dogs", "bees"), grayscale=grayscale)
     assert torch.equal(bundle.train.images, ti) and torch.equal(bundle.train.labels, tl)
     assert torch.equal(bundle.val.images, vi) and torch.equal(bundle.val.labels, vl)
     assert bundle.class_names == ("dogs", "bees")
-    if fastjpeg.operator() is not None:  # the fast path really decoded most files, yet nothing differs
+    if fastdecode.operator() is not None:  # the fast path really decoded most files, yet nothing differs
         assert sum(fast_hits) >= 16 and not all(fast_hits)
 
 
@@ -100,21 +100,67 @@ def test_fast_jpeg_path_matches_pillow_file_by_file(tmp_path):
     assert torch.equal(fast.images, slow.images) and len(fast.failed) == 0
 
 
+def _text_chunk():
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Comment", "made for a test")
+    return info
+
+
+def test_fast_png_path_matches_pillow_and_leaves_the_rest_to_it(tmp_path, monkeypatch):
+    rng = np.random.default_rng(3)
+    rgb, grey = noise(rng, 30, 22), noise(rng, 32, 32, grey=True)
+    pal = Image.fromarray(noise(rng, 32, 32)).convert("P", palette=Image.Palette.ADAPTIVE, colors=50)
+    kinds = {
+        "rgb.png": (Image.fromarray(rgb), {}, True),
+        "grey.png": (Image.fromarray(grey), {}, True),
+        "palette.png": (pal, {}, True),
+        "text.png": (Image.fromarray(rgb), {"pnginfo": _text_chunk()}, True),  # tEXt changes no pixel
+        "palette-transparent.png": (pal, {"transparency": 3}, False),  # tRNS: composited on white by Pillow
+        "rgba.png": (Image.fromarray(np.dstack([rgb, noise(rng, 30, 22, True)]), "RGBA"), {}, False),
+        "deep.png": (Image.fromarray(grey.astype(np.uint16) * 257), {}, False),  # 16-bit: scaled by Pillow
+    }
+    for name, (img, kw, _) in kinds.items():
+        img.save(tmp_path / name, **kw)
+    hits = {}
+    real = fastdecode.decode
+
+    def spy(ops, data, *args):
+        result = real(ops, data, *args)
+        hits[bytes(data)] = result is not None
+        return result
+
+    monkeypatch.setattr(fastdecode, "decode", spy)
+    for grayscale in (False, True):
+        files = [(str(tmp_path / name), 0) for name in kinds]
+        fast = folders.decode_files(files, 32, grayscale, fast=True)
+        slow = folders.decode_files(files, 32, grayscale, fast=False)
+        assert torch.equal(fast.images, slow.images) and fast.failed == []
+    if fastdecode.operator() is not None and fastdecode.operator().png is not None:
+        taken = {name: hits[(tmp_path / name).read_bytes()] for name in kinds}
+        assert taken == {name: expected for name, (_, _, expected) in kinds.items()}
+
+
 def test_jpeg_frame_accepts_only_plain_jpegs():
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), (1, 2, 3)).save(buf, format="JPEG")
     plain = buf.getvalue()
-    assert fastjpeg.jpeg_frame(plain) == (40, 30)
-    assert fastjpeg.jpeg_frame(plain[:-2]) is None  # truncated (no EOI)
+    assert fastdecode.jpeg_frame(plain) == (40, 30)
+    assert fastdecode.jpeg_frame(plain[:-2]) is None  # truncated (no EOI)
     exif = Image.Exif()
     exif[0x0112] = 3
     buf = io.BytesIO()
     Image.new("RGB", (40, 30)).save(buf, format="JPEG", exif=exif)
-    assert fastjpeg.jpeg_frame(buf.getvalue()) is None
+    assert fastdecode.jpeg_frame(buf.getvalue()) is None
     buf = io.BytesIO()
     Image.new("CMYK", (8, 8)).save(buf, format="JPEG")
-    assert fastjpeg.jpeg_frame(buf.getvalue()) is None
-    assert fastjpeg.jpeg_frame(b"\x89PNG\r\n\x1a\n") is None
+    assert fastdecode.jpeg_frame(buf.getvalue()) is None
+    assert fastdecode.jpeg_frame(b"\x89PNG\r\n\x1a\n") is None
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(buf, format="PNG")
+    assert fastdecode.png_frame(buf.getvalue()) == (40, 30)
+    assert fastdecode.png_frame(plain) is None
 
 
 def test_a_subset_decodes_only_its_classes_and_later_subsets_reuse_them(tmp_path, spy_decode):

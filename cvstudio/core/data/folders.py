@@ -22,8 +22,8 @@ gives a model at classification time). Files that cannot be decoded are skipped
 and reported in the warnings, each with its reason. Files are read into memory
 first (never opened if they are not regular files, so a FIFO cannot block),
 then decoded into one preallocated uint8 array: small plain JPEGs through
-libjpeg-turbo directly (``fastjpeg``; same pixels, ~3x faster), everything
-else by Pillow. A symbolic link to a folder that leads back to the dataset
+libjpeg-turbo / libpng directly (``fastdecode``; same pixels, 2-3x faster),
+everything else by Pillow. A symbolic link to a folder that leads back to the dataset
 root or one of its ancestors is skipped with a warning.
 """
 
@@ -45,7 +45,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cvstudio.core.control import RunControl
-from cvstudio.core.data import fastjpeg
+from cvstudio.core.data import fastdecode
 from cvstudio.core.errors import Cancelled, DataError, ImageError
 from cvstudio.core.images import MAX_IMAGE_PIXELS, OPEN_LOCK, flatten, to_8bit, too_large
 
@@ -495,7 +495,7 @@ def _decode_file(path: str, size: int, grayscale: bool, op: Any) -> np.ndarray:
         if nbytes > READ_WHOLE_BYTES:  # a big photo or scan: Pillow streams it (and drafts JPEGs)
             return decode_image(io.BufferedReader(f), size, grayscale)  # type: ignore[arg-type]
         data = _read_all(f, nbytes)
-    arr = fastjpeg.decode(op, data, size, grayscale) if op is not None else None
+    arr = fastdecode.decode(op, data, size, grayscale) if op is not None else None
     return arr if arr is not None else decode_image(io.BytesIO(data), size, grayscale)
 
 
@@ -520,7 +520,7 @@ def decode_files(
     ok = np.zeros(n, dtype=bool)
     errors: dict[int, str] = {}
     lock = threading.Lock()
-    op = fastjpeg.operator() if fast and n else None
+    op = fastdecode.operator() if fast and n else None
 
     def work(lo: int, hi: int) -> int:
         for i in range(lo, hi):
@@ -578,16 +578,13 @@ def _check(control: RunControl | None) -> None:
 
 
 SMALL_FILE_BYTES = 50_000  # below this, decoding is mostly Python work under the GIL
-_JPEG_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif")
-
-
-def _decode_workers(files: list[tuple[str, int]], fast_jpeg: bool = False) -> int:
-    """Threads pay off only when C code that releases the GIL dominates: big files, or small JPEGs
-    decoded by libjpeg-turbo directly (``fastjpeg``).
+def _decode_workers(files: list[tuple[str, int]], fast: bool = False) -> int:
+    """Threads pay off only when C code that releases the GIL dominates: big files, or small files
+    decoded by libjpeg-turbo / libpng directly (``fastdecode``).
 
     Measured on 2 cores with 32x32 PNGs through Pillow: 1 thread 0.50 s, 2 threads 0.94 s,
     4 threads 1.2 s for 6,000 files; the threads fight over the GIL for the per-image Python work.
-    12,000 32x32 JPEGs: Pillow 1 thread 11.3k files/s, 2 threads 9.6k/s; fastjpeg 1 thread 24k/s,
+    12,000 32x32 JPEGs: Pillow 1 thread 11.3k files/s, 2 threads 9.6k/s; fastdecode 1 thread 24k/s,
     2 threads 28k/s, 4 threads 18k/s (a quiet machine); with the other cores busy, 1 and 2 threads
     were equal (28.7k vs 27.8k/s): ~60% of the time per file is Python work under the GIL.
     """
@@ -600,10 +597,7 @@ def _decode_workers(files: list[tuple[str, int]], fast_jpeg: bool = False) -> in
             pass
     cores = os.cpu_count() or 1
     if sizes and sum(sizes) / len(sizes) < SMALL_FILE_BYTES:
-        jpegs = sum(os.path.splitext(p)[1].lower() in _JPEG_EXTENSIONS for p, _ in sample)
-        if fast_jpeg and jpegs * 2 > len(sample):
-            return min(2, cores)
-        return 1
+        return min(2, cores) if fast else 1
     return min(8, cores + 2)
 
 
