@@ -34,7 +34,7 @@ def _class_cache(scan: folders.FolderScan, label: int, size: int, grayscale: boo
         "image_size": size,
         "grayscale": grayscale,
     }
-    return cache_path(identity), make_key(identity, scan.class_fingerprint(label))
+    return cache_path(identity), make_key(identity, scan.class_digest(label))
 
 
 def load_classes(
