@@ -113,51 +113,51 @@ def load_classes(
         if single:
             warnings.append(f"class(es) with a single image, used for training only: {', '.join(single)}")
 
-    train_rows, val_rows, failed = [], [], []
+    rows: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # class -> (training rows, validation rows)
+    failed: list[tuple[str, str]] = []
     new_label = {c: i for i, c in enumerate(labels)}
-    n_files = 0
-    for c in sorted(labels):  # original label order, as a whole-folder decode keeps it
+    hists = [entries[c].train_hist if entries[c].n_train == n_train[c] else None for c in labels]  # type: ignore[union-attr]
+    order = sorted(labels)  # original label order, as a whole-folder decode keeps it
+    for c in order:
         entry = entries[c]
         assert entry is not None
-        class_files = files[c]
-        n_files += len(class_files)
         if scan.val is None:
             is_train = ~masks[c]
         else:
-            is_train = np.arange(len(class_files)) < n_train[c]
-        kept = entry.kept.numpy()
-        rows = is_train[kept]
-        train_rows.append((entry.images, torch.from_numpy(np.flatnonzero(rows)), new_label[c]))
-        val_rows.append((entry.images, torch.from_numpy(np.flatnonzero(~rows)), new_label[c]))
-        failed.extend((class_files[i], why) for i, why in entry.failed)
+            is_train = np.arange(len(files[c])) < n_train[c]
+        in_train = is_train[entry.kept.numpy()]
+        rows[c] = (torch.from_numpy(np.flatnonzero(in_train)), torch.from_numpy(np.flatnonzero(~in_train)))
+        failed.extend((files[c][i], why) for i, why in entry.failed)
     failed.extend((p, why) for p, k, why in scan.odd if k in new_label)
     if failed:
         warnings.append(folders.skipped_warning(failed, scan.root))
-    if sum(len(e.kept) for e in entries.values() if e is not None) == 0:
-        raise DataError(f"none of the {n_files} image files in {scan.root} could be read")
-    train, val = _gather(train_rows, shape), _gather(val_rows, shape)
+    if sum(len(rows[c][0]) + len(rows[c][1]) for c in order) == 0:
+        raise DataError(f"none of the {sum(len(files[c]) for c in order)} image files in {scan.root} could be read")
+
+    # one copy into the result, class by class, each class's decoded images let go once copied
+    train, val = (_empty(sum(len(rows[c][i]) for c in order), shape) for i in (0, 1))
+    at = [0, 0]
+    for c in order:
+        images = entries.pop(c).images  # type: ignore[union-attr]
+        for i, part in enumerate((train, val)):
+            idx = rows[c][i]
+            k = len(idx)
+            if k == images.shape[0]:
+                part.images[at[i] : at[i] + k] = images
+            elif k:
+                torch.index_select(images, 0, idx, out=part.images[at[i] : at[i] + k])
+            part.labels[at[i] : at[i] + k] = new_label[c]
+            at[i] += k
+        del images
+
     stats = None
-    hists = [entries[c].train_hist if entries[c].n_train == n_train[c] else None for c in labels]  # type: ignore[union-attr]
     if len(train) and all(h is not None for h in hists):
-        total = torch.stack(hists).sum(dim=0)
+        total = torch.stack(hists).sum(dim=0)  # type: ignore[arg-type]
         if scan.val is None:  # the histograms cover every file of the class: take the validation images out
             total -= channel_histograms(val.images)
         stats = stats_from_histograms(total)  # exactly compute_stats(train.images): same counts
     return train, val, warnings, stats
 
 
-def _gather(parts: list[tuple[torch.Tensor, torch.Tensor, int]], shape: tuple[int, int, int]) -> ImageSet:
-    """Rows ``idx`` of each class's images into one new tensor (one copy), labelled."""
-    n = sum(len(idx) for _, idx, _ in parts)
-    images = torch.empty((n, *shape), dtype=torch.uint8)
-    labels = torch.empty(n, dtype=torch.int64)
-    at = 0
-    for source, idx, label in parts:
-        k = len(idx)
-        if k == source.shape[0]:
-            images[at : at + k] = source
-        elif k:
-            torch.index_select(source, 0, idx, out=images[at : at + k])
-        labels[at : at + k] = label
-        at += k
-    return ImageSet(images, labels)
+def _empty(n: int, shape: tuple[int, int, int]) -> ImageSet:
+    return ImageSet(torch.empty((n, *shape), dtype=torch.uint8), torch.empty(n, dtype=torch.int64))
