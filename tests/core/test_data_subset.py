@@ -108,6 +108,18 @@ def _text_chunk():
     return info
 
 
+def _xmp_chunk():
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+    )
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    return info
+
+
 def test_fast_png_path_matches_pillow_and_leaves_the_rest_to_it(tmp_path, monkeypatch):
     rng = np.random.default_rng(3)
     rgb, grey = noise(rng, 30, 22), noise(rng, 32, 32, grey=True)
@@ -117,6 +129,7 @@ def test_fast_png_path_matches_pillow_and_leaves_the_rest_to_it(tmp_path, monkey
         "grey.png": (Image.fromarray(grey), {}, True),
         "palette.png": (pal, {}, True),
         "text.png": (Image.fromarray(rgb), {"pnginfo": _text_chunk()}, True),  # tEXt changes no pixel
+        "xmp.png": (Image.fromarray(rgb), {"pnginfo": _xmp_chunk()}, False),  # may hold an orientation
         "palette-transparent.png": (pal, {"transparency": 3}, False),  # tRNS: composited on white by Pillow
         "rgba.png": (Image.fromarray(np.dstack([rgb, noise(rng, 30, 22, True)]), "RGBA"), {}, False),
         "deep.png": (Image.fromarray(grey.astype(np.uint16) * 257), {}, False),  # 16-bit: scaled by Pillow

@@ -8,13 +8,13 @@ libpng called through torchvision's compiled ``image.decode_jpeg`` /
 Only files whose pixels are *certain* to equal :func:`folders.decode_image`'s
 take this path:
 
-* JPEG: baseline or progressive 8-bit, 1 or 3 components, no EXIF block
-  (orientation), no Adobe marker (CMYK / RGB transforms), no MPO index, ending
+* JPEG: baseline or progressive 8-bit, 1 or 3 components, no APP1 block
+  (EXIF or XMP: orientation), no Adobe marker (CMYK / RGB transforms), no MPO index, ending
   in an EOI marker, and small enough that Pillow's draft mode would not
   decode it at a reduced scale (libjpeg's own grey conversion is what Pillow's
   draft asks for too);
 * PNG (lossless, so any correct decoder gives the same pixels): 8-bit grey,
-  RGB or palette images, not interlaced, without transparency, EXIF or
+  RGB or palette images, not interlaced, without transparency, EXIF, XMP or
   animation chunks; the
   mode conversion and resizing are then Pillow's own, on the decoded pixels.
 
@@ -79,8 +79,8 @@ def jpeg_frame(data: bytes | bytearray | memoryview) -> tuple[int, int] | None:
         if length < 2:
             return None
         seg = data[i + 4 : i + 2 + length if length < 10 else i + 12]  # the first (up to) 8 bytes
-        if marker == 0xE1 and seg.startswith(b"Exif"):
-            return None  # orientation: Pillow applies it
+        if marker == 0xE1:
+            return None  # EXIF or XMP: Pillow applies the orientation either holds
         if marker == 0xE2 and seg.startswith(b"MPF"):
             return None
         if marker == 0xEE and seg.startswith(b"Adobe"):
@@ -197,6 +197,10 @@ _PNG_HARMLESS = frozenset(
 )
 
 
+_PNG_TEXT = frozenset((b"tEXt", b"zTXt", b"iTXt"))
+_PNG_TEXT_ORIENTATION = (b"xml:com.adobe.xmp", b"raw profile type")
+
+
 def png_frame(data: bytes | bytearray | memoryview) -> tuple[int, int] | None:
     """(width, height) of a PNG this module may decode, else None (see the module notes)."""
     if len(data) < 33 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
@@ -213,6 +217,8 @@ def png_frame(data: bytes | bytearray | memoryview) -> tuple[int, int] | None:
             return (w, h)  # chunks after the image data cannot be transparency or animation control
         if kind not in _PNG_HARMLESS:
             return None  # tRNS, eXIf, acTL, ...: Pillow's path
+        if kind in _PNG_TEXT and bytes(data[i + 8 : i + 8 + 40]).lower().startswith(_PNG_TEXT_ORIENTATION):
+            return None  # XMP or raw EXIF in a text chunk: Pillow may find an orientation there
         i += 12 + length
     return None
 
