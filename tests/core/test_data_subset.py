@@ -33,7 +33,7 @@ def make_jpeg_folder(root: Path, per_class: int = 12, seed: int = 0) -> None:
         ((32, 32), {"quality": 90}),  # baseline 4:2:0, already the input size
         ((30, 40), {"quality": 75, "subsampling": 0}),  # 4:4:4, resized
         ((50, 20), {"quality": 80, "progressive": True}),  # progressive, resized
-        ((64, 60), {"quality": 85}),  # min(60 // 32, 64 // 32) = 1: still full-size decode
+        ((64, 60), {"quality": 85, "subsampling": 1}),  # 4:2:2; min(60 // 32, 64 // 32) = 1: full-size decode
         ((100, 80), {"quality": 85}),  # draft mode would halve it: Pillow's path
     ]
     for k, name in enumerate(CLASSES):

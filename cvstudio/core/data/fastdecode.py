@@ -127,7 +127,7 @@ class Decoders:
 
 
 def _samples() -> tuple[list[bytearray], list[bytearray]]:
-    """JPEG and PNG files made by Pillow: colour 4:2:0 and 4:4:4, grey, progressive; RGB, grey, palette."""
+    """JPEG and PNG files made by Pillow: colour 4:2:0, 4:2:2 and 4:4:4, grey, progressive; RGB, grey, palette."""
     from PIL import Image
 
     yy, xx = np.mgrid[0:32, 0:32]
@@ -142,6 +142,7 @@ def _samples() -> tuple[list[bytearray], list[bytearray]]:
     jpegs = [
         save(Image.fromarray(rgb), "JPEG", quality=85),
         save(Image.fromarray(rgb), "JPEG", quality=95, subsampling=0),
+        save(Image.fromarray(rgb), "JPEG", quality=90, subsampling=1),
         save(Image.fromarray(rgb[..., 1]), "JPEG", quality=90),
         save(Image.fromarray(odd), "JPEG", quality=80, progressive=True),
     ]
