@@ -42,3 +42,12 @@ class Cancelled(Exception):
 
     Not a :class:`UserError`: nothing is wrong with the input, the user asked to stop.
     """
+
+
+def raise_if_stopped(control) -> None:  # control: cvstudio.core.control.RunControl | None
+    """Wait while ``control`` is paused; raise :class:`Cancelled` once a stop was requested."""
+    if control is None:
+        return
+    control.wait_while_paused()
+    if control.stop_requested:
+        raise Cancelled("loading the dataset was stopped")

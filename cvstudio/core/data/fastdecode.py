@@ -224,30 +224,29 @@ def png_frame(data: bytes | bytearray | memoryview) -> tuple[int, int] | None:
     return None
 
 
-def decode(ops: Decoders, data: bytearray, size: int, grayscale: bool) -> np.ndarray | None:
-    """``data`` as uint8 (C, size, size), identical to Pillow's decode; None when Pillow must do it."""
+def _route(ops: Decoders, data: bytearray, size: int, grayscale: bool) -> tuple[Any, int, int, int] | None:
+    """(operator, read mode, width, height) for a file the fast path may decode, else None."""
     if data[:2] == b"\xff\xd8":
-        if ops.jpeg is None:
-            return None
-        frame = jpeg_frame(data)
-        if frame is None:
-            return None
-        w, h = frame
-        if min(w // size, h // size) >= 2:
+        frame = jpeg_frame(data) if ops.jpeg is not None else None
+        if frame is None or min(frame[0] // size, frame[1] // size) >= 2:
             return None  # Pillow's draft mode decodes it at 1/2..1/8 scale: same pixels only through Pillow
-        op, mode = ops.jpeg, _GRAY if grayscale else _RGB  # libjpeg's grey, as Pillow's draft asks for
-    elif data[:8] == _PNG_SIGNATURE:
-        if ops.png is None:
-            return None
-        frame = png_frame(data)
+        return ops.jpeg, _GRAY if grayscale else _RGB, *frame  # libjpeg's grey, as Pillow's draft asks for
+    if data[:8] == _PNG_SIGNATURE:
+        frame = png_frame(data) if ops.png is not None else None
         if frame is None:
             return None
-        w, h = frame
         # grey stays grey, RGB stays RGB (converted by Pillow below, as its own path does); a palette is
         # expanded to RGB by libpng (UNCHANGED would give the palette indices)
-        op, mode = ops.png, _RGB if data[25] == 3 else _UNCHANGED
-    else:
+        return ops.png, _RGB if data[25] == 3 else _UNCHANGED, *frame
+    return None
+
+
+def decode(ops: Decoders, data: bytearray, size: int, grayscale: bool) -> np.ndarray | None:
+    """``data`` as uint8 (C, size, size), identical to Pillow's decode; None when Pillow must do it."""
+    route = _route(ops, data, size, grayscale)
+    if route is None:
         return None
+    op, mode, w, h = route
     if w * h > MAX_IMAGE_PIXELS:
         raise ImageError(too_large(w * h))
     import torch

@@ -47,7 +47,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cvstudio.core.control import RunControl
 from cvstudio.core.data import fastdecode
-from cvstudio.core.errors import Cancelled, DataError, ImageError
+from cvstudio.core.errors import DataError, ImageError, raise_if_stopped
 from cvstudio.core.images import MAX_IMAGE_PIXELS, OPEN_LOCK, flatten, to_8bit, too_large
 
 # Bump when decoding changes, so cached copies are rebuilt.
@@ -566,7 +566,7 @@ def decode_files(
             starts = iter(range(0, n, CHUNK_FILES))
             try:
                 while True:
-                    _check(control)
+                    raise_if_stopped(control)
                     for lo in starts:
                         pending.add(pool.submit(work, lo, min(n, lo + CHUNK_FILES)))
                         if len(pending) >= 2 * workers:
@@ -591,14 +591,6 @@ def decode_files(
         labels_t = torch.from_numpy(labels[ok])
     failed = [(files[i][0], errors.get(i, "unreadable")) for i in np.flatnonzero(~ok)]
     return DecodedFiles(images_t, labels_t, failed, np.flatnonzero(ok))
-
-
-def _check(control: RunControl | None) -> None:
-    if control is None:
-        return
-    control.wait_while_paused()
-    if control.stop_requested:
-        raise Cancelled("loading the dataset was stopped")
 
 
 SMALL_FILE_BYTES = 50_000  # below this, decoding is mostly Python work under the GIL

@@ -22,7 +22,7 @@ from cvstudio.core.data.torchvision_sources import (
     file_fingerprint,
     locate_root,
 )
-from cvstudio.core.errors import Cancelled, DataError
+from cvstudio.core.errors import DataError, raise_if_stopped
 from cvstudio.core.events import Progress, emit
 from cvstudio.core.specs import DataConfig
 
@@ -116,21 +116,13 @@ class _Throttle:
         self.last = 0.0
 
     def __call__(self, done: float, total: float | None) -> None:
-        _check(self.control)
+        raise_if_stopped(self.control)
         if not self.callbacks:
             return
         now = time.monotonic()
         if done == total or now - self.last >= PROGRESS_INTERVAL_S:
             self.last = now
             emit(self.callbacks, Progress(self.stage, done, total, self.message))
-
-
-def _check(control: RunControl | None) -> None:
-    if control is None:
-        return
-    control.wait_while_paused()
-    if control.stop_requested:
-        raise Cancelled("loading the dataset was stopped")
 
 
 @dataclass
@@ -221,7 +213,7 @@ def _decoded_source(plan: _Plan, callbacks: Any, control: RunControl | None) -> 
     emit(callbacks, Progress("cache", 1, 1, "loaded from cache" if decoded is not None else "no cached copy"))
     if decoded is None:
         decoded = plan.decode()  # Cancelled on a stop request: nothing is saved
-        _check(control)
+        raise_if_stopped(control)
         emit(callbacks, Progress("stats", 0, 1, "computing mean and standard deviation"))
         if decoded.train_labels.numel():
             mean, std = compute_stats(decoded.train_images)
@@ -286,7 +278,7 @@ def load_dataset(
     """
     callbacks = list(callbacks) if callbacks else None
     src = resolve_source(config.source)
-    _check(control)
+    raise_if_stopped(control)
     if src.kind == "folder":
         from cvstudio.core.data import folders
         from cvstudio.core.data.folder_load import load_classes
