@@ -151,10 +151,6 @@ class FolderScan:
     odd: list[tuple[str, int, str]] = field(default_factory=list)  # (file, label, reason): image names, not files
     _by_class: dict[int, tuple[list[str], list[str]]] | None = field(default=None, repr=False, compare=False)
 
-    def fingerprint(self) -> list[Any]:
-        """Paths, sizes, modification and status-change times (as listed): what a cached decode depends on."""
-        return self.class_fingerprint(None)
-
     def stat(self, path: str) -> tuple[int, int, int]:
         """(size, mtime_ns, ctime_ns) of a listed file, read the first time it is asked for.
 
@@ -186,19 +182,14 @@ class FolderScan:
             self._by_class = by_class
         return self._by_class[label]
 
-    def class_fingerprint(self, label: int | None) -> list[Any]:
-        """What a cached decode of one class (``None``: of all) depends on.
-
-        The status-change time (ctime) is part of it: writing a file changes it
-        even when the size stays and the modification time is set back.
+    def class_fingerprint(self, label: int) -> list[Any]:
+        """What a cached decode of one class depends on: its files' paths, sizes, modification and
+        status-change times. The ctime changes whenever a file is written, even when the size stays
+        and the modification time is set back. Not the label number: adding another class folder
+        keeps this class's key.
         """
         cut = len(str(self.root)) + 1
         out: list[Any] = [str(self.train_dir)[cut:], str(self.val_dir)[cut:] if self.val_dir else None]
-        if label is None:
-            for split, files in (("train", self.train), ("val", self.val or [])):
-                out.extend((split, path[cut:], k, *self.stat(path)) for path, k in files)
-            return out
-        # not the label number: adding another class folder keeps this class's key
         for split, paths in zip(("train", "val"), self.class_files(label)):
             out.extend((split, path[cut:], *st) for path, st in zip(paths, self.stat_many(paths)))
         return out
