@@ -35,3 +35,19 @@ class ConfigError(UserError):
 
 class TrainingError(UserError):
     """Training cannot go on (out of memory, unavailable device); the message suggests a fix."""
+
+
+class Cancelled(Exception):
+    """Long work stopped because ``RunControl.request_stop()`` was called; nothing half-done was kept.
+
+    Not a :class:`UserError`: nothing is wrong with the input, the user asked to stop.
+    """
+
+
+def raise_if_stopped(control) -> None:  # control: cvstudio.core.control.RunControl | None
+    """Wait while ``control`` is paused; raise :class:`Cancelled` once a stop was requested."""
+    if control is None:
+        return
+    control.wait_while_paused()
+    if control.stop_requested:
+        raise Cancelled("loading the dataset was stopped")

@@ -6,12 +6,32 @@ One place for it: training folders (core/data/folders.py) and classifying
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from PIL import Image
 
 from cvstudio.core.errors import ImageError
 
 BACKGROUND = 255  # transparent pixels become white
+
+# Decompression-bomb limit, the one for every image CV Studio opens (training
+# folders and classify): Pillow's own default (~89.5 megapixels, a 9459x9459
+# square). Set on Pillow too, so core.inference's check (which reads
+# Image.MAX_IMAGE_PIXELS) and Pillow's own refusal of images over twice the
+# limit follow it. Callers check the size themselves and report the file by
+# name, so Pillow's DecompressionBombWarning is silenced while opening.
+MAX_IMAGE_PIXELS = 89_478_485
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+# Warnings filters are process-wide: opening under this lock keeps concurrent
+# decoders from racing on them.
+OPEN_LOCK = threading.Lock()
+
+
+def too_large(pixels: int) -> str:
+    """The reason given for an image over :data:`MAX_IMAGE_PIXELS`."""
+    return f"image is too large ({pixels} pixels; limit {MAX_IMAGE_PIXELS})"
 
 # Modes that need nothing but Image.convert to reach RGB / L.
 _PLAIN_MODES = {"1", "L", "RGB", "RGBX", "CMYK", "YCbCr", "HSV", "LAB", "P"}

@@ -170,27 +170,29 @@ def test_folder_cache_hit_and_stale_key(tmp_path, monkeypatch):
     data = tmp_path / "data"
     make_folder(data)
     first = load_dataset(DataConfig(source=str(data)))
-    assert len(cached_files()) == 1
+    assert len(cached_files()) == 2  # one entry per class folder
     real = folders.decode_files
     forbid(monkeypatch, folders, "decode_files")
     assert same_bundle(first, load_dataset(DataConfig(source=str(data))))
 
-    # a file changes: same cache file, new key -> decoded again and overwritten
+    # a file changes: that class's entry gets a new key -> only that class is decoded again, in place
     changed = data / "b" / "0.png"
     Image.new("RGB", (10, 10), (255, 255, 255)).save(changed)
     future = time.time() + 10
     os.utime(changed, (future, future))
     calls = []
-    monkeypatch.setattr(folders, "decode_files", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(folders, "decode_files", lambda files, *a, **k: calls.append(files) or real(files, *a, **k))
     second = load_dataset(DataConfig(source=str(data)))
-    assert calls == [1]
+    assert [sorted({Path(p).parent.name for p, _ in files}) for files in calls] == [["b"]]
     assert not same_bundle(first, second)
-    assert len(cached_files()) == 1
+    assert len(cached_files()) == 2
 
-    # a file is added: decoded again
+    # a file is added to class a: only class a is decoded again
     Image.new("RGB", (10, 10)).save(data / "a" / "new.png")
+    calls.clear()
     third = load_dataset(DataConfig(source=str(data)))
-    assert calls == [1, 1] and len(third.train) + len(third.val) == 9
+    assert [sorted({Path(p).parent.name for p, _ in files}) for files in calls] == [["a"]]
+    assert len(third.train) + len(third.val) == 9
 
 
 def test_failed_cache_write_is_only_a_warning(small_shapes, monkeypatch, tmp_path):

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from cvstudio.core import paths
+from cvstudio.core.control import RunControl
 from cvstudio.core.data import shapes
 from cvstudio.core.data.bundle import DatasetBundle, ImageSet
 from cvstudio.core.data.cache import DecodedSource, cache_path, load_cached, make_key, save_cached
@@ -21,7 +22,7 @@ from cvstudio.core.data.torchvision_sources import (
     file_fingerprint,
     locate_root,
 )
-from cvstudio.core.errors import DataError
+from cvstudio.core.errors import DataError, raise_if_stopped
 from cvstudio.core.events import Progress, emit
 from cvstudio.core.specs import DataConfig
 
@@ -101,15 +102,21 @@ def available_classes(config: DataConfig) -> tuple[str, ...]:
 
 
 class _Throttle:
-    """Emit progress of one stage at most every PROGRESS_INTERVAL_S, plus the last step."""
+    """Emit progress of one stage at most every PROGRESS_INTERVAL_S, plus the last step.
 
-    def __init__(self, callbacks: Iterable[Any] | None, stage: str, message: str):
+    With a ``control``, every call is also where a stop request is seen
+    (raising :class:`Cancelled`) and a pause waits.
+    """
+
+    def __init__(self, callbacks: Iterable[Any] | None, stage: str, message: str, control: RunControl | None = None):
         self.callbacks = callbacks
         self.stage = stage
         self.message = message
+        self.control = control
         self.last = 0.0
 
     def __call__(self, done: float, total: float | None) -> None:
+        raise_if_stopped(self.control)
         if not self.callbacks:
             return
         now = time.monotonic()
@@ -127,7 +134,7 @@ class _Plan:
     extra_warnings: tuple[str, ...] = ()
 
 
-def _plan_shapes(config: DataConfig, callbacks: Any) -> _Plan:
+def _plan_shapes(config: DataConfig, callbacks: Any, control: RunControl | None) -> _Plan:
     size = config.image_size or DEFAULT_IMAGE_SIZE
     identity = {
         "name": "shapes",
@@ -139,7 +146,7 @@ def _plan_shapes(config: DataConfig, callbacks: Any) -> _Plan:
     }
 
     def decode() -> DecodedSource:
-        tick = _Throttle(callbacks, "decode", "drawing shapes")
+        tick = _Throttle(callbacks, "decode", "drawing shapes", control)
         tick(0, shapes.TRAIN_SIZE + shapes.VAL_SIZE)
         ti, tl, vi, vl = shapes.generate_shapes(
             config.seed, shapes.TRAIN_SIZE, shapes.VAL_SIZE, size, config.grayscale, progress=tick
@@ -149,7 +156,7 @@ def _plan_shapes(config: DataConfig, callbacks: Any) -> _Plan:
     return _Plan(identity, list, decode, shapes.CLASS_NAMES)
 
 
-def _plan_torchvision(src: ResolvedSource, config: DataConfig, callbacks: Any) -> _Plan:
+def _plan_torchvision(src: ResolvedSource, config: DataConfig, callbacks: Any, control: RunControl | None) -> _Plan:
     from cvstudio.core.data.torchvision_sources import decode_torchvision
 
     info = TORCHVISION_SOURCES[src.name]
@@ -170,7 +177,7 @@ def _plan_torchvision(src: ResolvedSource, config: DataConfig, callbacks: Any) -
         warnings.append(f"the grayscale setting applies to folders and shapes only; {info.title} stays in colour")
 
     def decode() -> DecodedSource:
-        tick = _Throttle(callbacks, "decode", f"reading {info.title}")
+        tick = _Throttle(callbacks, "decode", f"reading {info.title}", control)
         tick(0, 1)
         try:
             ti, tl, vi, vl = decode_torchvision(info, root)
@@ -187,59 +194,13 @@ def _plan_torchvision(src: ResolvedSource, config: DataConfig, callbacks: Any) -
     return _Plan(identity, lambda: file_fingerprint(info, root), decode, info.classes, tuple(warnings))
 
 
-def _plan_folder(src: ResolvedSource, config: DataConfig, callbacks: Any) -> _Plan:
-    from cvstudio.core.data import folders
-
-    scan = folders.scan_folder(src.name)
-    size = config.image_size or DEFAULT_IMAGE_SIZE
-    identity: dict[str, Any] = {
-        "name": f"folder-{Path(src.name).name}",
-        "path": str(scan.root),
-        "decoder": folders.DECODER_VERSION,
-        "image_size": size,
-        "grayscale": config.grayscale,
-    }
-    if scan.val is None:
-        identity["split"] = {"val_fraction": config.val_fraction, "seed": config.seed}
-
-    def decode() -> DecodedSource:
-        warnings = list(scan.warnings)
-        if scan.val is None:
-            train_files, val_files, singles = folders.split_by_fraction(
-                scan.train, len(scan.class_names), config.val_fraction, config.seed
-            )
-            if singles:
-                names = ", ".join(scan.class_names[i] for i in singles)
-                warnings.append(f"class(es) with a single image, used for training only: {names}")
-        else:
-            train_files, val_files = scan.train, scan.val
-        files = train_files + val_files
-        tick = _Throttle(callbacks, "decode", f"decoding images in {scan.root.name}")
-        tick(0, len(files))
-        decoded = folders.decode_files(files, size, config.grayscale, progress=tick)
-        n_train_ok = int((decoded.kept < len(train_files)).sum())
-        if decoded.failed:
-            warnings.append(folders.skipped_warning(decoded.failed, scan.root))
-        if decoded.labels.numel() == 0:
-            raise DataError(f"none of the {len(files)} image files in {scan.root} could be read")
-        images, labels = decoded.images, decoded.labels
-        ti, tl = images[:n_train_ok], labels[:n_train_ok]
-        vi, vl = images[n_train_ok:], labels[n_train_ok:]
-        return DecodedSource(ti, tl, vi, vl, scan.class_names, tuple(warnings))
-
-    fingerprint = scan.fingerprint()  # as listed; files changed while decoding rebuild next time
-    return _Plan(identity, lambda: fingerprint, decode, scan.class_names)
-
-
-def _plan(config: DataConfig, src: ResolvedSource, callbacks: Any) -> _Plan:
+def _plan(config: DataConfig, src: ResolvedSource, callbacks: Any, control: RunControl | None) -> _Plan:
     if src.kind == "shapes":
-        return _plan_shapes(config, callbacks)
-    if src.kind == "torchvision":
-        return _plan_torchvision(src, config, callbacks)
-    return _plan_folder(src, config, callbacks)
+        return _plan_shapes(config, callbacks, control)
+    return _plan_torchvision(src, config, callbacks, control)
 
 
-def _decoded_source(plan: _Plan, callbacks: Any) -> tuple[DecodedSource, list[str]]:
+def _decoded_source(plan: _Plan, callbacks: Any, control: RunControl | None) -> tuple[DecodedSource, list[str]]:
     """The whole source, from the cache when it holds an intact copy, else decoded (and cached)."""
     warnings = list(plan.extra_warnings)
     path = cache_path(plan.identity)
@@ -251,7 +212,8 @@ def _decoded_source(plan: _Plan, callbacks: Any) -> tuple[DecodedSource, list[st
         decoded = None  # made by a version with other class names
     emit(callbacks, Progress("cache", 1, 1, "loaded from cache" if decoded is not None else "no cached copy"))
     if decoded is None:
-        decoded = plan.decode()
+        decoded = plan.decode()  # Cancelled on a stop request: nothing is saved
+        raise_if_stopped(control)
         emit(callbacks, Progress("stats", 0, 1, "computing mean and standard deviation"))
         if decoded.train_labels.numel():
             mean, std = compute_stats(decoded.train_images)
@@ -301,30 +263,63 @@ def _describe(title: str, names: tuple[str, ...], total: int) -> str:
     return f"{title}: {len(names)} classes"
 
 
-def load_dataset(config: DataConfig, callbacks: Iterable[Any] | None = None) -> DatasetBundle:
+def load_dataset(
+    config: DataConfig, callbacks: Iterable[Any] | None = None, control: RunControl | None = None
+) -> DatasetBundle:
     """Load the dataset ``config`` describes: decoded once, cached, subset, with statistics.
+
+    Image folders decode only the chosen classes (cached per class); shapes
+    and torchvision datasets are decoded and cached whole, then subset.
+    Progress events (``core.events.Progress``) carry ``done``/``total``
+    (images while decoding). ``control.request_stop()`` ends the load with
+    :class:`cvstudio.core.errors.Cancelled` and leaves no partial cache entry.
 
     Raises :class:`DataError` with a one-line message for anything the user can fix.
     """
     callbacks = list(callbacks) if callbacks else None
     src = resolve_source(config.source)
-    plan = _plan(config, src, callbacks)
-    idx = _class_indices(config.classes, plan.class_names, src.title) if config.classes else None
-    decoded, warnings = _decoded_source(plan, callbacks)
-    all_names = decoded.class_names
+    raise_if_stopped(control)
+    if src.kind == "folder":
+        from cvstudio.core.data import folders
+        from cvstudio.core.data.folder_load import load_classes
 
-    if idx is not None:
-        lut = torch.full((len(all_names),), -1, dtype=torch.int64)
-        lut[torch.tensor(idx)] = torch.arange(len(idx))
-        train = _subset(decoded.train_images, decoded.train_labels, lut)
-        val = _subset(decoded.val_images, decoded.val_labels, lut)
-        names = tuple(all_names[i] for i in idx)
-        mean = std = None
+        scan = folders.scan_folder(src.name)
+        all_names = scan.class_names
+        idx = _class_indices(config.classes, all_names, src.title) if config.classes else None
+        labels = idx if idx is not None else list(range(len(all_names)))
+        tick = _Throttle(callbacks, "decode", f"decoding images in {scan.root.name}", control)
+        train, val, warnings, stats = load_classes(
+            scan,
+            labels,
+            config.image_size or DEFAULT_IMAGE_SIZE,
+            config.grayscale,
+            config.val_fraction,
+            config.seed,
+            callbacks,
+            tick,
+            control,
+        )
+        names = tuple(all_names[i] for i in labels)
+        all_warnings = tuple(scan.warnings) + tuple(warnings)
+        mean, std = stats if stats is not None else (None, None)
     else:
-        train = ImageSet(decoded.train_images, decoded.train_labels)
-        val = ImageSet(decoded.val_images, decoded.val_labels)
-        names = all_names
-        mean, std = decoded.mean, decoded.std
+        plan = _plan(config, src, callbacks, control)
+        idx = _class_indices(config.classes, plan.class_names, src.title) if config.classes else None
+        decoded, warnings = _decoded_source(plan, callbacks, control)
+        all_names = decoded.class_names
+        all_warnings = tuple(decoded.warnings) + tuple(warnings)
+        if idx is not None:
+            lut = torch.full((len(all_names),), -1, dtype=torch.int64)
+            lut[torch.tensor(idx)] = torch.arange(len(idx))
+            train = _subset(decoded.train_images, decoded.train_labels, lut)
+            val = _subset(decoded.val_images, decoded.val_labels, lut)
+            names = tuple(all_names[i] for i in idx)
+            mean = std = None
+        else:
+            train = ImageSet(decoded.train_images, decoded.train_labels)
+            val = ImageSet(decoded.val_images, decoded.val_labels)
+            names = all_names
+            mean, std = decoded.mean, decoded.std
 
     if len(train) == 0:
         raise DataError(f"{src.title} has no training images for the chosen classes")
@@ -343,5 +338,5 @@ def load_dataset(config: DataConfig, callbacks: Iterable[Any] | None = None) -> 
         std=std,
         description=_describe(src.title, names, len(all_names)),
         source=config.source,
-        warnings=tuple(decoded.warnings) + tuple(warnings),
+        warnings=all_warnings,
     )
