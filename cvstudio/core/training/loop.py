@@ -1,7 +1,8 @@
 """The training loop: ``fit(model, data, config)``, shared by the GUI and the command line.
 
 Like torchvision's reference script it is a few small functions
-(``train_one_epoch``, ``evaluate``); like airbench it keeps the data as
+(``train_one_epoch``, ``evaluate``, ``final_metrics``); the stop rules and
+best-weights tracking are callbacks in ``callbacks.py``, as in Lightning. Like airbench it keeps the data as
 tensors on the device and never syncs with the host inside the step loop:
 losses and correct counts accumulate on the device and are read back in
 groups, about ten times a second, which is also the rate of BatchesEnded
@@ -16,7 +17,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -27,6 +27,7 @@ from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, 
 from cvstudio.core.models.builder import build_model, count_params
 from cvstudio.core.specs import ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
+from cvstudio.core.training.callbacks import FitState, default_rules, notify
 from cvstudio.core.training.devices import resolve_device
 
 SYNC_INTERVAL_S = 0.1  # read losses back from the device (and report them) at most this often
@@ -105,10 +106,6 @@ def _l1_penalty(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([p.abs().sum() for p in params]).sum()
 
 
-class _Diverged(Exception):
-    pass
-
-
 def fit(
     model: nn.Module,
     data: DatasetBundle,
@@ -121,10 +118,11 @@ def fit(
 ) -> FitResult:
     """Train ``model`` in place on ``data`` and leave it holding the best weights seen.
 
-    "Best" is the highest validation accuracy at an epoch end. Stopping (the
-    control's flag, early stopping, the loss threshold) and a NaN/Inf loss all
-    end the run cleanly with a status and message; other exceptions are
-    reported to the callbacks as FitFailed and re-raised.
+    Each epoch is "train one epoch, evaluate, notify". "Best" is the highest
+    validation accuracy at an epoch end. The stop rules (core/training/callbacks.py:
+    early stopping, the loss threshold, the divergence guard) and the control's
+    stop flag end the run cleanly with a status and message; other exceptions
+    are reported to the callbacks as FitFailed and re-raised.
     """
     callbacks = list(callbacks or [])
     control = control or RunControl()
@@ -153,7 +151,6 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
 
     loss_fn = make_loss(loss)
     optimizer = make_optimizer(model, config)
-    l1_params = [p for p in model.parameters() if p.requires_grad] if config.l1 > 0 else []
     train_loader = BatchLoader(
         data.train, config.batch_size, device, data.mean, data.std,
         shuffle=True, augment=augment, seed=config.seed, channels_last=channels_last,
@@ -161,114 +158,139 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
     val_loader = BatchLoader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
     steps = len(train_loader)
     params = count_params(model)
+    step_fn = _TrainStep(model, loss_fn, optimizer, config)
+    state = FitState(model, config, message=f"trained for {config.epochs} epochs")
+    rules = default_rules(config)
+    notify(rules, "on_fit_start", state)
     emit(callbacks, FitStarted(config.epochs, steps, len(data.train), len(data.val), str(device), params))
 
-    history: list[EpochEnded] = []
-    best_acc = -1.0
-    best_epoch: int | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-    epochs_without_gain = 0
-    status, message = "finished", f"trained for {config.epochs} epochs"
-    global_step = 0
-    train_seconds_total = 0.0
-    train_images_total = 0
+    clock = _Clock()
+    for epoch in range(1, config.epochs + 1):
+        state.epoch = epoch
+        lr = optimizer.param_groups[0]["lr"]
+        stats = train_one_epoch(step_fn, train_loader, state, rules, callbacks, control, clock)
+        if state.should_stop:  # stopped or diverged inside the epoch: its metrics are incomplete
+            break
+        val_loss, val_acc = evaluate(model, val_loader, loss_fn)
+        notify(rules, "on_validation_end", state, val_loss, val_acc)
+        if state.should_stop:
+            break
+        event = EpochEnded(
+            epoch, stats.loss, stats.acc, val_loss, val_acc, lr,
+            time.perf_counter() - stats.started - stats.paused_s, stats.images_per_s,
+            all(val_acc > e.val_acc for e in state.history),
+        )
+        state.history.append(event)
+        notify(rules, "on_epoch_end", state, event)
+        emit(callbacks, event)
+        if control.stop_requested:
+            state.stop("stopped", f"stopped by the user after epoch {epoch}")
+        if state.should_stop:
+            break
 
-    try:
-        for epoch in range(1, config.epochs + 1):
-            epoch_start = time.perf_counter()
-            paused_s = 0.0
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            pending: list[torch.Tensor] = []
-            seen = 0
-            last_sync = epoch_start
-            stopped = False
-            for step, (x, y) in enumerate(train_loader, start=1):
-                paused_s += control.wait_while_paused()
-                if control.stop_requested:
-                    stopped = True
-                    break
-                out = model(x)
-                batch_loss = loss_fn(out, y)
-                total = batch_loss + config.l1 * _l1_penalty(l1_params) if l1_params else batch_loss
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                optimizer.step()
-                detached = batch_loss.detach()
-                pending.append(detached)
-                loss_sum += detached.double() * y.shape[0]
-                correct += (out.detach().argmax(1) == y).sum()
-                seen += y.shape[0]
-                global_step += 1
-                now = time.perf_counter()
-                if now - last_sync >= SYNC_INTERVAL_S or step == steps:
-                    losses = torch.stack(pending).double().cpu().numpy()
-                    pending.clear()
-                    if not np.isfinite(losses).all():
-                        raise _Diverged(f"the loss became {losses[~np.isfinite(losses)][0]} at epoch {epoch}, step {step}")
-                    last_sync = time.perf_counter()
-                    elapsed = last_sync - epoch_start - paused_s
-                    ips = seen / elapsed if elapsed > 0 else 0.0
-                    emit(callbacks, BatchesEnded(
-                        epoch, step, steps, global_step, losses, ips,
-                        _eta(history, epoch, step, steps, elapsed, config.epochs),
-                    ))
-            train_seconds = time.perf_counter() - epoch_start - paused_s
-            if stopped:
-                status, message = "stopped", f"stopped by the user during epoch {epoch}"
-                break
-            train_seconds_total += train_seconds
-            train_images_total += seen
-            train_loss = float(loss_sum) / max(1, seen)
-            train_acc = int(correct) / max(1, seen)
-            val_loss, val_acc = evaluate(model, val_loader, loss_fn)
-            if not math.isfinite(val_loss):
-                raise _Diverged(f"the validation loss became {val_loss} at epoch {epoch}")
-            improved = val_acc > best_acc
-            if improved:
-                best_acc, best_epoch = val_acc, epoch
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                epochs_without_gain = 0
-            else:
-                epochs_without_gain += 1
-            event = EpochEnded(
-                epoch, train_loss, train_acc, val_loss, val_acc, optimizer.param_groups[0]["lr"],
-                time.perf_counter() - epoch_start - paused_s, seen / train_seconds if train_seconds > 0 else 0.0, improved,
-            )
-            history.append(event)
-            emit(callbacks, event)
-            if config.stop_loss is not None and train_loss < config.stop_loss:
-                status, message = "loss_reached", f"training loss {train_loss:.4g} fell below {config.stop_loss:g} at epoch {epoch}"
-                break
-            if config.patience is not None and epochs_without_gain >= config.patience:
-                status, message = "early_stopped", (
-                    f"validation accuracy did not improve for {config.patience} epochs; stopped at epoch {epoch}"
-                )
-                break
-            if control.stop_requested:
-                status, message = "stopped", f"stopped by the user after epoch {epoch}"
-                break
-    except _Diverged as exc:
-        status = "diverged"
-        message = f"{exc}; try a lower learning rate. The best weights so far were kept."
-
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    notify(rules, "on_fit_end", state)  # puts the best weights back
+    best_epoch = state.best_epoch
     model.eval()
-    metrics = final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch)
+    metrics = final_metrics(model, data, loss_fn, device, channels_last, state.history, best_epoch)
     result = FitResult(
-        status=status,
-        message=message,
-        history=history,
+        status=state.status,
+        message=state.message,
+        history=state.history,
         best_epoch=best_epoch,
         metrics=metrics,
-        images_per_s=train_images_total / train_seconds_total if train_seconds_total > 0 else 0.0,
+        images_per_s=clock.images / clock.seconds if clock.seconds > 0 else 0.0,
         device=str(device),
         params=params,
         seconds=time.perf_counter() - started,
     )
-    emit(callbacks, FitEnded(status, message, len(history), best_epoch, best_acc if best_epoch else None))
+    best_acc = state.history[best_epoch - 1].val_acc if best_epoch else None
+    emit(callbacks, FitEnded(state.status, state.message, len(state.history), best_epoch, best_acc))
     return result
+
+
+@dataclass
+class _Clock:
+    """Training-loop time and images over the completed epochs (evaluation and pauses excluded)."""
+
+    seconds: float = 0.0
+    images: int = 0
+    global_step: int = 0
+
+
+@dataclass
+class _EpochStats:
+    loss: float  # mean training loss (penalties excluded)
+    acc: float  # training accuracy, train mode
+    images_per_s: float
+    started: float  # perf_counter at the epoch's start
+    paused_s: float
+
+
+class _TrainStep:
+    """One optimization step: forward, loss (+ L1), backward, update."""
+
+    def __init__(self, model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.l1 = config.l1
+        self.l1_params = [p for p in model.parameters() if p.requires_grad] if config.l1 > 0 else []
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the detached batch loss and the detached outputs."""
+        out = self.model(x)
+        batch_loss = self.loss_fn(out, y)
+        total = batch_loss + self.l1 * _l1_penalty(self.l1_params) if self.l1_params else batch_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return batch_loss.detach(), out.detach()
+
+
+def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callbacks, control: RunControl, clock: _Clock) -> _EpochStats:
+    """Run one epoch of steps, reporting synced loss groups; stops early when ``state.should_stop``."""
+    device = loader.device
+    epoch, steps = state.epoch, len(loader)
+    step_fn.model.train()
+    epoch_start = time.perf_counter()
+    paused_s = 0.0
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    pending: list[torch.Tensor] = []
+    seen = 0
+    last_sync = epoch_start
+    for step, (x, y) in enumerate(loader, start=1):
+        paused_s += control.wait_while_paused()
+        if control.stop_requested:
+            state.stop("stopped", f"stopped by the user during epoch {epoch}")
+            break
+        batch_loss, out = step_fn(x, y)
+        pending.append(batch_loss)
+        loss_sum += batch_loss.double() * y.shape[0]
+        correct += (out.argmax(1) == y).sum()
+        seen += y.shape[0]
+        clock.global_step += 1
+        state.step = step
+        now = time.perf_counter()
+        if now - last_sync >= SYNC_INTERVAL_S or step == steps:
+            losses = torch.stack(pending).double().cpu().numpy()
+            pending.clear()
+            notify(rules, "on_train_batches_end", state, losses)
+            if state.should_stop:
+                break
+            last_sync = time.perf_counter()
+            elapsed = last_sync - epoch_start - paused_s
+            ips = seen / elapsed if elapsed > 0 else 0.0
+            emit(callbacks, BatchesEnded(
+                epoch, step, steps, clock.global_step, losses, ips,
+                _eta(state.history, epoch, step, steps, elapsed, state.config.epochs),
+            ))
+    train_seconds = time.perf_counter() - epoch_start - paused_s
+    if not state.should_stop:
+        clock.seconds += train_seconds
+        clock.images += seen
+    return _EpochStats(
+        float(loss_sum) / max(1, seen), int(correct) / max(1, seen),
+        seen / train_seconds if train_seconds > 0 else 0.0, epoch_start, paused_s,
+    )
 
 
 def final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch) -> dict[str, float]:
