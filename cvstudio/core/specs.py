@@ -36,6 +36,18 @@ ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid", "leaky_relu", "elu", "silu")
 
 LOSSES = ("cross_entropy", "nll")
 
+# torchvision architectures a ModelSpec may name in ``arch`` (core/models/torchvision_models.py).
+ARCHITECTURES = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "convnext_tiny",
+    "regnet_y_400mf",
+)
+
 
 @dataclass(frozen=True)
 class LayerSpec:
@@ -110,28 +122,49 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A network as an ordered list of layers plus the loss it is trained with."""
+    """A network as an ordered list of layers plus the loss it is trained with.
+
+    With ``arch`` set the network is torchvision's architecture of that name
+    and ``layers`` is its classifier head (one linear layer, one output per
+    class) that replaces torchvision's; ``weights`` then names the pretrained
+    weights the run starts from ("IMAGENET1K_V1", ...; None = random init).
+    """
 
     name: str
     layers: tuple[LayerSpec, ...]
     loss: str = "cross_entropy"
+    arch: str | None = None  # a torchvision architecture, see ARCHITECTURES; None = built from layers
+    weights: str | None = None  # torchvision weights name the run starts from; only with arch
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
         if self.loss not in LOSSES:
             raise SpecError(f"unknown loss {self.loss!r} (known: {', '.join(LOSSES)})")
+        if self.arch is not None and self.arch not in ARCHITECTURES:
+            raise SpecError(f"unknown architecture {self.arch!r} (known: {', '.join(ARCHITECTURES)})")
+        if self.weights is not None and (self.arch is None or not isinstance(self.weights, str) or not self.weights):
+            raise SpecError("pretrained weights can only be named for a torchvision architecture ('arch')")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "loss": self.loss, "layers": [l.to_dict() for l in self.layers]}
+        d: dict[str, Any] = {"name": self.name, "loss": self.loss, "layers": [l.to_dict() for l in self.layers]}
+        if self.arch is not None:  # plain specs keep their old, shorter form
+            d["arch"] = self.arch
+            d["weights"] = self.weights
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
             raise SpecError("a model spec must be an object with a list of 'layers'")
+        arch, weights = data.get("arch"), data.get("weights")
+        if not (arch is None or isinstance(arch, str)) or not (weights is None or isinstance(weights, str)):
+            raise SpecError("a model spec's 'arch' and 'weights' must be names")
         return cls(
             name=str(data.get("name", "custom")),
             layers=tuple(LayerSpec.from_dict(l) for l in data["layers"]),
             loss=data.get("loss", "cross_entropy"),
+            arch=arch,
+            weights=weights,
         )
 
     def with_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> ModelSpec:
@@ -239,6 +272,7 @@ def to_json(obj: Any) -> str:
 
 __all__ = [
     "ACTIVATIONS",
+    "ARCHITECTURES",
     "AUGMENTATIONS",
     "LAYER_KINDS",
     "LOSSES",
