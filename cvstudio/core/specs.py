@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -213,6 +214,7 @@ class DataConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "onecycle", "cosine", "step")
 
 
 @dataclass(frozen=True)
@@ -231,8 +233,18 @@ class TrainConfig:
     stop_loss: float | None = None  # stop once an epoch's mean training loss falls below this
     patience: int | None = None  # stop after this many epochs without a better val accuracy
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps"
+    schedule: str = "none"  # learning-rate schedule, see SCHEDULES; onecycle/cosine step per batch, step per epoch
+    label_smoothing: float = 0.0  # in [0, 1): share of the target spread over all classes
+    amp: bool = False  # mixed precision: bf16 autocast (CPU, CUDA with bf16), else fp16 + GradScaler (CUDA)
+    clip_grad: float | None = None  # clip the gradients' global L2 norm to this; None = no clipping
+    freeze: str = "none"  # "none" | "backbone" (linear probe) | "upto:STAGE", see core/training/freeze.py
+    backbone_lr: float | None = None  # learning rate of everything but the head; None = lr
 
     def __post_init__(self) -> None:
+        for name in ("lr", "momentum", "weight_decay", "l1", "stop_loss", "label_smoothing", "clip_grad", "backbone_lr"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a finite number, got {value!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r} (use {', '.join(OPTIMIZERS)})")
         if not self.lr > 0:
@@ -247,6 +259,18 @@ class TrainConfig:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown learning-rate schedule {self.schedule!r} (use {', '.join(SCHEDULES)})")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.clip_grad is not None and not self.clip_grad > 0:
+            raise ConfigError(f"gradient clipping norm must be positive, got {self.clip_grad}")
+        if self.backbone_lr is not None and not self.backbone_lr > 0:
+            raise ConfigError(f"backbone learning rate must be positive, got {self.backbone_lr}")
+        if not isinstance(self.freeze, str) or not (
+            self.freeze in ("none", "backbone") or (self.freeze.startswith("upto:") and len(self.freeze) > 5)
+        ):
+            raise ConfigError(f"unknown freeze mode {self.freeze!r} (use none, backbone or upto:STAGE)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -277,6 +301,7 @@ __all__ = [
     "LAYER_KINDS",
     "LOSSES",
     "OPTIMIZERS",
+    "SCHEDULES",
     "DataConfig",
     "LayerSpec",
     "ModelSpec",

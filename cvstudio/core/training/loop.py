@@ -22,13 +22,15 @@ from torch import nn
 
 from cvstudio.core.data.batches import BatchLoader
 from cvstudio.core.data.bundle import DatasetBundle
-from cvstudio.core.errors import TrainingError
+from cvstudio.core.errors import ConfigError, TrainingError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
 from cvstudio.core.models.builder import build_model, count_params
+from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
 from cvstudio.core.training.callbacks import FitState, default_rules, notify
 from cvstudio.core.training.devices import resolve_device
+from cvstudio.core.training.freeze import apply_freeze, keep_frozen_batchnorm_in_eval
 
 SYNC_INTERVAL_S = 0.1  # read losses back from the device (and report them) at most this often
 EVAL_BATCH_SIZE = 512  # evaluation needs no gradients, so bigger batches are cheaper
@@ -66,19 +68,75 @@ def new_model(spec: ModelSpec, data: DatasetBundle, seed: int) -> nn.Module:
     return build_model(spec, data.input_shape, data.num_classes)
 
 
-def make_loss(loss: str) -> nn.Module:
-    return nn.NLLLoss() if loss == "nll" else nn.CrossEntropyLoss()
+class _SmoothedNLLLoss(nn.Module):
+    """NLL on log-probabilities with label smoothing, as CrossEntropyLoss(label_smoothing=eps) does on scores."""
+
+    def __init__(self, eps: float):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, log_probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        nll = nn.functional.nll_loss(log_probs, target)
+        return (1 - self.eps) * nll - self.eps * log_probs.mean(dim=1).mean()
+
+
+def make_loss(loss: str, label_smoothing: float = 0.0) -> nn.Module:
+    if loss == "nll":
+        return _SmoothedNLLLoss(label_smoothing) if label_smoothing > 0 else nn.NLLLoss()
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+
+
+def param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """Trainable parameters: one group, or the head at ``lr`` first and the backbone at ``backbone_lr``."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("no parameter is left to train: freeze less of the model")
+    head = head_name(model) if config.backbone_lr is not None else None
+    if head is None:
+        return [{"params": [p for _, p in params], "lr": config.lr}]
+    in_head = [p for n, p in params if n.startswith(head + ".")]
+    backbone = [p for n, p in params if not n.startswith(head + ".")]
+    groups = [{"params": in_head, "lr": config.lr}]
+    if backbone:
+        groups.append({"params": backbone, "lr": config.backbone_lr})
+    return groups
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    groups = param_groups(model, config)
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+            groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
         )
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+    """(scheduler or None, True when it steps every batch rather than every epoch)."""
+    total = max(1, config.epochs * steps_per_epoch)
+    if config.schedule == "onecycle":
+        max_lr = [g["lr"] for g in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total), True
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total), True
+    if config.schedule == "step":  # x0.1 after each third of the run
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, config.epochs // 3), gamma=0.1), False
+    return None, False
+
+
+def amp_settings(device: torch.device, enabled: bool) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler is needed): bf16 where supported, else fp16 + scaler."""
+    if not enabled:
+        return None, False
+    if device.type == "cpu":
+        return torch.bfloat16, False
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16, False
+        return torch.float16, True
+    raise ConfigError(f"mixed precision (--amp) works on the CPU and CUDA GPUs, not on {device.type}")
 
 
 def uses_channels_last(model: nn.Module, device: torch.device) -> bool:
@@ -147,9 +205,11 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
     channels_last = uses_channels_last(model, device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    apply_freeze(model, config.freeze)
     model.train()
 
-    loss_fn = make_loss(loss)
+    loss_fn = make_loss(loss, config.label_smoothing)
+    eval_loss_fn = make_loss(loss)  # validation loss without label smoothing, comparable across runs
     optimizer = make_optimizer(model, config)
     train_loader = BatchLoader(
         data.train, config.batch_size, device, data.mean, data.std,
@@ -158,7 +218,8 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
     val_loader = BatchLoader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
     steps = len(train_loader)
     params = count_params(model)
-    step_fn = _TrainStep(model, loss_fn, optimizer, config)
+    scheduler, per_step = make_scheduler(optimizer, config, steps)
+    step_fn = _TrainStep(model, loss_fn, optimizer, config, device, scheduler, per_step)
     state = FitState(model, config, message=f"trained for {config.epochs} epochs")
     rules = default_rules(config)
     notify(rules, "on_fit_start", state)
@@ -167,11 +228,12 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
     clock = _Clock()
     for epoch in range(1, config.epochs + 1):
         state.epoch = epoch
-        lr = optimizer.param_groups[0]["lr"]
+        lr = optimizer.param_groups[0]["lr"]  # the head's learning rate as the epoch starts
         stats = train_one_epoch(step_fn, train_loader, state, rules, callbacks, control, clock)
         if state.should_stop:  # stopped or diverged inside the epoch: its metrics are incomplete
             break
-        val_loss, val_acc = evaluate(model, val_loader, loss_fn)
+        step_fn.end_epoch()
+        val_loss, val_acc = evaluate(model, val_loader, eval_loss_fn)
         notify(rules, "on_validation_end", state, val_loss, val_acc)
         if state.should_stop:
             break
@@ -191,7 +253,7 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
     notify(rules, "on_fit_end", state)  # puts the best weights back
     best_epoch = state.best_epoch
     model.eval()
-    metrics = final_metrics(model, data, loss_fn, device, channels_last, state.history, best_epoch)
+    metrics = final_metrics(model, data, eval_loss_fn, device, channels_last, state.history, best_epoch)
     result = FitResult(
         status=state.status,
         message=state.message,
@@ -227,22 +289,47 @@ class _EpochStats:
 
 
 class _TrainStep:
-    """One optimization step: forward, loss (+ L1), backward, update."""
+    """One optimization step: forward (autocast with --amp), loss (+ L1), backward, clip, update, schedule."""
 
-    def __init__(self, model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig):
+    def __init__(self, model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                 device: torch.device, scheduler=None, per_step: bool = False):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.params = [p for p in model.parameters() if p.requires_grad]
         self.l1 = config.l1
-        self.l1_params = [p for p in model.parameters() if p.requires_grad] if config.l1 > 0 else []
+        self.l1_params = self.params if config.l1 > 0 else []
+        self.clip_grad = config.clip_grad
+        self.device_type = device.type
+        self.amp_dtype, scaled = amp_settings(device, config.amp)
+        self.scaler = torch.amp.GradScaler(device.type) if scaled else None
+        self.scheduler = scheduler
+        self.per_step = per_step
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns the detached batch loss and the detached outputs."""
-        out = self.model(x)
-        batch_loss = self.loss_fn(out, y)
+        """Returns the detached batch loss (float32) and the detached outputs."""
+        with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            out = self.model(x)
+            batch_loss = self.loss_fn(out.float(), y)
         total = batch_loss + self.l1 * _l1_penalty(self.l1_params) if self.l1_params else batch_loss
         self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step()
-        return batch_loss.detach(), out.detach()
+        if self.scaler is not None:
+            self.scaler.scale(total).backward()
+            if self.clip_grad is not None:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.params, self.clip_grad)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            total.backward()
+            if self.clip_grad is not None:
+                nn.utils.clip_grad_norm_(self.params, self.clip_grad)
+            self.optimizer.step()
+        if self.scheduler is not None and self.per_step:
+            self.scheduler.step()
+        return batch_loss.detach().float(), out.detach()
+
+    def end_epoch(self) -> None:
+        if self.scheduler is not None and not self.per_step:
+            self.scheduler.step()
 
 
 def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callbacks, control: RunControl, clock: _Clock) -> _EpochStats:
@@ -250,6 +337,7 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
     device = loader.device
     epoch, steps = state.epoch, len(loader)
     step_fn.model.train()
+    keep_frozen_batchnorm_in_eval(step_fn.model)
     epoch_start = time.perf_counter()
     paused_s = 0.0
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
