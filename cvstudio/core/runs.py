@@ -15,11 +15,18 @@ from torch import nn
 
 import cvstudio
 from cvstudio.core import paths
-from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
+from cvstudio.core.checkpoints import CheckpointMeta, read_meta, save_checkpoint
 from cvstudio.core.data.bundle import DatasetBundle
 from cvstudio.core.errors import ConfigError
 from cvstudio.core.models.torchvision_models import imagenet_stats, resolve_weights
-from cvstudio.core.models.weights import checkpoint_weights, load_into, pretrained_state_dict, read_state_dict
+from cvstudio.core.models.weights import (
+    WeightsError,
+    checkpoint_weights,
+    load_into,
+    pretrained_file,
+    pretrained_state_dict,
+    read_state_dict,
+)
 from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
 from cvstudio.core.training.loop import FitResult, fit, new_model
@@ -62,6 +69,22 @@ class PreparedModel:
     data: DatasetBundle  # with the mean/std the starting weights expect
     spec: ModelSpec
     notes: list[str]
+
+
+def check_init(spec: ModelSpec, init: ModelInit) -> None:
+    """Fail fast, before any data is loaded, when the starting weights cannot be had."""
+    if init.pretrained:
+        if spec.arch is None:
+            raise ConfigError(f"pretrained weights exist only for torchvision architectures, not for {spec.name!r}")
+        path, _ = pretrained_file(spec.arch, spec.weights)
+        if not path.exists() and not init.download:
+            raise WeightsError(
+                f"pretrained weights for {spec.arch} are not downloaded ({path}); add --download-weights to fetch them"
+            )
+    if init.weights_file is not None and not Path(init.weights_file).is_file():
+        raise WeightsError(f"weights file not found: {init.weights_file}")
+    if init.init_from is not None:
+        read_meta(init.init_from)
 
 
 def prepare_model(spec: ModelSpec, data: DatasetBundle, seed: int, init: ModelInit | None = None) -> PreparedModel:
