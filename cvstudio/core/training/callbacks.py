@@ -50,6 +50,11 @@ class FitState:
     should_stop: bool = False
     status: str = "finished"  # see FitResult.status
     message: str = ""
+    # What a resume state holds besides the model (core/training/resume.py); set by the loop.
+    optimizer: Any = None  # torch.optim.Optimizer
+    scheduler: Any = None  # LR scheduler or None
+    scaler: Any = None  # torch.amp.GradScaler or None
+    generator: Any = None  # the training loader's torch.Generator (shuffle, augmentation)
 
     def stop(self, status: str, message: str) -> None:
         """End the run after the current step group or epoch; the first stop wins."""

@@ -15,7 +15,7 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -31,6 +31,7 @@ from cvstudio.core.control import RunControl
 from cvstudio.core.training.callbacks import FitState, default_rules, notify
 from cvstudio.core.training.devices import resolve_device
 from cvstudio.core.training.freeze import apply_freeze, keep_frozen_batchnorm_in_eval
+from cvstudio.core.training.resume import ResumePoint, restore_training_state
 
 SYNC_INTERVAL_S = 0.1  # read losses back from the device (and report them) at most this often
 EVAL_BATCH_SIZE = 512  # evaluation needs no gradients, so bigger batches are cheaper
@@ -47,6 +48,9 @@ class FitResult:
     device: str = "cpu"
     params: int = 0
     seconds: float = 0.0
+    # With fit(..., resumable=True): the state at the last epoch end (core/training/resume.py).
+    resume_tensors: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    resume_meta: dict[str, Any] | None = field(default=None, repr=False)
 
     def history_dicts(self) -> list[dict[str, Any]]:
         return [
@@ -173,6 +177,8 @@ def fit(
     augment: str = "none",
     callbacks: Iterable[Any] | None = None,
     control: RunControl | None = None,
+    resumable: bool = False,
+    resume: tuple[Mapping[str, torch.Tensor], Mapping[str, Any]] | None = None,
 ) -> FitResult:
     """Train ``model`` in place on ``data`` and leave it holding the best weights seen.
 
@@ -181,11 +187,16 @@ def fit(
     early stopping, the loss threshold, the divergence guard) and the control's
     stop flag end the run cleanly with a status and message; other exceptions
     are reported to the callbacks as FitFailed and re-raised.
+
+    ``resumable`` keeps the state at each epoch end in the result
+    (``resume_tensors``/``resume_meta``); passing that pair as ``resume`` to
+    a new ``fit`` with the same model spec, data and config continues the run
+    exactly where it was (same losses on the CPU).
     """
     callbacks = list(callbacks or [])
     control = control or RunControl()
     try:
-        return _fit(model, data, config, loss, augment, callbacks, control)
+        return _fit(model, data, config, loss, augment, callbacks, control, resumable, resume)
     except torch.OutOfMemoryError as exc:
         err = TrainingError(
             f"the device ran out of memory at batch size {config.batch_size}: "
@@ -198,7 +209,7 @@ def fit(
         raise
 
 
-def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
+def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None) -> FitResult:
     started = time.perf_counter()
     device = resolve_device(config.device)
     model.to(device)
@@ -220,13 +231,17 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
     params = count_params(model)
     scheduler, per_step = make_scheduler(optimizer, config, steps)
     step_fn = _TrainStep(model, loss_fn, optimizer, config, device, scheduler, per_step)
-    state = FitState(model, config, message=f"trained for {config.epochs} epochs")
+    state = FitState(model, config, message=f"trained for {config.epochs} epochs", optimizer=optimizer,
+                     scheduler=scheduler, scaler=step_fn.scaler, generator=train_loader.generator)
     rules = default_rules(config)
+    if resumable or resume is not None:
+        rules.append(ResumePoint(list(rules)))
     notify(rules, "on_fit_start", state)
+    done_epochs = restore_training_state(state, rules, *resume) if resume is not None else 0
     emit(callbacks, FitStarted(config.epochs, steps, len(data.train), len(data.val), str(device), params))
 
-    clock = _Clock()
-    for epoch in range(1, config.epochs + 1):
+    clock = _Clock(global_step=done_epochs * steps)
+    for epoch in range(done_epochs + 1, config.epochs + 1):
         state.epoch = epoch
         lr = optimizer.param_groups[0]["lr"]  # the head's learning rate as the epoch starts
         stats = train_one_epoch(step_fn, train_loader, state, rules, callbacks, control, clock)
@@ -265,6 +280,8 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
         params=params,
         seconds=time.perf_counter() - started,
     )
+    if isinstance(rules[-1], ResumePoint):
+        result.resume_tensors, result.resume_meta = rules[-1].tensors, rules[-1].meta
     best_acc = state.history[best_epoch - 1].val_acc if best_epoch else None
     emit(callbacks, FitEnded(state.status, state.message, len(state.history), best_epoch, best_acc))
     return result
