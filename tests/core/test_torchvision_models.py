@@ -9,7 +9,7 @@ from cvstudio.core.checkpoints import CheckpointMeta, load_checkpoint, save_chec
 from cvstudio.core.errors import SpecError
 from cvstudio.core.models import build_model, summarize
 from cvstudio.core.models.codegen import model_source
-from cvstudio.core.models.torchvision_models import arch_spec, default_input_size, imagenet_stats
+from cvstudio.core.models.torchvision_models import arch_source, arch_spec, default_input_size, imagenet_stats
 from cvstudio.core.specs import ARCHITECTURES, ModelSpec
 
 
@@ -44,12 +44,16 @@ def test_spec_json_and_defaults_from_the_weights():
 def test_code_view_is_torchvision_call_plus_head_with_literal_strings():
     spec = arch_spec("mobilenet_v3_small", "IMAGENET1K_V1", name='evil""" + __import__("os").system("x")')
     src = model_source(spec, (3, 32, 32), 4)
-    tree = ast.parse(src)
-    assert "torchvision.models.mobilenet_v3_small(weights='IMAGENET1K_V1')" in src
+    assert "torchvision.models.mobilenet_v3_small(weights=None)" in src  # loading a checkpoint never downloads
+    assert "weights='IMAGENET1K_V1' downloads them" in src
     assert "model.classifier[3] = nn.Linear(1024, 4)" in src
-    assert not any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "__import__" for n in ast.walk(tree))
+    shown = arch_source(spec, (3, 32, 32), 4, with_weights=True)
+    assert "torchvision.models.mobilenet_v3_small(weights='IMAGENET1K_V1')" in shown
+    for text in (src, shown):
+        tree = ast.parse(text)
+        assert not any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "__import__" for n in ast.walk(tree))
     ns = {}
-    exec(compile(src.replace("weights='IMAGENET1K_V1'", "weights=None"), "gen", "exec"), ns)
+    exec(compile(src, "gen", "exec"), ns)
     built = build_model(spec, (3, 32, 32), 4)
     assert set(ns["Net"]().state_dict()) == set(built.state_dict())  # the same module, same names
 
@@ -63,3 +67,14 @@ def test_checkpoint_round_trip(tmp_path):
     assert loaded.meta.model_spec == spec
     for k, v in model.state_dict().items():
         torch.testing.assert_close(loaded.model.state_dict()[k], v)
+
+
+def test_python_export_of_a_torchvision_checkpoint_runs_offline(tmp_path):
+    from cvstudio.core.export import export_checkpoint
+
+    spec = arch_spec("resnet18", "IMAGENET1K_V1")
+    model = build_model(spec, (3, 32, 32), 2)
+    meta = CheckpointMeta(spec, ("a", "b"), (3, 32, 32), (0.5,) * 3, (0.25,) * 3)
+    save_checkpoint(tmp_path / "r.safetensors", model, meta)
+    report = export_checkpoint(tmp_path / "r.safetensors", "python", tmp_path / "r.py")
+    assert report.max_abs_diff < 1e-4

@@ -196,11 +196,13 @@ def arch_stages(spec: ModelSpec, input_shape: Shape, num_classes: int) -> list[A
     return rows
 
 
-def arch_source(spec: ModelSpec, input_shape: Shape, num_classes: int, class_name: str = "Net", *, with_weights: bool = True) -> str:
+def arch_source(spec: ModelSpec, input_shape: Shape, num_classes: int, class_name: str = "Net", *, with_weights: bool = False) -> str:
     """Python source building the same module: ``torchvision.models.<arch>(weights=...)`` plus the new head.
 
-    Every string in it is a ``repr()`` literal. ``with_weights=False`` writes
-    ``weights=None`` (for code that loads a checkpoint's weights anyway).
+    Every string in it is a ``repr()`` literal. By default it writes
+    ``weights=None`` and names the pretrained weights in a comment, so code
+    that loads a checkpoint's weights (the Python export) never downloads;
+    ``with_weights=True`` writes ``weights=<name>`` instead.
     """
     info = check_arch_spec(spec, input_shape, num_classes)
     stages = arch_stages(spec, input_shape, num_classes)
@@ -223,6 +225,8 @@ def arch_source(spec: ModelSpec, input_shape: Shape, num_classes: int, class_nam
         "",
         f"def {class_name}():",
         f"    {doc!r}",
+        *([f"    # started from torchvision's pretrained weights {spec.weights!r}: weights={spec.weights!r} downloads them"]
+          if spec.weights and not with_weights else []),
         f"    model = torchvision.models.{info.name}(weights={weights!r})",
         f"    {head_code(info.head)} = nn.Linear({in_features}, {num_classes})  # head replaced for {num_classes} classes",
         "    return model",
