@@ -284,7 +284,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.weights_name and not args.pretrained:
         raise _bad_input("--weights-name only applies with --pretrained")
     init = ModelInit(pretrained=args.pretrained, download=args.download_weights, weights_file=args.weights,
-                     init_from=args.init_from)
+                     init_from=args.init_from, progress=not args.json)
     spec = _train_spec(args)
     check_init(spec, init)  # missing weights fail here, before the data is read
     image_size = args.image_size

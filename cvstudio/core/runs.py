@@ -53,6 +53,7 @@ class ModelInit:
     download: bool = False  # allow downloading them (an explicit user action)
     weights_file: str | None = None  # a .pth/.pt (loaded weights_only) or .safetensors state_dict
     init_from: str | None = None  # a CV Studio checkpoint; its head is replaced if the classes differ
+    progress: bool = False  # show torch hub's download progress bar (on stderr)
 
     def __post_init__(self) -> None:
         if sum((self.pretrained, self.weights_file is not None, self.init_from is not None)) > 1:
@@ -103,7 +104,7 @@ def prepare_model(spec: ModelSpec, data: DatasetBundle, seed: int, init: ModelIn
     model = new_model(spec, data, seed)
     stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     if init.pretrained:
-        tensors, path = pretrained_state_dict(spec.arch, spec.weights, download=init.download)
+        tensors, path = pretrained_state_dict(spec.arch, spec.weights, download=init.download, progress=init.progress)
         notes += load_into(model, tensors, f"{spec.arch} {spec.weights} weights ({path.name})")
         stats = imagenet_stats(spec.arch, spec.weights)
     elif init.weights_file is not None:

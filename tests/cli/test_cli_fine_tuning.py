@@ -92,3 +92,9 @@ def test_bad_fine_tuning_arguments_exit_2_with_one_line(argv, fragment, capsys, 
     assert main(["train", "--epochs", "1", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert fragment in err[-1]
+
+
+def test_unknown_freeze_stage_names_the_stages(tmp_path, capsys):
+    code = main(["train", *_photos(tmp_path / "data", 16), "--model", "convnet", "--freeze", "upto:layer9"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "no stage named 'layer9'" in err[-1] and "conv1" in err[-1]
