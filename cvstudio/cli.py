@@ -190,7 +190,7 @@ class _ConsoleReporter:
         if self.as_json:
             print(json.dumps({"event": "epoch", "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
                               "val_loss": e.val_loss, "val_acc": e.val_acc, "images_per_s": e.images_per_s,
-                              "seconds": e.seconds}), flush=True)
+                              "seconds": e.seconds, "lr": e.lr}), flush=True)
             return
         eta = e.seconds * (self.epochs - e.epoch)  # whole epochs, evaluation included
         print(

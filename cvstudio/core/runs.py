@@ -178,11 +178,15 @@ def train_and_save(
     tensorboard_dir: str | Path | None = None,
     init: ModelInit | None = None,
     prepared: PreparedModel | None = None,
+    resumable: bool = False,
+    resume: tuple[Any, Any] | None = None,
 ) -> RunOutcome:
     """Train a fresh model from ``spec`` and save its best weights (also when stopped early).
 
     ``init`` names starting weights (see :func:`prepare_model`); a caller that
     already ran ``prepare_model`` (to show its notes first) passes ``prepared``.
+    ``resumable`` / ``resume`` go to :func:`fit` (the resume state is in
+    ``outcome.result``; checkpoints cannot hold it yet).
 
     ``model_callbacks`` are factories called with the new model, for callbacks
     that need to look at it (e.g. read kernels at each epoch end, in the
@@ -206,6 +210,8 @@ def train_and_save(
         augment=data_config.augment if data_config else "none",
         callbacks=callbacks,
         control=control,
+        resumable=resumable,
+        resume=resume,
     )
     model.to("cpu").eval()
     if not result.metrics:  # diverged before a single usable epoch

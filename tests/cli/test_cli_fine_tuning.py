@@ -66,8 +66,13 @@ def test_init_from_a_checkpoint_takes_its_architecture_and_replaces_the_head(tmp
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "differ" in captured.err and "fc2" in captured.err
-    done = _json_lines(captured.out)[-1]
+    lines = _json_lines(captured.out)
+    done = lines[-1]
     assert done["model"] == "convnet" and done["classes"] == ["a", "b", "c"]
+    assert lines[0]["lr"] == pytest.approx(0.01)
+    assert main(["info", str(second), "--json"]) == 0
+    train_config = json.loads(capsys.readouterr().out)["train_config"]
+    assert train_config["lr"] == pytest.approx(0.01) and train_config["backbone_lr"] == pytest.approx(0.001)
 
 
 @pytest.mark.parametrize(

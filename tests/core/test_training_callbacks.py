@@ -73,3 +73,20 @@ def test_exploding_loss_stops_as_diverged_and_keeps_best_weights(tiny_bundle):
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, saved[k].to(v.dtype))
     assert np.isfinite(result.metrics["val_loss"])
+
+
+def test_a_callers_training_callback_sees_the_model_and_stops_the_run(tiny_bundle):
+    from cvstudio.core.training import TrainingCallback
+
+    class StopAtEpoch2(TrainingCallback):
+        seen = []
+
+        def on_epoch_end(self, state, event):
+            self.seen.append((event.epoch, state.model is model))
+            if event.epoch == 2:
+                state.stop("stopped", "enough at epoch 2")
+
+    model = new_model(get_preset("convnet"), tiny_bundle, 0)
+    result = fit(model, tiny_bundle, TrainConfig(epochs=5, device="cpu"), callbacks=[StopAtEpoch2()])
+    assert result.status == "stopped" and result.message == "enough at epoch 2" and len(result.history) == 2
+    assert StopAtEpoch2.seen == [(1, True), (2, True)]

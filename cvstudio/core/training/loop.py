@@ -28,7 +28,7 @@ from cvstudio.core.models.builder import build_model, count_params
 from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
-from cvstudio.core.training.callbacks import FitState, default_rules, notify
+from cvstudio.core.training.callbacks import FitState, TrainingCallback, default_rules, notify
 from cvstudio.core.training.devices import resolve_device
 from cvstudio.core.training.freeze import apply_freeze, keep_frozen_batchnorm_in_eval
 from cvstudio.core.training.resume import ResumePoint, restore_training_state
@@ -184,9 +184,10 @@ def fit(
 
     Each epoch is "train one epoch, evaluate, notify". "Best" is the highest
     validation accuracy at an epoch end. The stop rules (core/training/callbacks.py:
-    early stopping, the loss threshold, the divergence guard) and the control's
-    stop flag end the run cleanly with a status and message; other exceptions
-    are reported to the callbacks as FitFailed and re-raised.
+    early stopping, the loss threshold, the divergence guard, and any
+    TrainingCallback among ``callbacks``) and the control's stop flag end the
+    run cleanly with a status and message; other exceptions are reported to
+    the callbacks as FitFailed and re-raised.
 
     ``resumable`` keeps the state at each epoch end in the result
     (``resume_tensors``/``resume_meta``); passing that pair as ``resume`` to
@@ -234,6 +235,7 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
     state = FitState(model, config, message=f"trained for {config.epochs} epochs", optimizer=optimizer,
                      scheduler=scheduler, scaler=step_fn.scaler, generator=train_loader.generator)
     rules = default_rules(config)
+    rules += [cb for cb in callbacks if isinstance(cb, TrainingCallback)]  # the caller's own stop rules
     if resumable or resume is not None:
         rules.append(ResumePoint(list(rules)))
     notify(rules, "on_fit_start", state)
