@@ -91,3 +91,22 @@ def test_bad_new_settings_are_rejected():
         with pytest.raises(ConfigError, match=match):
             TrainConfig(**kw)
     assert TrainConfig.from_dict(TrainConfig(schedule="onecycle", amp=True, freeze="backbone").to_dict()).amp
+
+
+def test_fp16_with_grad_scaler_path_trains(photos, monkeypatch):
+    """Where bf16 is unsupported (older CUDA GPUs) --amp uses fp16 + GradScaler; run that path on the CPU."""
+    from cvstudio.core.training import loop
+
+    monkeypatch.setattr(loop, "amp_settings", lambda device, enabled: (torch.float16, True) if enabled else (None, False))
+    model = new_model(get_preset("convnet"), photos, 0)
+    result = fit(model, photos, _cpu(epochs=2, lr=0.05, amp=True, clip_grad=0.5))
+    assert result.status == "finished" and all(math.isfinite(h.train_loss) for h in result.history)
+
+
+def test_amp_settings_choose_bf16_then_fp16():
+    from cvstudio.core.training.loop import amp_settings
+
+    assert amp_settings(torch.device("cpu"), False) == (None, False)
+    assert amp_settings(torch.device("cpu"), True) == (torch.bfloat16, False)
+    with pytest.raises(ConfigError, match="CPU and CUDA"):
+        amp_settings(torch.device("mps"), True)
