@@ -90,3 +90,23 @@ def test_a_callers_training_callback_sees_the_model_and_stops_the_run(tiny_bundl
     result = fit(model, tiny_bundle, TrainConfig(epochs=5, device="cpu"), callbacks=[StopAtEpoch2()])
     assert result.status == "stopped" and result.message == "enough at epoch 2" and len(result.history) == 2
     assert StopAtEpoch2.seen == [(1, True), (2, True)]
+
+
+def test_explosion_in_the_first_epoch_leaves_no_usable_weights(tiny_bundle, tmp_path):
+    from cvstudio.core.runs import train_and_save
+
+    spec = get_preset("convnet")
+    calls = {"n": 0}
+
+    def blow_up_from_step_3(module, inputs, output):
+        calls["n"] += 1
+        return output * 1e8 if calls["n"] >= 3 and module.training else output
+
+    model = new_model(spec, tiny_bundle, 0)
+    model.register_forward_hook(blow_up_from_step_3)
+    from cvstudio.core.runs import PreparedModel
+
+    outcome = train_and_save(spec, tiny_bundle, TrainConfig(epochs=2, batch_size=32, device="cpu"),
+                             out=tmp_path / "x.safetensors", prepared=PreparedModel(model, tiny_bundle, spec, []))
+    assert outcome.result.status == "diverged" and "epoch 1, step 3" in outcome.result.message
+    assert outcome.result.metrics == {} and outcome.checkpoint is None

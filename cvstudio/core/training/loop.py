@@ -270,7 +270,10 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
     notify(rules, "on_fit_end", state)  # puts the best weights back
     best_epoch = state.best_epoch
     model.eval()
-    metrics = final_metrics(model, data, eval_loss_fn, device, channels_last, state.history, best_epoch)
+    if state.status == "diverged" and best_epoch is None:
+        metrics: dict[str, float] = {}  # it blew up before a single epoch ended: no usable weights
+    else:
+        metrics = final_metrics(model, data, eval_loss_fn, device, channels_last, state.history, best_epoch)
     result = FitResult(
         status=state.status,
         message=state.message,
