@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from cvstudio.core.errors import CheckpointError, UserError
+from cvstudio.core.errors import UserError
 
 
 class WeightsError(UserError):
@@ -185,11 +185,8 @@ def checkpoint_weights(path: str | os.PathLike[str]):
     """(tensors, meta) of a CV Studio checkpoint, validated by core.checkpoints."""
     from cvstudio.core.checkpoints import load_checkpoint
 
-    try:
-        loaded = load_checkpoint(path)
-    except CheckpointError:
-        raise
-    return {k: v for k, v in loaded.model.state_dict().items()}, loaded.meta
+    loaded = load_checkpoint(path)  # CheckpointError (a UserError) says what is wrong with it
+    return dict(loaded.model.state_dict()), loaded.meta
 
 
 
