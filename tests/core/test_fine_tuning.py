@@ -35,6 +35,17 @@ def test_linear_probe_trains_only_the_head_and_keeps_batchnorm_statistics(photos
     assert changed and all(k.startswith("fc.") for k in changed)  # BN running stats and all other weights unchanged
 
 
+def test_partial_fine_tuning_leaves_the_frozen_stages_untouched(photos):
+    model = new_model(arch_spec("resnet18"), photos, 0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fit(model, photos, _cpu(epochs=1, lr=0.1, momentum=0.9, freeze="upto:layer3", backbone_lr=0.01))
+    after = model.state_dict()
+    frozen = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.")
+    assert all(torch.equal(after[k], before[k]) for k in after if k.startswith(frozen))
+    assert not torch.equal(after["layer4.0.conv1.weight"], before["layer4.0.conv1.weight"])
+    assert not torch.equal(after["layer4.0.bn1.running_mean"], before["layer4.0.bn1.running_mean"])
+
+
 def test_freeze_up_to_a_stage(photos):
     model = new_model(arch_spec("resnet18"), photos, 0)
     frozen = apply_freeze(model, "upto:layer2")
