@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--classes", help="comma-separated class subset, in this order -> labels 0..k-1")
     t.add_argument("--val-fraction", type=_fraction, default=0.2, help="folders without a split: share held out")
     t.add_argument("--image-size", type=_image_side, help="folders: side of the square input in pixels (default 32)")
-    t.add_argument("--model", default="convnet", help="a preset (see `cvstudio presets`)")
+    t.add_argument("--model", help="a preset (see `cvstudio presets`) or a torchvision architecture "
+                   "(default: the --init-from checkpoint's, else convnet)")
     t.add_argument("--width", type=_positive_int, help="hidden units or first conv channels")
     t.add_argument("--depth", type=_positive_int, help="hidden layers, conv blocks or residual blocks")
     t.add_argument("--dropout", type=_probability, help="dropout probability added after pooling/hidden layers")
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="checkpoint file (.safetensors; default: the runs folder)")
     t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files into DIR")
     t.add_argument("--json", action="store_true", help="one JSON object per line: epochs, then a summary")
+    _add_fine_tuning_arguments(t)
 
     c = sub.add_parser("classify", help="classify images or folders with a checkpoint")
     c.add_argument("checkpoint")
@@ -210,7 +212,7 @@ class _ConsoleReporter:
         if self.as_json:
             print(json.dumps({"event": "epoch", "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
                               "val_loss": e.val_loss, "val_acc": e.val_acc, "images_per_s": e.images_per_s,
-                              "seconds": e.seconds}), flush=True)
+                              "seconds": e.seconds, "lr": e.lr}), flush=True)
             return
         eta = e.seconds * (self.epochs - e.epoch)  # whole epochs, evaluation included
         print(
@@ -221,6 +223,54 @@ class _ConsoleReporter:
         )
 
 
+def _freeze_mode(text: str) -> str:
+    if text in ("none", "backbone") or (text.startswith("upto:") and len(text) > 5):
+        return text
+    raise argparse.ArgumentTypeError(f"must be none, backbone or upto:STAGE, got {text!r}")
+
+
+def _add_fine_tuning_arguments(t: argparse.ArgumentParser) -> None:
+    """`train` options of issue 13: torchvision backbones, starting weights, schedules, precision."""
+    t.add_argument("--pretrained", action="store_true",
+                   help="start a torchvision architecture from its pretrained ImageNet weights (torch hub cache)")
+    t.add_argument("--weights-name", metavar="NAME", help="which pretrained weights (default: DEFAULT), e.g. IMAGENET1K_V2")
+    t.add_argument("--download-weights", action="store_true", help="allow downloading the pretrained weights")
+    t.add_argument("--weights", metavar="FILE", help="start from a .pth/.pt/.safetensors state_dict")
+    t.add_argument("--init-from", metavar="CKPT", help="start from a CV Studio checkpoint (head replaced if classes differ)")
+    t.add_argument("--freeze", type=_freeze_mode, default="none",
+                   help="backbone (linear probe) | none (full fine-tuning) | upto:STAGE")
+    t.add_argument("--backbone-lr", type=_positive_float,
+                   help="learning rate of everything but the head (default: lr/10 when fine-tuning from weights)")
+    t.add_argument("--schedule", choices=("none", "onecycle", "cosine", "step"), default="none",
+                   help="learning-rate schedule")
+    t.add_argument("--label-smoothing", type=_probability, default=0.0, help="in [0, 1)")
+    t.add_argument("--amp", action="store_true", help="mixed precision: bf16 autocast (fp16 + GradScaler where bf16 is unsupported)")
+    t.add_argument("--clip-grad", type=_positive_float, help="clip the gradients' L2 norm to this")
+
+
+def _train_spec(args: argparse.Namespace):
+    """The ModelSpec of --model (a preset or a torchvision architecture) or of the --init-from checkpoint."""
+    from cvstudio.core.models import get_preset
+    from cvstudio.core.models.torchvision_models import arch_spec
+    from cvstudio.core.specs import ARCHITECTURES
+
+    name = args.model
+    if name is None and args.init_from:
+        from cvstudio.core.checkpoints import read_meta
+
+        return read_meta(args.init_from).model_spec
+    name = name or "convnet"
+    if name in ARCHITECTURES:
+        knobs = [f"--{k}" for k in ("width", "depth", "dropout") if getattr(args, k) is not None]
+        knobs += ["--batchnorm"] if args.batchnorm else []
+        if knobs:
+            raise _bad_input(f"{', '.join(knobs)} apply to presets only, not to the torchvision architecture {name}")
+        return arch_spec(name, weights=args.weights_name)
+    if args.pretrained:
+        raise _bad_input(f"--pretrained needs a torchvision architecture ({', '.join(ARCHITECTURES)}), not {name!r}")
+    return get_preset(name, width=args.width, depth=args.depth, dropout=args.dropout, batchnorm=args.batchnorm)
+
+
 def _csv(text: str | None) -> tuple[str, ...]:
     if not text:
         return ()
@@ -228,27 +278,44 @@ def _csv(text: str | None) -> tuple[str, ...]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import os
+
     from cvstudio.core.data import load_dataset
-    from cvstudio.core.models import PRESETS, get_preset, summarize
-    from cvstudio.core.runs import train_and_save
+    from cvstudio.core.models import PRESETS, PresetInfo, summarize
+    from cvstudio.core.models.torchvision_models import default_input_size
+    from cvstudio.core.runs import ModelInit, check_init, prepare_model, train_and_save
     from cvstudio.core.specs import DataConfig, TrainConfig
     from cvstudio.core.training import RunControl
 
+    if args.download_weights and not args.pretrained:
+        raise _bad_input("--download-weights only applies with --pretrained")
+    if args.weights_name and not args.pretrained:
+        raise _bad_input("--weights-name only applies with --pretrained")
+    init = ModelInit(pretrained=args.pretrained, download=args.download_weights, weights_file=args.weights,
+                     init_from=args.init_from, progress=not args.json)
+    spec = _train_spec(args)
+    check_init(spec, init)  # missing weights fail here, before the data is read
+    image_size = args.image_size
+    if image_size is None and spec.arch is not None and os.path.isdir(args.dataset):
+        image_size = default_input_size(spec.arch, spec.weights)  # the size the architecture's weights were made for
     data_config = DataConfig(
         source=args.dataset,
         data_dir=args.data_dir,
         download=args.download,
         classes=_csv(args.classes),
         val_fraction=args.val_fraction,
-        image_size=args.image_size,
+        image_size=image_size,
         augment=args.augment,
         seed=args.seed,
     )
-    spec = get_preset(args.model, width=args.width, depth=args.depth, dropout=args.dropout, batchnorm=args.batchnorm)
-    preset = PRESETS[args.model]
+    preset = PRESETS.get(spec.name) or PresetInfo(spec.name, "", 0, 0, 1e-2)
+    lr = args.lr if args.lr is not None else preset.lr
+    backbone_lr = args.backbone_lr
+    if backbone_lr is None and init.any and args.freeze == "none":
+        backbone_lr = lr / 10  # full fine-tuning: move pretrained features less than the new head
     train_config = TrainConfig(
         optimizer=args.optimizer,
-        lr=args.lr if args.lr is not None else preset.lr,
+        lr=lr,
         momentum=(args.momentum if args.momentum is not None else preset.momentum) if args.optimizer == "sgd" else 0.0,
         nesterov=args.nesterov,
         weight_decay=args.weight_decay if args.weight_decay is not None else preset.weight_decay,
@@ -259,6 +326,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         stop_loss=args.stop_loss,
         patience=args.patience,
         device=args.device,
+        schedule=args.schedule,
+        label_smoothing=args.label_smoothing,
+        amp=args.amp,
+        clip_grad=args.clip_grad,
+        freeze=args.freeze,
+        backbone_lr=backbone_lr,
     )
     if args.out:
         check_writable_target(args.out, ".safetensors", "--out")  # now, not after an hour of training
@@ -268,6 +341,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     summarize(spec, data.input_shape, data.num_classes)  # a spec that cannot work fails here, before training
+    prepared = prepare_model(spec, data, train_config.seed, init)
+    for note in prepared.notes:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    spec = prepared.spec
 
     control = RunControl()
     interrupts = {"count": 0}
@@ -282,7 +359,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         outcome = train_and_save(spec, data, train_config, data_config, out=args.out, callbacks=[reporter], control=control,
-                                 tensorboard_dir=args.tensorboard)
+                                 tensorboard_dir=args.tensorboard, prepared=prepared)
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -317,6 +394,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seconds": r.seconds,
         "device": r.device,
         "checkpoint": str(outcome.checkpoint) if outcome.checkpoint else None,
+        "notes": outcome.notes,
     }
     if args.json:
         print(json.dumps(summary), flush=True)

@@ -4,8 +4,9 @@ what a run does or what its checkpoint holds."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -14,9 +15,18 @@ from torch import nn
 
 import cvstudio
 from cvstudio.core import paths
-from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
+from cvstudio.core.checkpoints import CheckpointMeta, read_meta, save_checkpoint
 from cvstudio.core.data.bundle import DatasetBundle
-from cvstudio.core.errors import CheckpointError
+from cvstudio.core.errors import CheckpointError, ConfigError
+from cvstudio.core.models.torchvision_models import imagenet_stats, resolve_weights
+from cvstudio.core.models.weights import (
+    WeightsError,
+    checkpoint_weights,
+    load_into,
+    pretrained_file,
+    pretrained_state_dict,
+    read_state_dict,
+)
 from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
 from cvstudio.core.training.loop import FitResult, fit, new_model
@@ -28,12 +38,100 @@ class RunOutcome:
     model: nn.Module  # on the CPU, in eval mode, holding the best weights
     checkpoint: Path | None  # None when the run produced no usable weights or could not be saved
     meta: CheckpointMeta | None
+    notes: list[str] = field(default_factory=list)  # what prepare_model did, e.g. a replaced head
     save_error: str | None = None  # why the checkpoint could not be written; model and meta are still here
 
     @property
     def unsaved(self) -> bool:
         """Usable weights that are in memory only: offer to save them elsewhere."""
         return self.checkpoint is None and self.meta is not None
+
+
+@dataclass(frozen=True)
+class ModelInit:
+    """Where a run's weights start; all unset = random initialization from the seed.
+
+    At most one source: torchvision's pretrained weights (named by the spec's
+    ``weights``, "DEFAULT" when None), a state_dict file, or a CV Studio checkpoint.
+    """
+
+    pretrained: bool = False  # torchvision's weights for spec.arch, from the torch hub cache
+    download: bool = False  # allow downloading them (an explicit user action)
+    weights_file: str | None = None  # a .pth/.pt (loaded weights_only) or .safetensors state_dict
+    init_from: str | None = None  # a CV Studio checkpoint; its head is replaced if the classes differ
+    progress: bool = False  # show torch hub's download progress bar (on stderr)
+
+    def __post_init__(self) -> None:
+        if sum((self.pretrained, self.weights_file is not None, self.init_from is not None)) > 1:
+            raise ConfigError("choose one source of starting weights: pretrained, a weights file or a checkpoint")
+
+    @property
+    def any(self) -> bool:
+        return self.pretrained or self.weights_file is not None or self.init_from is not None
+
+
+@dataclass
+class PreparedModel:
+    model: nn.Module
+    data: DatasetBundle  # with the mean/std the starting weights expect
+    spec: ModelSpec
+    notes: list[str]
+
+
+def check_init(spec: ModelSpec, init: ModelInit) -> None:
+    """Fail fast, before any data is loaded, when the starting weights cannot be had."""
+    if init.pretrained:
+        if spec.arch is None:
+            raise ConfigError(f"pretrained weights exist only for torchvision architectures, not for {spec.name!r}")
+        path, _ = pretrained_file(spec.arch, spec.weights)
+        if not path.exists() and not init.download:
+            raise WeightsError(
+                f"pretrained weights for {spec.arch} are not downloaded ({path}); add --download-weights to fetch them"
+            )
+    if init.weights_file is not None and not Path(init.weights_file).is_file():
+        raise WeightsError(f"weights file not found: {init.weights_file}")
+    if init.init_from is not None:
+        read_meta(init.init_from)
+
+
+def prepare_model(spec: ModelSpec, data: DatasetBundle, seed: int, init: ModelInit | None = None) -> PreparedModel:
+    """Build ``spec`` for ``data`` from ``seed``, then load the starting weights ``init`` names.
+
+    Pretrained torchvision weights (and a state_dict file for a torchvision
+    architecture) bring ImageNet's mean/std; a checkpoint brings its own. The
+    notes say what was replaced or changed.
+    """
+    init = init or ModelInit()
+    notes: list[str] = []
+    if init.pretrained:
+        if spec.arch is None:
+            raise ConfigError(f"pretrained weights exist only for torchvision architectures, not for {spec.name!r}")
+        spec = dataclasses.replace(spec, weights=resolve_weights(spec.arch, spec.weights).name)
+    model = new_model(spec, data, seed)
+    stats: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    if init.pretrained:
+        tensors, path = pretrained_state_dict(spec.arch, spec.weights, download=init.download, progress=init.progress)
+        notes += load_into(model, tensors, f"{spec.arch} {spec.weights} weights ({path.name})")
+        stats = imagenet_stats(spec.arch, spec.weights)
+    elif init.weights_file is not None:
+        notes += load_into(model, read_state_dict(init.weights_file), str(init.weights_file))
+        if spec.arch is not None:
+            stats = imagenet_stats(spec.arch)
+            notes.append("normalizing with ImageNet's mean/std, as torchvision's weights expect")
+    elif init.init_from is not None:
+        tensors, meta = checkpoint_weights(init.init_from)
+        same_classes = tuple(meta.class_names) == tuple(data.class_names)
+        if not same_classes:
+            notes.append(
+                f"the checkpoint's classes ({', '.join(meta.class_names)}) differ from the data's "
+                f"({', '.join(data.class_names)})"
+            )
+        notes += load_into(model, tensors, str(init.init_from), replace_head=not same_classes)
+        if len(meta.mean) == len(data.mean):
+            stats = (tuple(meta.mean), tuple(meta.std))
+    if stats is not None and len(stats[0]) == len(data.mean):
+        data = dataclasses.replace(data, mean=stats[0], std=stats[1])
+    return PreparedModel(model, data, spec, notes)
 
 
 def default_checkpoint_path(spec: ModelSpec, data: DatasetBundle) -> Path:
@@ -84,15 +182,26 @@ def train_and_save(
     control: RunControl | None = None,
     model_callbacks: Iterable[Callable[[nn.Module], Any]] = (),
     tensorboard_dir: str | Path | None = None,
+    init: ModelInit | None = None,
+    prepared: PreparedModel | None = None,
+    resumable: bool = False,
+    resume: tuple[Any, Any] | None = None,
 ) -> RunOutcome:
     """Train a fresh model from ``spec`` and save its best weights (also when stopped early).
+
+    ``init`` names starting weights (see :func:`prepare_model`); a caller that
+    already ran ``prepare_model`` (to show its notes first) passes ``prepared``.
+    ``resumable`` / ``resume`` go to :func:`fit` (the resume state is in
+    ``outcome.result``; checkpoints cannot hold it yet).
 
     ``model_callbacks`` are factories called with the new model, for callbacks
     that need to look at it (e.g. read kernels at each epoch end, in the
     training thread). ``tensorboard_dir`` additionally writes TensorBoard
     event files there.
     """
-    model = new_model(spec, data, train_config.seed)
+    if prepared is None:
+        prepared = prepare_model(spec, data, train_config.seed, init)
+    model, data, spec = prepared.model, prepared.data, prepared.spec
     callbacks = list(callbacks or [])
     callbacks += [make(model) for make in model_callbacks]
     if tensorboard_dir is not None:
@@ -107,14 +216,16 @@ def train_and_save(
         augment=data_config.augment if data_config else "none",
         callbacks=callbacks,
         control=control,
+        resumable=resumable,
+        resume=resume,
     )
     model.to("cpu").eval()
     if not result.metrics:  # diverged before a single usable epoch
-        return RunOutcome(result, model, None, None)
+        return RunOutcome(result, model, None, None, prepared.notes)
     meta = make_meta(spec, data, data_config, train_config, result)
     path = Path(out) if out else default_checkpoint_path(spec, data)
     try:
         save_checkpoint(path, model, meta)
     except CheckpointError as exc:  # disk full, folder gone or read-only: the weights must not be lost
-        return RunOutcome(result, model, None, meta, save_error=str(exc))
-    return RunOutcome(result, model, path, meta)
+        return RunOutcome(result, model, None, meta, prepared.notes, save_error=str(exc))
+    return RunOutcome(result, model, path, meta, prepared.notes)

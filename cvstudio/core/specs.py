@@ -64,6 +64,19 @@ def _check_whole(value: object, what: str, minimum: int, maximum: int = MAX_LAYE
         raise SpecError(f"{what} must be a whole number from {minimum} to {maximum:,}, got {value!r}")
 
 
+# torchvision architectures a ModelSpec may name in ``arch`` (core/models/torchvision_models.py).
+ARCHITECTURES = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "efficientnet_b0",
+    "convnext_tiny",
+    "regnet_y_400mf",
+)
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One layer of a network; fields that do not apply to ``kind`` are ignored."""
@@ -158,29 +171,50 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A network as an ordered list of layers plus the loss it is trained with."""
+    """A network as an ordered list of layers plus the loss it is trained with.
+
+    With ``arch`` set the network is torchvision's architecture of that name
+    and ``layers`` is its classifier head (one linear layer, one output per
+    class) that replaces torchvision's; ``weights`` then names the pretrained
+    weights the run starts from ("IMAGENET1K_V1", ...; None = random init).
+    """
 
     name: str
     layers: tuple[LayerSpec, ...]
     loss: str = "cross_entropy"
+    arch: str | None = None  # a torchvision architecture, see ARCHITECTURES; None = built from layers
+    weights: str | None = None  # torchvision weights name the run starts from; only with arch
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "layers", tuple(self.layers))
         check_model_name(self.name)
         if self.loss not in LOSSES:
             raise SpecError(f"unknown loss {self.loss!r} (known: {', '.join(LOSSES)})")
+        if self.arch is not None and self.arch not in ARCHITECTURES:
+            raise SpecError(f"unknown architecture {self.arch!r} (known: {', '.join(ARCHITECTURES)})")
+        if self.weights is not None and (self.arch is None or not isinstance(self.weights, str) or not self.weights):
+            raise SpecError("pretrained weights can only be named for a torchvision architecture ('arch')")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "loss": self.loss, "layers": [l.to_dict() for l in self.layers]}
+        d: dict[str, Any] = {"name": self.name, "loss": self.loss, "layers": [l.to_dict() for l in self.layers]}
+        if self.arch is not None:  # plain specs keep their old, shorter form
+            d["arch"] = self.arch
+            d["weights"] = self.weights
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         if not isinstance(data, dict) or not isinstance(data.get("layers"), list):
             raise SpecError("a model spec must be an object with a list of 'layers'")
+        arch, weights = data.get("arch"), data.get("weights")
+        if not (arch is None or isinstance(arch, str)) or not (weights is None or isinstance(weights, str)):
+            raise SpecError("a model spec's 'arch' and 'weights' must be names")
         return cls(
             name=data.get("name", "custom"),
             layers=tuple(LayerSpec.from_dict(l) for l in data["layers"]),
             loss=data.get("loss", "cross_entropy"),
+            arch=arch,
+            weights=weights,
         )
 
     def with_layers(self, layers: tuple[LayerSpec, ...] | list[LayerSpec]) -> ModelSpec:
@@ -229,6 +263,7 @@ class DataConfig:
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "onecycle", "cosine", "step")
 
 
 @dataclass(frozen=True)
@@ -247,16 +282,20 @@ class TrainConfig:
     stop_loss: float | None = None  # stop once an epoch's mean training loss falls below this
     patience: int | None = None  # stop after this many epochs without a better val accuracy
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps"
+    schedule: str = "none"  # learning-rate schedule, see SCHEDULES; onecycle/cosine step per batch, step per epoch
+    label_smoothing: float = 0.0  # in [0, 1): share of the target spread over all classes
+    amp: bool = False  # mixed precision: bf16 autocast (CPU, CUDA with bf16), else fp16 + GradScaler (CUDA)
+    clip_grad: float | None = None  # clip the gradients' global L2 norm to this; None = no clipping
+    freeze: str = "none"  # "none" | "backbone" (linear probe) | "upto:STAGE", see core/training/freeze.py
+    backbone_lr: float | None = None  # learning rate of everything but the head; None = lr
 
     def __post_init__(self) -> None:
+        for name in ("lr", "momentum", "weight_decay", "l1", "stop_loss", "label_smoothing", "clip_grad", "backbone_lr"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a finite number, got {value!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r} (use {', '.join(OPTIMIZERS)})")
-        numbers = {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay, "l1": self.l1}
-        if self.stop_loss is not None:
-            numbers["stop_loss"] = self.stop_loss
-        for key, value in numbers.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"{key} must be a finite number, got {value!r}")
         for key in ("batch_size", "epochs", "seed"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -279,6 +318,18 @@ class TrainConfig:
             raise ConfigError(f"patience must be a whole number of epochs, got {self.patience!r}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown learning-rate schedule {self.schedule!r} (use {', '.join(SCHEDULES)})")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.clip_grad is not None and not self.clip_grad > 0:
+            raise ConfigError(f"gradient clipping norm must be positive, got {self.clip_grad}")
+        if self.backbone_lr is not None and not self.backbone_lr > 0:
+            raise ConfigError(f"backbone learning rate must be positive, got {self.backbone_lr}")
+        if not isinstance(self.freeze, str) or not (
+            self.freeze in ("none", "backbone") or (self.freeze.startswith("upto:") and len(self.freeze) > 5)
+        ):
+            raise ConfigError(f"unknown freeze mode {self.freeze!r} (use none, backbone or upto:STAGE)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -304,10 +355,12 @@ def to_json(obj: Any) -> str:
 
 __all__ = [
     "ACTIVATIONS",
+    "ARCHITECTURES",
     "AUGMENTATIONS",
     "LAYER_KINDS",
     "LOSSES",
     "OPTIMIZERS",
+    "SCHEDULES",
     "DataConfig",
     "LayerSpec",
     "ModelSpec",

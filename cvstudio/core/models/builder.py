@@ -92,7 +92,11 @@ def plan_model(spec: ModelSpec, input_shape: Shape, num_classes: int) -> list[Pl
     """Plan every module of ``spec`` for inputs of ``input_shape`` (C, H, W).
 
     Raises SpecError naming the first layer that cannot work, with the reason.
+    Torchvision architectures (``spec.arch``) are not planned layer by layer:
+    use :func:`summarize` for them.
     """
+    if spec.arch is not None:
+        raise SpecError(f"{spec.arch} is a torchvision architecture: it has stages, not planned layers")
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise SpecError(f"input shape must be (channels, height, width), got {input_shape}")
     if num_classes < 2:
@@ -208,8 +212,17 @@ def plan_model(spec: ModelSpec, input_shape: Shape, num_classes: int) -> list[Pl
     return planned
 
 
-def build_model(spec: ModelSpec, input_shape: Shape, num_classes: int) -> nn.Sequential:
-    """Build ``spec`` as an nn.Sequential whose children are named like the cheatsheet's Net."""
+def build_model(spec: ModelSpec, input_shape: Shape, num_classes: int) -> nn.Module:
+    """Build ``spec`` as an nn.Sequential whose children are named like the cheatsheet's Net.
+
+    A spec with ``arch`` set is torchvision's architecture with fresh weights
+    and its head replaced (core/models/torchvision_models.py); pretrained
+    weights are loaded separately (core/models/weights.py).
+    """
+    if spec.arch is not None:
+        from cvstudio.core.models.torchvision_models import build_arch
+
+        return build_arch(spec, input_shape, num_classes)
     planned = plan_model(spec, input_shape, num_classes)
     return nn.Sequential(OrderedDict((p.name, p.make()) for p in planned))
 
@@ -234,7 +247,19 @@ class ModelSummary:
 
 
 def summarize(spec: ModelSpec, input_shape: Shape, num_classes: int) -> ModelSummary:
-    """Each module's output shape and trainable parameter count, without allocating weights."""
+    """Each module's (for torchvision architectures: each stage's) output shape and trainable parameters.
+
+    Plain specs are planned without allocating weights. A torchvision stage
+    has ``spec_index`` None, except the stage holding the head (index 0).
+    """
+    if spec.arch is not None:
+        from cvstudio.core.models.torchvision_models import arch_stages
+
+        stages = arch_stages(spec, input_shape, num_classes)
+        return ModelSummary(
+            tuple(LayerSummary(s.name, 0 if s.is_head else None, s.description, s.out_shape, s.params) for s in stages),
+            tuple(input_shape),
+        )
     planned = plan_model(spec, input_shape, num_classes)
     rows = []
     with torch.device("meta"):

@@ -17,7 +17,15 @@ from cvstudio.core.specs import ModelSpec
 
 
 def model_source(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int, class_name: str = "Net") -> str:
-    """A self-contained module defining ``class_name``; only torch is imported."""
+    """A self-contained module defining ``class_name``; only torch is imported.
+
+    For a torchvision architecture ``class_name`` is a function building
+    ``torchvision.models.<arch>(weights=...)`` with the replaced head (torchvision is imported too).
+    """
+    if spec.arch is not None:
+        from cvstudio.core.models.torchvision_models import arch_source
+
+        return arch_source(spec, input_shape, num_classes, class_name)
     planned = plan_model(spec, input_shape, num_classes)
     total = summarize(spec, input_shape, num_classes).total_params
     c, h, w = input_shape

@@ -75,7 +75,12 @@ def get_preset(
 ) -> ModelSpec:
     """The preset ``name`` with optional knobs; None keeps the preset's default."""
     if name not in PRESETS:
-        raise SpecError(f"unknown model preset {name!r} (known: {', '.join(PRESETS)})")
+        from cvstudio.core.specs import ARCHITECTURES
+
+        raise SpecError(
+            f"unknown model preset {name!r} (known: {', '.join(PRESETS)}; "
+            f"torchvision architectures: {', '.join(ARCHITECTURES)})"
+        )
     info = PRESETS[name]
     w = info.width if width is None else int(width)
     d = info.depth if depth is None else int(depth)

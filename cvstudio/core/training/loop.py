@@ -1,7 +1,8 @@
 """The training loop: ``fit(model, data, config)``, shared by the GUI and the command line.
 
 Like torchvision's reference script it is a few small functions
-(``train_one_epoch``, ``evaluate``); like airbench it keeps the data as
+(``train_one_epoch``, ``evaluate``, ``final_metrics``); the stop rules and
+best-weights tracking are callbacks in ``callbacks.py``, as in Lightning. Like airbench it keeps the data as
 tensors on the device and never syncs with the host inside the step loop:
 losses and correct counts accumulate on the device and are read back in
 groups, about ten times a second, which is also the rate of BatchesEnded
@@ -14,20 +15,23 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
 from cvstudio.core.data.batches import BatchLoader
 from cvstudio.core.data.bundle import DatasetBundle
-from cvstudio.core.errors import TrainingError
+from cvstudio.core.errors import ConfigError, TrainingError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
 from cvstudio.core.models.builder import build_model, count_params
+from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
+from cvstudio.core.training.callbacks import FitState, TrainingCallback, default_rules, notify
 from cvstudio.core.training.devices import resolve_device
+from cvstudio.core.training.freeze import apply_freeze, keep_frozen_batchnorm_in_eval
+from cvstudio.core.training.resume import ResumePoint, restore_training_state
 
 SYNC_INTERVAL_S = 0.1  # read losses back from the device (and report them) at most this often
 EVAL_BATCH_SIZE = 512  # evaluation needs no gradients, so bigger batches are cheaper
@@ -44,6 +48,9 @@ class FitResult:
     device: str = "cpu"
     params: int = 0
     seconds: float = 0.0
+    # With fit(..., resumable=True): the state at the last epoch end (core/training/resume.py).
+    resume_tensors: dict[str, torch.Tensor] | None = field(default=None, repr=False)
+    resume_meta: dict[str, Any] | None = field(default=None, repr=False)
 
     def history_dicts(self) -> list[dict[str, Any]]:
         return [
@@ -65,19 +72,75 @@ def new_model(spec: ModelSpec, data: DatasetBundle, seed: int) -> nn.Module:
     return build_model(spec, data.input_shape, data.num_classes)
 
 
-def make_loss(loss: str) -> nn.Module:
-    return nn.NLLLoss() if loss == "nll" else nn.CrossEntropyLoss()
+class _SmoothedNLLLoss(nn.Module):
+    """NLL on log-probabilities with label smoothing, as CrossEntropyLoss(label_smoothing=eps) does on scores."""
+
+    def __init__(self, eps: float):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, log_probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        nll = nn.functional.nll_loss(log_probs, target)
+        return (1 - self.eps) * nll - self.eps * log_probs.mean(dim=1).mean()
+
+
+def make_loss(loss: str, label_smoothing: float = 0.0) -> nn.Module:
+    if loss == "nll":
+        return _SmoothedNLLLoss(label_smoothing) if label_smoothing > 0 else nn.NLLLoss()
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+
+
+def param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
+    """Trainable parameters: one group, or the head at ``lr`` first and the backbone at ``backbone_lr``."""
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("no parameter is left to train: freeze less of the model")
+    head = head_name(model) if config.backbone_lr is not None else None
+    if head is None:
+        return [{"params": [p for _, p in params], "lr": config.lr}]
+    in_head = [p for n, p in params if n.startswith(head + ".")]
+    backbone = [p for n, p in params if not n.startswith(head + ".")]
+    groups = [{"params": in_head, "lr": config.lr}]
+    if backbone:
+        groups.append({"params": backbone, "lr": config.backbone_lr})
+    return groups
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    groups = param_groups(model, config)
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+            groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
         )
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+    """(scheduler or None, True when it steps every batch rather than every epoch)."""
+    total = max(1, config.epochs * steps_per_epoch)
+    if config.schedule == "onecycle":
+        max_lr = [g["lr"] for g in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total), True
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total), True
+    if config.schedule == "step":  # x0.1 after each third of the run
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, config.epochs // 3), gamma=0.1), False
+    return None, False
+
+
+def amp_settings(device: torch.device, enabled: bool) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler is needed): bf16 where supported, else fp16 + scaler."""
+    if not enabled:
+        return None, False
+    if device.type == "cpu":
+        return torch.bfloat16, False
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return torch.bfloat16, False
+        return torch.float16, True
+    raise ConfigError(f"mixed precision (--amp) works on the CPU and CUDA GPUs, not on {device.type}")
 
 
 def uses_channels_last(model: nn.Module, device: torch.device) -> bool:
@@ -105,10 +168,6 @@ def _l1_penalty(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([p.abs().sum() for p in params]).sum()
 
 
-class _Diverged(Exception):
-    pass
-
-
 def fit(
     model: nn.Module,
     data: DatasetBundle,
@@ -118,18 +177,27 @@ def fit(
     augment: str = "none",
     callbacks: Iterable[Any] | None = None,
     control: RunControl | None = None,
+    resumable: bool = False,
+    resume: tuple[Mapping[str, torch.Tensor], Mapping[str, Any]] | None = None,
 ) -> FitResult:
     """Train ``model`` in place on ``data`` and leave it holding the best weights seen.
 
-    "Best" is the highest validation accuracy at an epoch end. Stopping (the
-    control's flag, early stopping, the loss threshold) and a NaN/Inf loss all
-    end the run cleanly with a status and message; other exceptions are
-    reported to the callbacks as FitFailed and re-raised.
+    Each epoch is "train one epoch, evaluate, notify". "Best" is the highest
+    validation accuracy at an epoch end. The stop rules (core/training/callbacks.py:
+    early stopping, the loss threshold, the divergence guard, and any
+    TrainingCallback among ``callbacks``) and the control's stop flag end the
+    run cleanly with a status and message; other exceptions are reported to
+    the callbacks as FitFailed and re-raised.
+
+    ``resumable`` keeps the state at each epoch end in the result
+    (``resume_tensors``/``resume_meta``); passing that pair as ``resume`` to
+    a new ``fit`` with the same model spec, data and config continues the run
+    exactly where it was (same losses on the CPU).
     """
     callbacks = list(callbacks or [])
     control = control or RunControl()
     try:
-        return _fit(model, data, config, loss, augment, callbacks, control)
+        return _fit(model, data, config, loss, augment, callbacks, control, resumable, resume)
     except torch.OutOfMemoryError as exc:
         err = TrainingError(
             f"the device ran out of memory at batch size {config.batch_size}: "
@@ -142,18 +210,19 @@ def fit(
         raise
 
 
-def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
+def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None) -> FitResult:
     started = time.perf_counter()
     device = resolve_device(config.device)
     model.to(device)
     channels_last = uses_channels_last(model, device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    apply_freeze(model, config.freeze)
     model.train()
 
-    loss_fn = make_loss(loss)
+    loss_fn = make_loss(loss, config.label_smoothing)
+    eval_loss_fn = make_loss(loss)  # validation loss without label smoothing, comparable across runs
     optimizer = make_optimizer(model, config)
-    l1_params = [p for p in model.parameters() if p.requires_grad] if config.l1 > 0 else []
     train_loader = BatchLoader(
         data.train, config.batch_size, device, data.mean, data.std,
         shuffle=True, augment=augment, seed=config.seed, channels_last=channels_last,
@@ -161,114 +230,177 @@ def _fit(model, data, config, loss, augment, callbacks, control) -> FitResult:
     val_loader = BatchLoader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
     steps = len(train_loader)
     params = count_params(model)
+    scheduler, per_step = make_scheduler(optimizer, config, steps)
+    step_fn = _TrainStep(model, loss_fn, optimizer, config, device, scheduler, per_step)
+    state = FitState(model, config, message=f"trained for {config.epochs} epochs", optimizer=optimizer,
+                     scheduler=scheduler, scaler=step_fn.scaler, generator=train_loader.generator)
+    rules = default_rules(config)
+    rules += [cb for cb in callbacks if isinstance(cb, TrainingCallback)]  # the caller's own stop rules
+    if resumable or resume is not None:
+        rules.append(ResumePoint(list(rules)))
+    notify(rules, "on_fit_start", state)
+    done_epochs = restore_training_state(state, rules, *resume) if resume is not None else 0
     emit(callbacks, FitStarted(config.epochs, steps, len(data.train), len(data.val), str(device), params))
 
-    history: list[EpochEnded] = []
-    best_acc = -1.0
-    best_epoch: int | None = None
-    best_state: dict[str, torch.Tensor] | None = None
-    epochs_without_gain = 0
-    status, message = "finished", f"trained for {config.epochs} epochs"
-    global_step = 0
-    train_seconds_total = 0.0
-    train_images_total = 0
+    clock = _Clock(global_step=done_epochs * steps)
+    for epoch in range(done_epochs + 1, config.epochs + 1):
+        state.epoch = epoch
+        lr = optimizer.param_groups[0]["lr"]  # the head's learning rate as the epoch starts
+        stats = train_one_epoch(step_fn, train_loader, state, rules, callbacks, control, clock)
+        if state.should_stop:  # stopped or diverged inside the epoch: its metrics are incomplete
+            break
+        step_fn.end_epoch()
+        val_loss, val_acc = evaluate(model, val_loader, eval_loss_fn)
+        notify(rules, "on_validation_end", state, val_loss, val_acc)
+        if state.should_stop:
+            break
+        event = EpochEnded(
+            epoch, stats.loss, stats.acc, val_loss, val_acc, lr,
+            time.perf_counter() - stats.started - stats.paused_s, stats.images_per_s,
+            all(val_acc > e.val_acc for e in state.history),
+        )
+        state.history.append(event)
+        notify(rules, "on_epoch_end", state, event)
+        emit(callbacks, event)
+        if control.stop_requested:
+            state.stop("stopped", f"stopped by the user after epoch {epoch}")
+        if state.should_stop:
+            break
 
-    try:
-        for epoch in range(1, config.epochs + 1):
-            epoch_start = time.perf_counter()
-            paused_s = 0.0
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            pending: list[torch.Tensor] = []
-            seen = 0
-            last_sync = epoch_start
-            stopped = False
-            for step, (x, y) in enumerate(train_loader, start=1):
-                paused_s += control.wait_while_paused()
-                if control.stop_requested:
-                    stopped = True
-                    break
-                out = model(x)
-                batch_loss = loss_fn(out, y)
-                total = batch_loss + config.l1 * _l1_penalty(l1_params) if l1_params else batch_loss
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                optimizer.step()
-                detached = batch_loss.detach()
-                pending.append(detached)
-                loss_sum += detached.double() * y.shape[0]
-                correct += (out.detach().argmax(1) == y).sum()
-                seen += y.shape[0]
-                global_step += 1
-                now = time.perf_counter()
-                if now - last_sync >= SYNC_INTERVAL_S or step == steps:
-                    losses = torch.stack(pending).double().cpu().numpy()
-                    pending.clear()
-                    if not np.isfinite(losses).all():
-                        raise _Diverged(f"the loss became {losses[~np.isfinite(losses)][0]} at epoch {epoch}, step {step}")
-                    last_sync = time.perf_counter()
-                    elapsed = last_sync - epoch_start - paused_s
-                    ips = seen / elapsed if elapsed > 0 else 0.0
-                    emit(callbacks, BatchesEnded(
-                        epoch, step, steps, global_step, losses, ips,
-                        _eta(history, epoch, step, steps, elapsed, config.epochs),
-                    ))
-            train_seconds = time.perf_counter() - epoch_start - paused_s
-            if stopped:
-                status, message = "stopped", f"stopped by the user during epoch {epoch}"
-                break
-            train_seconds_total += train_seconds
-            train_images_total += seen
-            train_loss = float(loss_sum) / max(1, seen)
-            train_acc = int(correct) / max(1, seen)
-            val_loss, val_acc = evaluate(model, val_loader, loss_fn)
-            if not math.isfinite(val_loss):
-                raise _Diverged(f"the validation loss became {val_loss} at epoch {epoch}")
-            improved = val_acc > best_acc
-            if improved:
-                best_acc, best_epoch = val_acc, epoch
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-                epochs_without_gain = 0
-            else:
-                epochs_without_gain += 1
-            event = EpochEnded(
-                epoch, train_loss, train_acc, val_loss, val_acc, optimizer.param_groups[0]["lr"],
-                time.perf_counter() - epoch_start - paused_s, seen / train_seconds if train_seconds > 0 else 0.0, improved,
-            )
-            history.append(event)
-            emit(callbacks, event)
-            if config.stop_loss is not None and train_loss < config.stop_loss:
-                status, message = "loss_reached", f"training loss {train_loss:.4g} fell below {config.stop_loss:g} at epoch {epoch}"
-                break
-            if config.patience is not None and epochs_without_gain >= config.patience:
-                status, message = "early_stopped", (
-                    f"validation accuracy did not improve for {config.patience} epochs; stopped at epoch {epoch}"
-                )
-                break
-            if control.stop_requested:
-                status, message = "stopped", f"stopped by the user after epoch {epoch}"
-                break
-    except _Diverged as exc:
-        status = "diverged"
-        message = f"{exc}; try a lower learning rate. The best weights so far were kept."
-
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    notify(rules, "on_fit_end", state)  # puts the best weights back
+    best_epoch = state.best_epoch
     model.eval()
-    metrics = final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch)
+    if state.status == "diverged" and best_epoch is None:
+        metrics: dict[str, float] = {}  # it blew up before a single epoch ended: no usable weights
+    else:
+        metrics = final_metrics(model, data, eval_loss_fn, device, channels_last, state.history, best_epoch)
     result = FitResult(
-        status=status,
-        message=message,
-        history=history,
+        status=state.status,
+        message=state.message,
+        history=state.history,
         best_epoch=best_epoch,
         metrics=metrics,
-        images_per_s=train_images_total / train_seconds_total if train_seconds_total > 0 else 0.0,
+        images_per_s=clock.images / clock.seconds if clock.seconds > 0 else 0.0,
         device=str(device),
         params=params,
         seconds=time.perf_counter() - started,
     )
-    emit(callbacks, FitEnded(status, message, len(history), best_epoch, best_acc if best_epoch else None))
+    if isinstance(rules[-1], ResumePoint):
+        result.resume_tensors, result.resume_meta = rules[-1].tensors, rules[-1].meta
+    best_acc = state.history[best_epoch - 1].val_acc if best_epoch else None
+    emit(callbacks, FitEnded(state.status, state.message, len(state.history), best_epoch, best_acc))
     return result
+
+
+@dataclass
+class _Clock:
+    """Training-loop time and images over the completed epochs (evaluation and pauses excluded)."""
+
+    seconds: float = 0.0
+    images: int = 0
+    global_step: int = 0
+
+
+@dataclass
+class _EpochStats:
+    loss: float  # mean training loss (penalties excluded)
+    acc: float  # training accuracy, train mode
+    images_per_s: float
+    started: float  # perf_counter at the epoch's start
+    paused_s: float
+
+
+class _TrainStep:
+    """One optimization step: forward (autocast with --amp), loss (+ L1), backward, clip, update, schedule."""
+
+    def __init__(self, model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
+                 device: torch.device, scheduler=None, per_step: bool = False):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.l1 = config.l1
+        self.l1_params = self.params if config.l1 > 0 else []
+        self.clip_grad = config.clip_grad
+        self.device_type = device.type
+        self.amp_dtype, scaled = amp_settings(device, config.amp)
+        self.scaler = torch.amp.GradScaler(device.type) if scaled else None
+        self.scheduler = scheduler
+        self.per_step = per_step
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the detached batch loss (float32) and the detached outputs."""
+        with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+            out = self.model(x)
+            batch_loss = self.loss_fn(out.float(), y)
+        total = batch_loss + self.l1 * _l1_penalty(self.l1_params) if self.l1_params else batch_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(total).backward()
+            if self.clip_grad is not None:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.params, self.clip_grad)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            total.backward()
+            if self.clip_grad is not None:
+                nn.utils.clip_grad_norm_(self.params, self.clip_grad)
+            self.optimizer.step()
+        if self.scheduler is not None and self.per_step:
+            self.scheduler.step()
+        return batch_loss.detach().float(), out.detach()
+
+    def end_epoch(self) -> None:
+        if self.scheduler is not None and not self.per_step:
+            self.scheduler.step()
+
+
+def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callbacks, control: RunControl, clock: _Clock) -> _EpochStats:
+    """Run one epoch of steps, reporting synced loss groups; stops early when ``state.should_stop``."""
+    device = loader.device
+    epoch, steps = state.epoch, len(loader)
+    step_fn.model.train()
+    keep_frozen_batchnorm_in_eval(step_fn.model)
+    epoch_start = time.perf_counter()
+    paused_s = 0.0
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    pending: list[torch.Tensor] = []
+    seen = 0
+    last_sync = epoch_start
+    for step, (x, y) in enumerate(loader, start=1):
+        paused_s += control.wait_while_paused()
+        if control.stop_requested:
+            state.stop("stopped", f"stopped by the user during epoch {epoch}")
+            break
+        batch_loss, out = step_fn(x, y)
+        pending.append(batch_loss)
+        loss_sum += batch_loss.double() * y.shape[0]
+        correct += (out.argmax(1) == y).sum()
+        seen += y.shape[0]
+        clock.global_step += 1
+        state.step = step
+        now = time.perf_counter()
+        if now - last_sync >= SYNC_INTERVAL_S or step == steps:
+            losses = torch.stack(pending).double().cpu().numpy()
+            pending.clear()
+            notify(rules, "on_train_batches_end", state, losses)
+            if state.should_stop:
+                break
+            last_sync = time.perf_counter()
+            elapsed = last_sync - epoch_start - paused_s
+            ips = seen / elapsed if elapsed > 0 else 0.0
+            emit(callbacks, BatchesEnded(
+                epoch, step, steps, clock.global_step, losses, ips,
+                _eta(state.history, epoch, step, steps, elapsed, state.config.epochs),
+            ))
+    train_seconds = time.perf_counter() - epoch_start - paused_s
+    if not state.should_stop:
+        clock.seconds += train_seconds
+        clock.images += seen
+    return _EpochStats(
+        float(loss_sum) / max(1, seen), int(correct) / max(1, seen),
+        seen / train_seconds if train_seconds > 0 else 0.0, epoch_start, paused_s,
+    )
 
 
 def final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch) -> dict[str, float]:
