@@ -59,7 +59,7 @@ from cvstudio.gui.state import AppState
 from cvstudio.gui.theme import THEME_LABELS, THEMES, apply_theme, mix
 from cvstudio.gui.widgets.icons import app_icon, line_icon
 from cvstudio.gui.widgets.labels import HintLabel, title_font
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import Task, TaskError, start_task
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,7 @@ from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.image_grid import ImageGrid, SampleSheet, sample_sheet
 from cvstudio.gui.widgets.labels import HintLabel
 from cvstudio.gui.widgets.loading import LoadingPlaceholder
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import Task, TaskError, start_task
 
 SHAPES = "shapes"
 FOLDER = "folder"  # the page's name for "a folder path"; DataConfig.source holds the path itself

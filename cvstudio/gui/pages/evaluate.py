@@ -82,7 +82,7 @@ from cvstudio.gui.widgets.labels import HintLabel
 from cvstudio.gui.widgets.loading import LoadingPlaceholder
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
 from cvstudio.gui.widgets.prediction_gallery import GallerySource, PredictionGallery, wrong_colour
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import Task, TaskError, start_task
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from cvstudio.gui.widgets.image_picker import SPLITS, ImagePicker
 from cvstudio.gui.widgets.inspect_tabs import FeaturesTab, KernelsTab, PlaygroundTab
 from cvstudio.gui.widgets.loading import LoadingPlaceholder
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import Task, TaskError, start_task
 
 log = logging.getLogger(__name__)
 

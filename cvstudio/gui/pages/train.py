@@ -49,7 +49,8 @@ from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.labels import ElidedLabel, HintLabel
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
-from cvstudio.gui.workers import TaskError, TrainingTask, start_training
+from cvstudio.gui.tasks import TaskError
+from cvstudio.gui.workers import TrainingTask, start_training
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,7 @@ from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.labels import HintLabel
 from cvstudio.gui.widgets.plots import ThemedPlot
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import Task, TaskError, start_task
 
 log = logging.getLogger(__name__)
 
