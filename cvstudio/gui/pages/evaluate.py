@@ -29,7 +29,7 @@ import dataclasses
 import logging
 import math
 import sys
-import threading
+import shiboken6
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,22 +82,17 @@ from cvstudio.gui.widgets.labels import HintLabel
 from cvstudio.gui.widgets.loading import LoadingPlaceholder
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
 from cvstudio.gui.widgets.prediction_gallery import GallerySource, PredictionGallery, wrong_colour
-from cvstudio.gui.tasks import Task, TaskError, start_task
+from cvstudio.gui.tasks import TaskError, TaskGroup
 
 log = logging.getLogger(__name__)
 
 SPLIT_TITLES = {"val": "Validation", "train": "Training"}
 TOP_LOSSES_SHOWN = 500  # misclassified images listed at most (most confidently wrong first)
 CELL_IMAGES_SHOWN = 2000  # images of one matrix cell listed at most
-OVERFITTING_GAP_FALLBACK = 0.10  # core.evaluate.OVERFITTING_GAP, before the core is imported
-
-
-class EvaluationCancelled(Exception):
-    """Raised inside the worker (from its progress callback) when the page asks it to stop."""
 
 
 # =========================================================================================
-# Worker side: plain functions run by workers.start_task (no widgets here)
+# Worker side: plain functions run by the page's TaskGroup (no widgets here)
 # =========================================================================================
 
 
@@ -127,15 +122,13 @@ class SplitReport:
         return int(cm.sum() - np.trace(cm))
 
 
-class _CancellableProgress:
-    """A core callback: raises EvaluationCancelled once ``stop`` is set; passes progress on."""
+class _SplitProgress:
+    """A core callback: passes progress on with the split's wording."""
 
-    def __init__(self, stop: threading.Event, callbacks: Any, split: str):
-        self._stop, self._callbacks, self._split = stop, callbacks, split
+    def __init__(self, callbacks: Any, split: str):
+        self._callbacks, self._split = callbacks, split
 
     def on_progress(self, event: Any) -> None:
-        if self._stop.is_set():
-            raise EvaluationCancelled()
         from cvstudio.core.events import Progress, emit
 
         title = SPLIT_TITLES[self._split].lower()
@@ -143,11 +136,12 @@ class _CancellableProgress:
                                        f"Evaluating {title} images: {int(event.done):,} of {int(event.total or 0):,}"))
 
 
-def evaluate_for_page(model: Any, data: Any, meta: Any, split: str, device: str, stop: threading.Event,
-                      callbacks: Any = None) -> SplitReport:
+def evaluate_for_page(model: Any, data: Any, meta: Any, split: str, device: str, control: Any = None,
+                      callbacks: Any = None) -> SplitReport | None:
     """Evaluate ``model`` on one split of ``data`` with the normalization it was trained with (worker thread).
 
     The app's model stays untouched on the CPU: on another device a copy is evaluated.
+    ``control`` (the core's RunControl) stops it between batches: the result is then None.
     """
     import copy
 
@@ -155,24 +149,20 @@ def evaluate_for_page(model: Any, data: Any, meta: Any, split: str, device: str,
     from cvstudio.core.training.devices import resolve_device
 
     t0 = time.perf_counter()
-    if stop.is_set():
-        raise EvaluationCancelled()
+    if control is not None and control.stop_requested:
+        return None
     dev = resolve_device(device)
     if dev.type != "cpu":
         model = copy.deepcopy(model)  # predict_split moves the model it is given
     data = dataclasses.replace(data, mean=tuple(meta.mean), std=tuple(meta.std))
     evaluation = evaluate_split(model, data, split, outputs_log_probs=meta.model_spec.outputs_log_probs,
-                                device=str(dev), callbacks=[_CancellableProgress(stop, callbacks, split)])
+                                device=str(dev), callbacks=[_SplitProgress(callbacks, split)], control=control)
+    if evaluation is None:
+        return None
     images = (data.val if split == "val" else data.train).images.numpy()
     return SplitReport(split, evaluation, normalized_rows(evaluation.confusion),
                        top_losses(evaluation.probs, evaluation.labels, TOP_LOSSES_SHOWN), images,
                        time.perf_counter() - t0, str(dev))
-
-
-def open_checkpoint_file(path: str) -> Any:
-    from cvstudio.core.checkpoints import load_checkpoint
-
-    return load_checkpoint(path)
 
 
 def describe_mismatch(meta: Any, data: Any) -> str | None:
@@ -373,15 +363,12 @@ class EvaluatePage(QWidget):
         self._ready = False
         self._generation = 0  # counts model/dataset changes: results for an older pair are dropped
         self.reports: dict[str, SplitReport] = {}  # evaluated splits of the current model and dataset
-        self._task: Task | None = None
+        self.tasks = TaskGroup(self)  # key "evaluate": one split at a time, a new request replaces it
         self._task_generation = -1
-        self._stop = threading.Event()
         self._queue: list[str] = []  # splits still to evaluate for this generation
         self._wanted = False  # an evaluation is due (it starts when the page is visible)
-        self._open_task: Task | None = None
         self._cell: tuple[int, int] | None = None
         self._explanation_action = None
-        self._shut_down = False
 
         self._build_ui()
         state.torch_ready.connect(self._on_state_torch_ready)
@@ -602,7 +589,7 @@ class EvaluatePage(QWidget):
     @property
     def idle(self) -> bool:
         """No evaluation (or checkpoint load) running or queued (tests wait for this)."""
-        return self._task is None and not self._queue and self._open_task is None
+        return self.tasks.idle and not self._queue
 
     @property
     def split(self) -> str:
@@ -645,7 +632,7 @@ class EvaluatePage(QWidget):
     def cancel(self) -> None:
         """Stop a running evaluation (it ends within one batch)."""
         self._queue = []
-        self._stop.set()
+        self.tasks.cancel("evaluate")
         self.progress_label.setText("Cancelling…")
 
     def show_cell(self, true: int, predicted: int) -> None:
@@ -681,24 +668,13 @@ class EvaluatePage(QWidget):
 
     def open_checkpoint(self, path: str | Path) -> None:
         """Load a checkpoint in a worker and make it the app's current model (which is then evaluated)."""
-        if self._open_task is not None:
-            return
         self.banner.clear()
-        self.state.status_message.emit(f"Opening {Path(path).name}…")
-        task = start_task(open_checkpoint_file, str(path))
-        self._open_task = task
-        task.result.connect(self._on_open_task_result)
-        task.error.connect(self._on_open_task_error)
-        task.finished.connect(self._on_open_task_finished)
+        self.state.open_checkpoint(path, on_error=self._on_open_error)
 
     def shutdown(self) -> None:
         """Stop work and wait for the worker threads (closing the page or the app)."""
-        self._shut_down = True
         self._queue = []
-        self._stop.set()
-        for task in (self._task, self._open_task):
-            if task is not None:
-                task.wait()
+        self.tasks.shutdown(30_000)
 
     # ------------------------------------------------------------------ state
 
@@ -815,13 +791,11 @@ class EvaluatePage(QWidget):
     # ------------------------------------------------------------------ running evaluations
 
     def _stop_running(self) -> None:
-        if self._task is not None:
-            self._stop.set()  # the running job raises EvaluationCancelled at its next batch
-        self._stop = threading.Event()
+        self.tasks.cancel("evaluate")  # the running job stops at its next batch; its result is dropped
 
     def _start_next(self) -> None:
-        if self._task is not None or not self._queue or self._shut_down:
-            if self._task is None:
+        if self.tasks.busy("evaluate") or not self._queue or self.tasks.shut_down:
+            if not self.tasks.busy("evaluate"):
                 self.progress_row.hide()
             return
         split = self._queue.pop(0)
@@ -832,18 +806,16 @@ class EvaluatePage(QWidget):
         self.progress_label.setText(f"Evaluating {SPLIT_TITLES[split].lower()} images…")
         self.progress_row.show()
         device = self.state.train_config.device if self.state.train_config is not None else "cpu"
-        task = start_task(evaluate_for_page, self.state.model, data, self.state.checkpoint_meta, split, device,
-                          self._stop, pass_callbacks=True)
-        # Bound slots, not lambdas: Qt drops the connections if the page is deleted while the task runs.
-        self._task, self._task_generation = task, self._generation
-        task.progress.connect(self._on_task_progress)
-        task.result.connect(self._on_task_result)
-        task.error.connect(self._on_task_error)
-        task.finished.connect(self._on_task_finished)
+        self._task_generation = self._generation
+        self.tasks.start(evaluate_for_page, self.state.model, data, self.state.checkpoint_meta, split, device,
+                         key="evaluate", pass_control=True, pass_callbacks=True, on_progress=self._on_task_progress,
+                         on_result=self._on_task_result, on_error=self._on_task_error,
+                         on_finished=self._on_task_finished)
 
     @Slot(object)
     def _on_task_progress(self, event: Any) -> None:
-        if self._task_generation != self._generation or self._stop.is_set():
+        task = self.tasks.running("evaluate")
+        if self._task_generation != self._generation or task is None or task.cancelled:
             return
         self.progress_bar.setMaximum(max(1, int(event.total or 1)))
         self.progress_bar.setValue(int(event.done))
@@ -851,8 +823,16 @@ class EvaluatePage(QWidget):
             self.progress_label.setText(event.message)
 
     @Slot(object)
-    def _on_task_result(self, report: SplitReport) -> None:
-        if self._shut_down or self._task_generation != self._generation:
+    def _on_task_result(self, report: SplitReport | None) -> None:
+        if self.tasks.shut_down or self._task_generation != self._generation:
+            return
+        if report is None:  # cancelled between batches
+            self._queue = []
+            if not self.reports:
+                self.explanation.show_text("Evaluation cancelled", "Click Evaluate to start it again.")
+                self._set_explanation_action("evaluate")
+                self.results_stack.setCurrentWidget(self.explanation)
+            self.banner.show_message("Evaluation cancelled.", INFO)
             return
         self.reports[report.split] = report
         if report.split == self.split:
@@ -862,19 +842,9 @@ class EvaluatePage(QWidget):
 
     @Slot(object)
     def _on_task_error(self, error: TaskError) -> None:
-        if self._shut_down or self._task_generation != self._generation:
-            return
-        if isinstance(error.exception, EvaluationCancelled):
-            self._queue = []
-            if not self.reports:
-                self.explanation.show_text("Evaluation cancelled", "Click Evaluate to start it again.")
-                self._set_explanation_action("evaluate")
-                self.results_stack.setCurrentWidget(self.explanation)
-            self.banner.show_message("Evaluation cancelled.", INFO)
+        if self.tasks.shut_down or self._task_generation != self._generation:
             return
         self._queue = []
-        if not error.user_error:
-            log.error("evaluation failed: %s", error.traceback)
         self.banner.show_message(f"Could not evaluate the model: {error.message}", ERROR)
         if not self.reports:
             self.explanation.show_text("Evaluation failed", error.message)
@@ -883,8 +853,7 @@ class EvaluatePage(QWidget):
 
     @Slot()
     def _on_task_finished(self) -> None:
-        self._task = None
-        if self._shut_down:
+        if self.tasks.shut_down:
             return
         if self._queue:
             self._start_next()
@@ -943,7 +912,7 @@ class EvaluatePage(QWidget):
         from cvstudio.core.evaluate import OVERFITTING_GAP, overfitting_warning
 
         train, val = self.reports.get("train"), self.reports.get("val")
-        waiting = "evaluating…" if self._task is not None or self._queue else "not evaluated"
+        waiting = "evaluating…" if self.tasks.busy("evaluate") or self._queue else "not evaluated"
         for tile, report in ((self.train_tile, train), (self.val_tile, val)):
             if report is None:
                 tile.set_values("…", waiting)
@@ -991,28 +960,15 @@ class EvaluatePage(QWidget):
         if path:
             self.open_checkpoint(path)
 
-    def _on_open_task_result(self, loaded: Any) -> None:
-        if self._shut_down:
-            return
-        self.state.set_model(loaded.model, loaded.meta, Path(loaded.path))
-        self.state.status_message.emit(f"Opened {Path(loaded.path).name}")
-
-    def _on_open_task_error(self, error: TaskError) -> None:
-        if self._shut_down:
-            return
-        if not error.user_error:
-            log.error("opening a checkpoint failed: %s", error.traceback)
-        self.banner.show_message(f"Could not open the checkpoint: {error.message}", ERROR)
-
-    @Slot()
-    def _on_open_task_finished(self) -> None:
-        self._open_task = None
+    def _on_open_error(self, error: TaskError) -> None:
+        if shiboken6.isValid(self) and not self.tasks.shut_down:
+            self.banner.show_message(f"Could not open the checkpoint: {error.message}", ERROR)
 
     # ------------------------------------------------------------------ Qt events
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        if self._ready and self._wanted and self._task is None and not self.state.training:
+        if self._ready and self._wanted and not self.tasks.busy("evaluate") and not self.state.training:
             self.evaluate()
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -1023,7 +979,7 @@ class EvaluatePage(QWidget):
         return QSize(1240, 780)
 
 
-__all__ = ["EvaluatePage", "EvaluationCancelled", "SplitReport", "describe_mismatch", "evaluate_for_page"]
+__all__ = ["EvaluatePage", "SplitReport", "describe_mismatch", "evaluate_for_page"]
 
 
 def main(argv: list[str] | None = None) -> int:
