@@ -1,5 +1,3 @@
-import pytest
-
 from cvstudio.core.errors import DataError
 from cvstudio.core.events import Progress, emit
 from cvstudio.gui.tasks import start_task

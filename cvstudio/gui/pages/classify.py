@@ -32,11 +32,11 @@ from __future__ import annotations
 import collections
 import itertools
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
@@ -65,6 +65,7 @@ from PySide6.QtWidgets import (
 )
 
 from cvstudio.gui import settings as prefs
+from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.classify_results import (
@@ -100,7 +101,7 @@ from cvstudio.gui.pages.classify_jobs import (
     wrap_model,
     write_csv,
 )
-from cvstudio.gui.tasks import Task, TaskError, TaskGroup
+from cvstudio.gui.tasks import Task, TaskError
 
 RUNS_RESCAN_S = 5.0  # showing the page rescans the runs folder when the last scan is older
 IMAGE_FILTER = (
@@ -113,8 +114,11 @@ CSV_FILTER = "CSV tables (*.csv)"
 _NONE, _CURRENT, _FILE = "none", "current", "file"  # kinds of model-list entries
 
 
-class ClassifyPage(QWidget):
+class ClassifyPage(Page):
     """Drop images, see what the model thinks. ``ClassifyPage(state)``."""
+
+    title = "Classify"
+    opens_checkpoints = True
 
     results_added = Signal(int)  # rows appended (after the table and the detail are updated)
     model_loaded = Signal(object)  # LoadedModel now in use
@@ -125,8 +129,7 @@ class ClassifyPage(QWidget):
     inspection_shown = Signal(int)  # key of the row whose model view / saliency is now shown
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self._loaded: LoadedModel | None = None
         self._generation = 0  # bumps with every model change: stale saliency is dropped
         self._load_request = 0  # bumps with every load request: stale loads are dropped
@@ -137,7 +140,7 @@ class ClassifyPage(QWidget):
         self._extra_files: list[str] = []  # checkpoints opened from elsewhere, kept in the list
         self._extra_meta: dict[str, Any] = {}  # their descriptions, once loaded
         self._last_scan = 0.0
-        self.tasks = TaskGroup(self)  # keys: "scan", "load", "job", "inspect"; CSV exports run unkeyed
+        # self.tasks keys: "scan", "load", "job", "inspect"; CSV exports run unkeyed
         self._queue: list[list[Any]] = []
         self._job_total = 0
         self._job_first_row: int | None = None
@@ -433,7 +436,8 @@ class ClassifyPage(QWidget):
             self._pump()
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Load a checkpoint as the page's model (in a worker); a bad file keeps the previous model."""
+        """Open a checkpoint through the app's one door (it becomes the app's current model, which this
+        page then classifies with); a bad file keeps the previous model."""
         path = os.fspath(path)
         self._user_chose = True
         if not self.state.torch_loaded:
@@ -443,7 +447,16 @@ class ClassifyPage(QWidget):
         if path not in self._extra_files and all(e.path != path for e in self._entries):
             self._extra_files.insert(0, path)
             self._rebuild_combo()
-        self._start_load(Path(path).stem, load_classifier, path, path=path)
+        self._load_request += 1
+        request, name = self._load_request, Path(path).stem
+        self._loading_name = name
+        self.model_info.set_full_text(f"Loading {name}…")
+
+        def failed(error: TaskError) -> None:
+            if shiboken6.isValid(self):
+                self._on_load_task_error(request, name, path, error)
+
+        self.state.open_checkpoint(path, on_error=failed)
 
     def use_current_model(self) -> None:
         """Classify with the app's current model (``state.model``)."""
@@ -523,10 +536,10 @@ class ClassifyPage(QWidget):
         (self.grid_button if which == "grid" else self.table_button).setChecked(True)
         self._update_empty_state()
 
-    def shutdown(self, wait_ms: int = 10_000) -> None:
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel everything and wait for the workers (closing the page or the app)."""
         self.cancel()
-        self.tasks.shutdown(wait_ms)
+        return super().shutdown(timeout_ms)
 
     # --- dialogs
 
@@ -591,6 +604,9 @@ class ClassifyPage(QWidget):
     def _on_state_model_changed(self) -> None:
         if not self.state.torch_loaded or self.tasks.shut_down:
             return
+        path = str(self.state.checkpoint_path) if self.state.checkpoint_path else None
+        if path and path not in self._extra_files and all(e.path != path for e in self._entries):
+            self._extra_files.insert(0, path)  # opened elsewhere (File menu, another page): listed as a file
         self._rebuild_combo()
         if self.state.model is not None:
             self.use_current_model()  # the payoff of training: classify with what was just trained
@@ -673,10 +689,8 @@ class ClassifyPage(QWidget):
         combo.blockSignals(True)
         combo.clear()
         current_index = -1
-        if self.state.model is not None:
-            ckpt = self.state.checkpoint_path
-            text = f"Current model — {Path(ckpt).stem}" if ckpt else "Current model (not saved)"
-            combo.addItem(text, (_CURRENT, None))
+        if self.state.model is not None and self.state.checkpoint_path is None:  # a saved one is listed as its file
+            combo.addItem("Current model (not saved)", (_CURRENT, None))
             if self._loaded is not None and self._loaded.path is None:
                 current_index = 0
         for path in self._extra_files:
@@ -1037,12 +1051,9 @@ class ClassifyPage(QWidget):
         if self.state.torch_loaded and time.monotonic() - self._last_scan > RUNS_RESCAN_S:
             self.scan_runs()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
-
 
 __all__ = [
+    "CSV_COLUMNS",
     "CheckpointEntry",
     "ClassifyPage",
     "Inspection",
@@ -1058,17 +1069,7 @@ __all__ = [
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from cvstudio.gui.preview import run_preview
-
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
-
-    def make(state: AppState) -> ClassifyPage:
-        page = ClassifyPage(state)
-        if args:
-            page.load_checkpoint(args[0])
-        return page
-
-    return run_preview(make, "Classify")
+    return ClassifyPage.preview(argv)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QEvent, Qt, QUrl, Slot
 from PySide6.QtGui import QFont, QFontDatabase, QPalette
 from PySide6.QtWidgets import (
@@ -49,7 +48,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QSplitter,
-    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -58,12 +56,12 @@ from PySide6.QtWidgets import (
 )
 
 from cvstudio.core.specs import AUGMENTATIONS, DataConfig
+from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.image_grid import ImageGrid, SampleSheet, sample_sheet
 from cvstudio.gui.widgets.labels import HintLabel
-from cvstudio.gui.widgets.loading import LoadingPlaceholder
-from cvstudio.gui.tasks import Task, TaskError, start_task
+from cvstudio.gui.tasks import TaskError
 
 SHAPES = "shapes"
 FOLDER = "folder"  # the page's name for "a folder path"; DataConfig.source holds the path itself
@@ -152,20 +150,19 @@ def _local_dir_from_urls(urls: list[QUrl]) -> str | None:
 # ----------------------------------------------------------------------------- the page
 
 
-class DataPage(QWidget):
+class DataPage(Page):
     """Data source, classes, augmentation, statistics and sample images."""
 
+    title = "Data"
+    loading_detail = "The data page opens as soon as PyTorch has been imported."
+
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self._ready = False
         self._available: tuple[str, ...] | None = None  # classes of the source in the list, once known
         self._classes_for: DataConfig | None = None  # the source settings the list was made for
         self._wanted_classes: tuple[str, ...] = state.data_config.classes  # ticks to restore when the list arrives
-        self._load_task: Task | None = None
-        self._classes_task: Task | None = None
-        self._describe_task: Task | None = None
-        self._tasks: set[Task] = set()
+        # self.tasks keys: "load" (a dataset), "classes" (listing a source's classes), "describe" (the overview)
         self._classes_generation = 0  # results of superseded requests are ignored
         self._describe_generation = 0
         self._previous: tuple[DataConfig, Any] | None = None  # what to restore if a load fails
@@ -188,16 +185,7 @@ class DataPage(QWidget):
     # ================================================================== UI
 
     def _build_ui(self) -> None:
-        self._stack = QStackedWidget(self)
-        self._loading = LoadingPlaceholder(
-            "Loading PyTorch…", "The data page opens as soon as PyTorch has been imported.", self._stack
-        )
-        self._content = QWidget(self._stack)
-        self._stack.addWidget(self._loading)
-        self._stack.addWidget(self._content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._stack)
+        self.build_loading_stack()
 
         self._controls = self._build_controls()
         controls_scroll = QScrollArea(self._content)
@@ -579,12 +567,7 @@ class DataPage(QWidget):
         return self.apply()
 
     def is_loading(self) -> bool:
-        return self._load_task is not None and not self._load_task.done
-
-    def shutdown(self, timeout_ms: int = 30_000) -> None:
-        """Wait for this page's workers to end (the window calls it when closing)."""
-        for task in list(self._tasks):
-            task.wait(timeout_ms)
+        return self.tasks.busy("load")
 
     # ================================================================== state signals
 
@@ -605,7 +588,7 @@ class DataPage(QWidget):
                 )
         self.data_dir_edit.setPlaceholderText(str(paths.data_dir()))
         self._ready = True
-        self._stack.setCurrentWidget(self._content)
+        self.show_content()
         self._show_config(self.state.data_config)
         self._request_classes()
         if self.state.dataset is not None:
@@ -885,9 +868,10 @@ class DataPage(QWidget):
         self._set_class_list_message("Looking for classes…")
         self._classes_generation += 1
         generation = self._classes_generation
-        self._classes_task = self._start(
+        self.tasks.start(
             list_classes,
             config,
+            key="classes",
             on_result=lambda names: self._on_classes_task_result(generation, config, names),
             on_error=lambda error: self._on_classes_task_error(generation, error),
         )
@@ -931,28 +915,6 @@ class DataPage(QWidget):
 
     # ================================================================== loading
 
-    def _start(self, fn, *args, on_result=None, on_error=None, on_progress=None, on_finished=None, **kwargs) -> Task:
-        """Run ``fn`` in a worker and call the ``on_*`` handlers on the GUI thread while this page exists.
-
-        The Task gets no parent: it must outlive its thread even if the page is deleted first (a Task
-        destroyed with its parent would never see its thread end); the handlers check the page is alive.
-        """
-        task = start_task(fn, *args, **kwargs)
-        self._tasks.add(task)
-
-        def guarded(handler):
-            def call(*args):
-                if shiboken6.isValid(self):
-                    handler(*args)
-            return call
-
-        for signal, handler in ((task.result, on_result), (task.error, on_error), (task.progress, on_progress),
-                                (task.finished, on_finished)):
-            if handler is not None:
-                signal.connect(guarded(handler))
-        task.finished.connect(lambda t=task: self._tasks.discard(t))
-        return task
-
     def _start_load(self, config: DataConfig) -> bool:
         if self.is_loading():
             self._show_error("A dataset is loading already; wait until it has finished.")
@@ -970,11 +932,12 @@ class DataPage(QWidget):
         self._wanted_classes = config.classes
         self._show_no_dataset("Loading the dataset…")
         self._set_busy(True, "Downloading…" if config.download else "Loading…")
-        self._load_task = self._start(
+        self.tasks.start(
             load_and_describe,
             config,
             self.per_class_spin.value(),
             self._sample_seed,
+            key="load",
             pass_callbacks=True,
             on_progress=self._on_load_task_progress,
             on_result=lambda result: self._on_load_task_result(config, result),
@@ -1063,11 +1026,12 @@ class DataPage(QWidget):
         """Count classes and pick sample images of ``bundle`` in a worker, then show them."""
         self._describe_generation += 1
         generation = self._describe_generation
-        self._describe_task = self._start(
+        self.tasks.start(
             describe_dataset,
             bundle,
             self.per_class_spin.value(),
             self._sample_seed,
+            key="describe",
             on_result=lambda overview: self._on_describe_task_result(generation, bundle, overview),
             on_error=lambda error: self._show_error(f"Could not show the dataset: {error.message}"),
         )
@@ -1240,6 +1204,4 @@ __all__ = ["DataPage", "DatasetOverview", "describe_dataset", "list_classes", "l
 
 
 if __name__ == "__main__":
-    from cvstudio.gui.preview import run_preview
-
-    raise SystemExit(run_preview(DataPage, "Data"))
+    raise SystemExit(DataPage.preview())

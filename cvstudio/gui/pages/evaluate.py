@@ -73,16 +73,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.theme import mix
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.confusion_matrix import COUNTS, RATES, ConfusionMatrixView, percent
 from cvstudio.gui.widgets.inspect_tabs import Explanation
 from cvstudio.gui.widgets.labels import HintLabel
-from cvstudio.gui.widgets.loading import LoadingPlaceholder
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
 from cvstudio.gui.widgets.prediction_gallery import GallerySource, PredictionGallery, wrong_colour
-from cvstudio.gui.tasks import TaskError, TaskGroup
+from cvstudio.gui.tasks import TaskError
 
 log = logging.getLogger(__name__)
 
@@ -350,20 +350,23 @@ class StatTile(QFrame):
                 self._busy = False
 
 
-class EvaluatePage(QWidget):
+class EvaluatePage(Page):
     """Confusion matrix, per-class metrics, top losses and train-vs-validation accuracy of ``state.model``."""
+
+    title = "Evaluate"
+    opens_checkpoints = True
+    loading_detail = "The model can be evaluated as soon as PyTorch has been imported."
 
     evaluated = Signal(str)  # a split ("val" | "train") finished evaluating and is shown if selected
     cell_shown = Signal(int, int)  # the images of a confusion-matrix cell are listed
     data_page_requested = Signal()  # the user wants to choose another dataset (the window shows the Data page)
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self._ready = False
         self._generation = 0  # counts model/dataset changes: results for an older pair are dropped
         self.reports: dict[str, SplitReport] = {}  # evaluated splits of the current model and dataset
-        self.tasks = TaskGroup(self)  # key "evaluate": one split at a time, a new request replaces it
+        # self.tasks key "evaluate": one split at a time, a new request replaces it
         self._task_generation = -1
         self._queue: list[str] = []  # splits still to evaluate for this generation
         self._wanted = False  # an evaluation is due (it starts when the page is visible)
@@ -381,15 +384,7 @@ class EvaluatePage(QWidget):
     # ------------------------------------------------------------------ UI
 
     def _build_ui(self) -> None:
-        self._stack = QStackedWidget(self)
-        self._loading = LoadingPlaceholder(
-            "Loading PyTorch…", "The model can be evaluated as soon as PyTorch has been imported.", self._stack)
-        self._content = QWidget(self._stack)
-        self._stack.addWidget(self._loading)
-        self._stack.addWidget(self._content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._stack)
+        self.build_loading_stack()
         c = self._content
 
         # header: the model, which images, Evaluate
@@ -671,10 +666,10 @@ class EvaluatePage(QWidget):
         self.banner.clear()
         self.state.open_checkpoint(path, on_error=self._on_open_error)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop work and wait for the worker threads (closing the page or the app)."""
         self._queue = []
-        self.tasks.shutdown(30_000)
+        return super().shutdown(timeout_ms)
 
     # ------------------------------------------------------------------ state
 
@@ -683,7 +678,7 @@ class EvaluatePage(QWidget):
         if self._ready:
             return
         self._ready = True
-        self._stack.setCurrentWidget(self._content)
+        self.show_content()
         self._refresh()
 
     @Slot()
@@ -971,10 +966,6 @@ class EvaluatePage(QWidget):
         if self._ready and self._wanted and not self.tasks.busy("evaluate") and not self.state.training:
             self.evaluate()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
-
     def sizeHint(self) -> QSize:
         return QSize(1240, 780)
 
@@ -983,9 +974,7 @@ __all__ = ["EvaluatePage", "SplitReport", "describe_mismatch", "evaluate_for_pag
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cvstudio.gui.preview import run_checkpoint_preview
-
-    return run_checkpoint_preview(EvaluatePage, "Evaluate", argv)
+    return EvaluatePage.preview(argv)
 
 
 if __name__ == "__main__":

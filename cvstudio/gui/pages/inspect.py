@@ -34,16 +34,16 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QSize, Signal, Slot
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
+from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.feature_grid import shape_text
 from cvstudio.gui.widgets.image_picker import SPLITS, ImagePicker
 from cvstudio.gui.widgets.inspect_tabs import FeaturesTab, KernelsTab, PlaygroundTab
-from cvstudio.gui.widgets.loading import LoadingPlaceholder
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
-from cvstudio.gui.tasks import TaskError, TaskGroup
+from cvstudio.gui.tasks import TaskError
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,12 @@ class ChosenImage:
 # --- the page ---------------------------------------------------------------------------------
 
 
-class InspectPage(QWidget):
+class InspectPage(Page):
     """Kernels, feature maps and a kernel playground for the current model (``state.model``)."""
+
+    title = "Inspect"
+    opens_checkpoints = True
+    loading_detail = "Kernels and feature maps can be shown as soon as PyTorch has been imported."
 
     kernels_drawn = Signal()  # the kernel grid shows new weights
     features_drawn = Signal()  # the feature maps of the current image are shown
@@ -109,8 +113,7 @@ class InspectPage(QWidget):
     image_shown = Signal()  # a newly chosen image is ready
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self._ready = False
         self.image: ChosenImage | None = None
         self.pixels: np.ndarray | None = None  # the chosen image at the model's input size, uint8 (C, H, W)
@@ -119,9 +122,8 @@ class InspectPage(QWidget):
         self._source: Any = None  # what the chosen image is made from: a uint8 array or a file path
         self._has_conv: bool | None = None
         self._generation = 0  # counts model changes: results computed for an older model are dropped
-        # keys "kernels", "image", "features", "playground": one job each, the latest request wins, so rapid
-        # changes (typing in the kernel table, flicking through images) never queue work or show stale pictures
-        self.tasks = TaskGroup(self)
+        # self.tasks keys "kernels", "image", "features", "playground": one job each, the latest request wins, so
+        # rapid changes (typing in the kernel table, flicking through images) never queue work or show stale pictures
         self.setAcceptDrops(True)
 
         self._build_ui()
@@ -138,15 +140,7 @@ class InspectPage(QWidget):
     # ------------------------------------------------------------------ UI
 
     def _build_ui(self) -> None:
-        self._stack = QStackedWidget(self)
-        self._loading = LoadingPlaceholder(
-            "Loading PyTorch…", "Kernels and feature maps can be shown as soon as PyTorch has been imported.", self._stack)
-        self._content = QWidget(self._stack)
-        self._stack.addWidget(self._loading)
-        self._stack.addWidget(self._content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._stack)
+        self.build_loading_stack()
 
         header = QHBoxLayout()
         header.setSpacing(10)
@@ -270,7 +264,7 @@ class InspectPage(QWidget):
         if self._ready:
             return
         self._ready = True
-        self._stack.setCurrentWidget(self._content)
+        self.show_content()
         self.playground.init_kernels()
         self._on_state_dataset_changed(self.state.dataset)
         self._on_state_model_changed()
@@ -580,9 +574,7 @@ __all__ = ["InspectPage"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cvstudio.gui.preview import run_checkpoint_preview
-
-    return run_checkpoint_preview(InspectPage, "Inspect", argv)
+    return InspectPage.preview(argv)
 
 
 if __name__ == "__main__":
