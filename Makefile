@@ -27,6 +27,7 @@ run: $(STAMP)
 	$(PY) -m cvstudio
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)
