@@ -32,7 +32,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py
-	$(PY) benchmarks/dataset_cache.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/classify_speed.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) docs/screenshots.py
