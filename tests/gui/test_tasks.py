@@ -108,3 +108,22 @@ def test_handlers_stop_when_the_owner_is_deleted(qtbot):
     owner.deleteLater()
     qtbot.waitUntil(lambda: task.done, timeout=10_000)
     assert results == []
+
+
+def test_the_leak_fixture_names_where_a_thread_was_started(monkeypatch):
+    import threading
+
+    from tests.gui.conftest import ThreadWatch
+
+    watch = ThreadWatch()
+    watch.watch(monkeypatch)
+    release = threading.Event()
+    pool_thread = threading.Thread(target=release.wait, name="left-behind")
+    pool_thread.start()  # this line must be named in the report
+    try:
+        (problem,) = watch.leaks(0.05)
+        assert "left-behind" in problem and "test_tasks.py" in problem and "pool_thread.start()" in problem
+    finally:
+        release.set()
+        pool_thread.join()
+    assert watch.leaks(1.0) == []
