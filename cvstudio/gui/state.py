@@ -8,8 +8,10 @@ signals; no widget owns the state). Setting a value emits the matching
 It is also the one door for models: :meth:`AppState.open_checkpoint` (used by
 the File menu, a drop on the window, and the Evaluate, Inspect and Classify
 pages) loads a checkpoint in a worker and makes it the current model *and*
-spec, so every page, the Model page included, follows whatever was opened. This module does not import torch, so the window can be
-painted before torch has finished importing.
+spec, so every page, the Model page included, follows whatever was opened.
+
+This module does not import torch, so the window can be painted before torch
+has finished importing.
 """
 
 from __future__ import annotations
