@@ -27,11 +27,12 @@ run: $(STAMP)
 	$(PY) -m cvstudio
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_speed.py
-	$(PY) benchmarks/dataset_cache.py
+	QT_QPA_PLATFORM=offscreen $(PY) benchmarks/classify_speed.py
 
 screenshots: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) docs/screenshots.py

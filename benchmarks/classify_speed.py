@@ -8,8 +8,9 @@
 2. Throughput: a folder of 1,000 small images (CIFAR-sized 32x32 PNGs, and
    96x96 JPEGs) is dropped; the clock runs from the drop to the last row
    shown, thumbnails included. Target: at least 500 images/s on CPU. The
-   core's own ``Classifier.classify_paths`` (what ``cvstudio classify`` runs,
-   no thumbnails, no GUI) on the same files is printed for comparison.
+   core's ``classify`` alone (the one pipeline the page, ``cvstudio classify``
+   and this benchmark share; no thumbnails, no GUI) on the same files is
+   printed for comparison.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/classify_speed.py [--repeats 15] [--json]
 """
@@ -95,7 +96,7 @@ def main() -> int:
 
     import torch  # noqa: F401 - what the main window imports in the background before the page is usable
 
-    from cvstudio.core.inference import Classifier, decode_image
+    from cvstudio.core.inference import Classifier, classify, decode_image
     from cvstudio.gui.pages.classify import ClassifyPage
     from cvstudio.gui.state import AppState
 
@@ -225,7 +226,7 @@ def main() -> int:
         folder = make_folder(tmp / f"folder_{size}_{fmt}", args.images, size, fmt)
         files = sorted(folder.iterdir())
         t = time.perf_counter()
-        clf.classify_paths(files, top_k=5)
+        classify(clf, files, None, None, top_k=5)
         core_rate = len(files) / (time.perf_counter() - t)
         rates = []
         stalls = []
@@ -246,7 +247,7 @@ def main() -> int:
         results[label] = {"page_images_per_s": med, "page_best_images_per_s": best, "core_images_per_s": core_rate,
                           "gui_worst_stall_ms": max(stalls)}
         print(f"folder of {args.images:,} {label}: drop -> all rows shown {med:,.0f} images/s (median of 3, best "
-              f"{best:,.0f}; target >= {THROUGHPUT_TARGET:.0f}); core classify_paths alone {core_rate:,.0f} images/s; "
+              f"{best:,.0f}; target >= {THROUGHPUT_TARGET:.0f}); core classify alone {core_rate:,.0f} images/s; "
               f"GUI thread worst stall {max(stalls):.0f} ms")
 
     page.shutdown()

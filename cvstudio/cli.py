@@ -435,21 +435,26 @@ def _bad_input(message: str) -> Exception:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    from cvstudio.core.inference import Classifier, expand_inputs
+    from cvstudio.core.inference import Classifier, classify, expand_inputs
 
     classifier = Classifier.from_checkpoint(args.checkpoint, device=args.device)
-    predictions = classifier.classify_paths(expand_inputs(args.inputs), top_k=args.top_k)
     failed = 0
-    for p in predictions:
-        failed += p.error is not None
-        if args.json:
-            print(json.dumps(p.to_dict()), flush=True)
-        elif p.error:
-            print(f"{p.path}: error: {p.error}")
-        else:
-            others = ", ".join(f"{label} {prob:.3f}" for label, prob in p.top_k[1:])
-            print(f"{p.path}: {p.label} ({p.prob:.3f})" + (f"  [{others}]" if others else ""))
-    if not predictions:
+
+    def print_rows(rows) -> None:  # noqa: ANN001 - each batch's rows, printed as they come
+        nonlocal failed
+        for row in rows:
+            p = row.prediction
+            failed += p.error is not None
+            if args.json:
+                print(json.dumps(p.to_dict()), flush=True)
+            elif p.error:
+                print(f"{p.path}: error: {p.error}")
+            else:
+                others = ", ".join(f"{label} {prob:.3f}" for label, prob in p.top_k[1:])
+                print(f"{p.path}: {p.label} ({p.prob:.3f})" + (f"  [{others}]" if others else ""))
+
+    summary = classify(classifier, expand_inputs(args.inputs), None, print_rows, top_k=args.top_k, expand=False)
+    if not summary.total:
         raise _bad_input("no images found in the given paths")
     return EXIT_BAD_INPUT if failed else EXIT_OK
 

@@ -257,7 +257,7 @@ class SelfTest:
 
         from cvstudio.gui.app import create_application
         from cvstudio.gui.main_window import MainWindow
-        from cvstudio.gui.workers import running_threads
+        from cvstudio.gui.tasks import running_threads
 
         class _PaintSpy(QObject):
             painted_after: float | None = None

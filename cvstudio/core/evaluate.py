@@ -36,8 +36,13 @@ def predict_split(
     outputs_log_probs: bool = False,
     device: str = "cpu",
     callbacks: Iterable[Any] | None = None,
+    control: RunControl | None = None,
 ) -> np.ndarray:
-    """Class probabilities (N, K) float32 for every image of ``images``, in order."""
+    """Class probabilities (N, K) float32 for every image of ``images``, in order.
+
+    ``control`` (the core's stop token) is checked between batches: after a
+    stop the probabilities of the images done so far (a prefix) are returned.
+    """
     dev = resolve_device(device)
     was_training = model.training
     model.eval().to(dev)
@@ -45,6 +50,8 @@ def predict_split(
     out = []
     done = 0
     for x, _ in loader:
+        if control is not None and control.stop_requested:
+            break
         scores = model(x)
         probs = scores.exp() if outputs_log_probs else scores.softmax(1)
         out.append(probs.float().cpu())
@@ -147,9 +154,14 @@ def evaluate_split(
     outputs_log_probs: bool = False,
     device: str = "cpu",
     callbacks: Iterable[Any] | None = None,
-) -> Evaluation:
+    control: RunControl | None = None,
+) -> Evaluation | None:
+    """Predictions, confusion matrix and per-class metrics of one split; None when ``control`` stopped it first."""
     images = data.val if split == "val" else data.train
-    probs = predict_split(model, images, data.mean, data.std, outputs_log_probs=outputs_log_probs, device=device, callbacks=callbacks)
+    probs = predict_split(model, images, data.mean, data.std, outputs_log_probs=outputs_log_probs, device=device,
+                          callbacks=callbacks, control=control)
+    if control is not None and control.stop_requested and len(probs) < len(images):
+        return None
     labels = images.labels.numpy()
     cm = confusion_matrix(labels, probs.argmax(1), data.num_classes)
     return Evaluation(tuple(data.class_names), labels, probs, cm, tuple(per_class_metrics(cm, data.class_names)))

@@ -26,6 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cvstudio.core.errors import ImageError
 from cvstudio.core.images import flatten, to_8bit
+from cvstudio.core.control import RunControl
 from cvstudio.core.events import Progress
 
 # Resizing filter: Pillow's bilinear resize is antialiased (its support grows
@@ -290,7 +291,16 @@ class Classifier:
             p = out.exp() if self._log_probs else torch.softmax(out, dim=1)
             return p.cpu().numpy()
 
-    def _predictions(self, names: Sequence[str], probs: np.ndarray, top_k: int) -> list[Prediction]:
+    def warm_up(self) -> None:
+        """One tiny forward pass (one intra-op thread) and Pillow's plugin registry: the first real call is not the slow one."""
+        from cvstudio.core.threads import single_intraop_thread
+
+        Image.init()
+        with single_intraop_thread():
+            self.probabilities(torch.zeros((1, *self.input_shape), dtype=torch.uint8))
+
+    def predictions(self, names: Sequence[str], probs: np.ndarray, top_k: int) -> list[Prediction]:
+        """One Prediction per row of ``probs`` (from :meth:`probabilities`), with the ``top_k`` classes."""
         k = max(1, min(int(top_k), len(self.class_names)))
         order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         out = []
@@ -306,7 +316,7 @@ class Classifier:
             x = decode_image(source, self.input_shape)
         except ImageError as e:
             return Prediction(path=name, error=str(e))
-        return self._predictions([name], self.probabilities(x), top_k)[0]
+        return self.predictions([name], self.probabilities(x), top_k)[0]
 
     def classify_paths(
         self,
@@ -314,66 +324,237 @@ class Classifier:
         top_k: int = 3,
         batch_size: int = 64,
         on_progress: Callable[[Progress], Any] | None = None,
-        should_stop: Callable[[], bool] | None = None,
+        control: RunControl | None = None,
         workers: int | None = None,
     ) -> list[Prediction]:
-        """Classify image files, one Prediction per path in the same order.
+        """Classify image files, one Prediction per path in the same order (:func:`classify`, collected).
 
-        Files that cannot be decoded get a Prediction with ``error`` set; the
-        rest are classified in batches while the next batch is decoded by a
-        thread pool. ``on_progress`` receives Progress(stage="classify") once
-        per batch. If ``should_stop()`` turns true, the predictions made so
-        far (a prefix of ``paths``) are returned.
+        A stop requested through ``control`` returns the predictions made so far (a prefix of ``paths``).
         """
-        paths = [Path(p) for p in paths]
-        total = len(paths)
-        batch_size = max(1, int(batch_size))
-        chunks = [paths[i : i + batch_size] for i in range(0, total, batch_size)]
-        if workers is None:
-            workers = min(4, os.cpu_count() or 1)
-        results: list[Prediction] = []
-        shape = self.input_shape
+        rows: list[ClassifiedImage] = []
+        classify(self, [Path(p) for p in paths], control, rows.extend, top_k=top_k, batch_size=batch_size,
+                 first_batch=batch_size, workers=workers, expand=False,
+                 callbacks=None if on_progress is None else [_ProgressFunction(on_progress)])
+        return [r.prediction for r in rows]
 
-        def decode(p: Path) -> torch.Tensor | str:
-            try:
-                return decode_image(p, shape)
-            except ImageError as e:
-                return str(e)
 
-        def report(done: int) -> None:
-            if on_progress is not None:
-                on_progress(Progress(stage="classify", done=done, total=total, message=f"{done} of {total} images"))
+class _ProgressFunction:
+    def __init__(self, fn: Callable[[Progress], Any]):
+        self.on_progress = fn
 
-        if not chunks:
-            report(0)
-            return results
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            pending = [pool.submit(decode, p) for p in chunks[0]]
-            for i, chunk in enumerate(chunks):
-                decoded = [f.result() for f in pending]
-                if i + 1 < len(chunks) and not (should_stop is not None and should_stop()):
-                    pending = [pool.submit(decode, p) for p in chunks[i + 1]]
+
+# --- the one classification pipeline (CLI, Classify page, benchmarks) --------------------------
+
+
+@dataclass(frozen=True)
+class NamedImage:
+    """An input that is not a file (pasted, dragged from another application): a name and a PIL image."""
+
+    name: str
+    image: Image.Image
+
+
+@dataclass(frozen=True)
+class ClassifiedImage:
+    """One input's row: its prediction (or error), and what a viewer may want to show."""
+
+    index: int  # position among the inputs after folders were expanded
+    source: Any  # the path (str) or the NamedImage
+    prediction: Prediction
+    view: np.ndarray | None = field(default=None, repr=False)  # uint8 (H, W, C): what the model saw
+    thumbnail: np.ndarray | None = field(default=None, repr=False)  # uint8 (h, w, C), long side <= thumbnail_side
+    original_size: tuple[int, int] | None = None  # (width, height) as displayed (EXIF orientation applied)
+    image_format: str | None = None  # e.g. "JPEG"
+
+
+@dataclass(frozen=True)
+class ClassifySummary:
+    total: int  # inputs after expanding folders
+    done: int  # rows produced
+    cancelled: bool
+    seconds: float
+    empty_folders: tuple[str, ...] = ()
+    first_rows_s: float | None = None  # seconds from the start to the first rows handed to on_rows
+
+
+def thumbnail(source: Any, side: int) -> tuple[np.ndarray | None, tuple[int, int] | None, str | None]:
+    """(uint8 (h, w, 3) at most ``side`` px, displayed (width, height), format); Nones if unreadable.
+
+    Decoded like the model's input (EXIF, 16-bit, CMYK, alpha on white), from
+    a JPEG draft when the file is large. ``source``: a path, a NamedImage or a PIL image.
+    """
+    if isinstance(source, NamedImage):
+        source = source.image
+    own = not isinstance(source, Image.Image)
+    try:
+        im = _open(source) if own else source
+    except Exception:  # noqa: BLE001 - a thumbnail is optional
+        return None, None, None
+    try:
+        fmt = im.format
+        w, h = im.size
+        try:
+            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # shown rotated by 90 degrees
+                w, h = h, w
+        except Exception:  # noqa: BLE001
+            pass
+        scale = min(1.0, side / max(w, h, 1))
+        tw, th = max(1, round(w * scale)), max(1, round(h * scale))
+        if own and fmt == "JPEG":
+            im.draft("RGB", (side, side))
+        t = decode_image(im, (3, th, tw))
+        return t.permute(1, 2, 0).numpy().copy(), (w, h), fmt
+    except Exception:  # noqa: BLE001
+        return None, None, None
+    finally:
+        if own:
+            im.close()
+
+
+def model_view(t: torch.Tensor) -> np.ndarray:
+    """A decoded model input (C, H, W) as a uint8 (H, W, C) array for display."""
+    return np.ascontiguousarray(t.permute(1, 2, 0).numpy())
+
+
+def _name_of(source: Any) -> str:
+    return source.name if isinstance(source, NamedImage) else str(source)
+
+
+def classify(
+    classifier: Classifier,
+    sources: Iterable[Any],
+    control: RunControl | None = None,
+    on_rows: Callable[[list[ClassifiedImage]], Any] | None = None,
+    *,
+    top_k: int = 3,
+    batch_size: int = 64,
+    first_batch: int = 8,
+    workers: int | None = None,
+    thumbnail_side: int = 0,
+    keep_views_up_to: int = 0,
+    expand: bool = True,
+    lower_priority: bool = False,
+    callbacks: Iterable[Any] | None = None,
+) -> ClassifySummary:
+    """Classify files, folders (recursively, with ``expand``) and NamedImages, streaming rows in input order.
+
+    Batches go to the model while a thread pool decodes the next one; the
+    first batch is small (``first_batch``) so that rows appear at once. Each
+    batch's rows go to ``on_rows``; an input that cannot be used gets a row
+    whose prediction holds the plain reason. ``control`` (the core's RunControl)
+    is checked between batches: a stop returns with the rows so far (a prefix).
+    ``thumbnail_side`` > 0 adds thumbnails; ``keep_views_up_to`` keeps the
+    model's view of inputs whose H*W is at most that. The model runs with one
+    intra-op thread in the calling thread (see :mod:`cvstudio.core.threads`);
+    ``lower_priority`` lowers this thread's and the decoders' priority (a GUI's jobs).
+    Progress(stage="classify") events go to ``callbacks`` once per batch.
+    """
+    import itertools
+    import time
+
+    from cvstudio.core.events import emit
+    from cvstudio.core.threads import lower_thread_priority, single_intraop_thread
+
+    t0 = time.perf_counter()
+    control = control or RunControl()
+    shape = classifier.input_shape
+    keep_view = shape[1] * shape[2] <= keep_views_up_to
+    items: list[Any] = []
+    empty: list[str] = []
+    for s in sources:
+        if isinstance(s, (NamedImage, Image.Image)):
+            items.append(s if isinstance(s, NamedImage) else NamedImage("image", s))
+        elif expand and os.path.isdir(s):
+            found = expand_inputs([s])
+            if not found:
+                empty.append(str(s))
+            items.extend(str(p) for p in found)
+        else:
+            items.append(str(s))
+    total = len(items)
+
+    def report(done: int) -> None:
+        emit(callbacks, Progress("classify", done, total, f"{done:,} of {total:,} images"))
+
+    def prepare(item: Any) -> tuple[Any, Any]:
+        try:
+            d = decode_image(item.image if isinstance(item, NamedImage) else item, shape)
+        except ImageError as e:
+            d = str(e)
+        except Exception as e:  # noqa: BLE001 - anything odd in one file is that file's problem
+            d = f"could not read the image ({type(e).__name__}: {e})"
+        ok = isinstance(d, torch.Tensor)
+        return d, (thumbnail(item, thumbnail_side) if ok and thumbnail_side > 0 else (None, None, None))
+
+    def rows_for(start: int, chunk: list[Any], prepared: list[tuple[Any, Any]]) -> list[ClassifiedImage]:
+        good = [j for j, (d, _) in enumerate(prepared) if isinstance(d, torch.Tensor)]
+        preds: list[Any] = [None] * len(chunk)
+        if good:
+            probs = classifier.probabilities(torch.stack([prepared[j][0] for j in good]))
+            for j, pred in zip(good, classifier.predictions([_name_of(chunk[j]) for j in good], probs, top_k)):
+                preds[j] = pred
+        rows = []
+        for j, (item, (d, (th, size, fmt))) in enumerate(zip(chunk, prepared)):
+            if preds[j] is None:
+                rows.append(ClassifiedImage(start + j, item, Prediction(path=_name_of(item), error=d)))
+            else:
+                view = model_view(d) if keep_view else None
+                rows.append(ClassifiedImage(start + j, item, preds[j], view, th, size, fmt))
+        return rows
+
+    if total == 0:
+        report(0)
+        return ClassifySummary(0, 0, False, time.perf_counter() - t0, tuple(empty))
+    sizes = [min(max(1, first_batch), total)]
+    while sum(sizes) < total:
+        sizes.append(min(max(1, batch_size), total - sum(sizes)))
+    starts = list(itertools.accumulate([0] + sizes[:-1]))
+    chunks = [(a, items[a : a + n]) for a, n in zip(starts, sizes)]
+    done = 0
+    first = None
+    cancelled = False
+    if lower_priority:
+        lower_thread_priority()  # the decoding threads started from here inherit it
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1)
+    with single_intraop_thread():
+        if total == 1:  # one input: no pool to start, the answer comes at once
+            pool = None
+            pending: list[Any] = [prepare(items[0])]
+        else:
+            pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cvstudio-decode")
+            pending = [pool.submit(prepare, it) for it in chunks[0][1]]
+        try:
+            for i, (start, chunk) in enumerate(chunks):
+                prepared = [f if pool is None else f.result() for f in pending]
+                if pool is not None and i + 1 < len(chunks) and not control.stop_requested:
+                    pending = [pool.submit(prepare, it) for it in chunks[i + 1][1]]
                 else:
                     pending = []
-                good = [j for j, d in enumerate(decoded) if isinstance(d, torch.Tensor)]
-                preds: list[Prediction | None] = [None] * len(chunk)
-                if good:
-                    batch = torch.stack([decoded[j] for j in good])  # type: ignore[misc]
-                    probs = self.probabilities(batch)
-                    for j, pred in zip(good, self._predictions([str(chunk[j]) for j in good], probs, top_k)):
-                        preds[j] = pred
-                for j, d in enumerate(decoded):
-                    if not isinstance(d, torch.Tensor):
-                        preds[j] = Prediction(path=str(chunk[j]), error=d)
-                results.extend(preds)  # type: ignore[arg-type]
-                report(len(results))
-                if should_stop is not None and should_stop():
+                rows = rows_for(start, chunk, prepared)
+                if on_rows is not None:
+                    on_rows(rows)
+                if first is None:
+                    first = time.perf_counter() - t0
+                done += len(rows)
+                report(done)
+                if control.stop_requested:
+                    cancelled = done < total
                     break
-        return results
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+    return ClassifySummary(total, done, cancelled, time.perf_counter() - t0, tuple(empty), first)
 
 
 __all__ = [
+    "ClassifiedImage",
     "Classifier",
+    "ClassifySummary",
+    "NamedImage",
+    "classify",
+    "model_view",
+    "thumbnail",
     "Prediction",
     "decode_image",
     "expand_inputs",

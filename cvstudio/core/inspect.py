@@ -23,10 +23,6 @@ def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
 
 
-def has_conv(model: nn.Module) -> bool:
-    return bool(conv_layers(model))
-
-
 def kernel_weights(model: nn.Module, layer: str) -> np.ndarray:
     """The weights of conv ``layer``: float32 (out_channels, in_channels, kh, kw)."""
     modules = dict(model.named_modules())

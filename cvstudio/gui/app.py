@@ -105,7 +105,7 @@ def run_app(checkpoint_path: str | None = None) -> int:
 
 def _wait_for_workers(app) -> None:  # noqa: ANN001
     """A loading worker cannot be cancelled: let every one end (and its finish be handled) before exit."""
-    from cvstudio.gui.workers import running_threads
+    from cvstudio.gui.tasks import running_threads
 
     while running_threads():
         for thread in list(running_threads()):

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from cvstudio.core.errors import UserError
 from cvstudio.gui import settings as prefs
 from cvstudio.gui.errors import show_task_error
-from cvstudio.gui.workers import Task, start_task
+from cvstudio.gui.tasks import Task, start_task
 
 CHECKPOINT_FILTER = "CV Studio checkpoints (*.safetensors);;All files (*)"
 PNG_FILTER = "PNG images (*.png)"

@@ -6,7 +6,7 @@
   ``threading.excepthook``: an uncaught exception in a slot, a timer or any
   thread is logged with its traceback and shown in a dialog whose "Show
   Details..." holds the traceback; the event loop keeps running.
-- :func:`show_task_error` shows a worker's :class:`~cvstudio.gui.workers.TaskError`:
+- :func:`show_task_error` shows a worker's :class:`~cvstudio.gui.tasks.TaskError`:
   a user error (bad input) as its plain message, anything else as a message
   plus the traceback.
 

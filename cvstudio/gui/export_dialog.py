@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox, QProgressDialog, QWidge
 
 from cvstudio.gui.dialogs import ask_save_path
 from cvstudio.gui.errors import show_task_error
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import Task, TaskError, start_task
 
 log = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ from cvstudio.gui.state import AppState
 from cvstudio.gui.theme import THEME_LABELS, THEMES, apply_theme, mix
 from cvstudio.gui.widgets.icons import app_icon, line_icon
 from cvstudio.gui.widgets.labels import HintLabel, title_font
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import Task, TaskError
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +94,6 @@ def build_page(entry: PageEntry, state: AppState) -> QWidget:
     return factory(state)  # type: ignore[operator]
 
 
-def load_checkpoint_file(path: str) -> Any:
-    """Worker: rebuild the model of a checkpoint (LoadedCheckpoint)."""
-    from cvstudio.core.checkpoints import load_checkpoint
-
-    return load_checkpoint(path)
-
-
 class _PagePlaceholder(QWidget):
     """What a page shows until it is built right after the first paint."""
 
@@ -116,6 +109,9 @@ class _PagePlaceholder(QWidget):
         layout.addWidget(heading)
         layout.addWidget(hint)
         layout.addStretch(2)
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:  # the Page contract: nothing runs here
+        return True
 
 
 class _SidebarDelegate(QStyledItemDelegate):
@@ -242,7 +238,6 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, QWidget] = {}
         self.startup = StartupLoader(self.state, self, load_data=load_data)
         self._pending_checkpoint: str | None = checkpoint_path
-        self._pending_loaded: Any = None  # a checkpoint opened before torch was ready
         self._open_tasks: list[Task] = []
         self._pages_built = False
         self._ready_emitted = False
@@ -262,6 +257,7 @@ class MainWindow(QMainWindow):
         self.state.status_message.connect(self._on_state_status_message)
         self.state.training_changed.connect(self._on_state_training_changed)
         self.state.model_changed.connect(self._on_state_model_changed)
+        self.state.checkpoint_opened.connect(self._on_state_checkpoint_opened)
         self.state.torch_ready.connect(self._on_state_torch_ready)
         self.state.dataset_changed.connect(self._on_state_inputs_changed)
         self.state.spec_changed.connect(self._on_state_inputs_changed)
@@ -474,9 +470,6 @@ class MainWindow(QMainWindow):
         self._on_state_inputs_changed()
 
     def _on_state_torch_ready(self) -> None:
-        if self._pending_loaded is not None:
-            loaded, self._pending_loaded = self._pending_loaded, None
-            self._apply_checkpoint(loaded)
         self._on_state_inputs_changed()
 
     # --- pages and theme ------------------------------------------------------------------
@@ -519,37 +512,20 @@ class MainWindow(QMainWindow):
             self.open_checkpoint(path)
 
     def open_checkpoint(self, path: str | Path) -> Task:
-        """Load a checkpoint in a worker; it becomes the current model (and its spec the current spec)."""
+        """Open a checkpoint through the app's one door (``AppState.open_checkpoint``); it becomes the current model."""
         path = str(path)
-        task = start_task(load_checkpoint_file, path)
+        task = self.state.open_checkpoint(path, on_error=lambda err, p=path: self._on_open_task_error(p, err))
         self._open_tasks.append(task)
         self._set_busy(True, f"Opening {Path(path).name}…")
-        task.result.connect(self._on_open_task_result)
-        task.error.connect(lambda err, p=path: self._on_open_task_error(p, err))
         task.finished.connect(lambda t=task: self._on_open_task_finished(t))
         return task
 
-    def _on_open_task_result(self, loaded: Any) -> None:
-        if self.state.torch_loaded:
-            self._apply_checkpoint(loaded)
-        else:  # pages wait for torch_ready before they use models; so does this
-            self._pending_loaded = loaded
-
-    def _apply_checkpoint(self, loaded: Any) -> None:
-        self.state.set_model(loaded.model, loaded.meta, Path(loaded.path))
-        self.state.set_spec(loaded.meta.model_spec)
-        meta = loaded.meta
-        acc = meta.metrics.get("val_acc")
-        self.state.status_message.emit(
-            f"Opened {Path(loaded.path).name}: {meta.model_spec.name} on {meta.dataset or 'unknown data'}"
-            + (f", validation accuracy {acc:.3f}" if acc is not None and acc == acc else "")
-        )
-        self.checkpoint_opened.emit(Path(loaded.path))
+    def _on_state_checkpoint_opened(self, path: Path) -> None:
+        self.checkpoint_opened.emit(path)
 
     def _on_open_task_error(self, path: str, error: TaskError) -> None:
         if error.user_error and not Path(path).exists():
             prefs.remove_recent_file(self.settings, path)
-        self.state.status_message.emit(f"Could not open {Path(path).name}")
         show_task_error(self, error, "Open checkpoint")
 
     def _on_open_task_finished(self, task: Task) -> None:
@@ -735,7 +711,5 @@ class MainWindow(QMainWindow):
         self.save_settings()
         event.accept()
         self.hide()
-        for page in self.pages.values():  # pages with workers (e.g. a dataset loading) let them end
-            shutdown = getattr(page, "shutdown", None)
-            if callable(shutdown):
-                shutdown()
+        for page in self.pages.values():  # every page lets its workers (e.g. a dataset loading) end
+            page.shutdown()

@@ -35,25 +35,21 @@ def run_preview(make_page: Callable[[AppState], QWidget], title: str, size: tupl
     code = app.exec()
     if loader.task is not None:
         loader.task.wait()
-    shutdown = getattr(page, "shutdown", None)  # pages that run workers wait for them
-    if callable(shutdown):
-        shutdown()
+    page.shutdown()  # cvstudio.gui.pages.base.Page: waits for the page's workers
     return code
 
 
 def run_checkpoint_preview(
     page_class: Callable[[AppState], QWidget], title: str, argv: Sequence[str] | None = None
 ) -> int:
-    """``python -m cvstudio.gui.pages.X [checkpoint]``: the page alone, opening the checkpoint once torch is in."""
+    """``python -m cvstudio.gui.pages.X [checkpoint]``: the page alone, opening the checkpoint through the app's
+    one door (``AppState.open_checkpoint``, which applies it once torch is in)."""
     args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("--")]
 
     def make_page(state: AppState) -> QWidget:
         page = page_class(state)
         if args:
-            if state.torch_loaded:
-                page.open_checkpoint(args[0])
-            else:
-                state.torch_ready.connect(lambda: page.open_checkpoint(args[0]))
+            state.open_checkpoint(args[0])
         return page
 
     return run_preview(make_page, title)

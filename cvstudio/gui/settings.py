@@ -16,7 +16,6 @@ ORGANIZATION = "CVStudio"
 APPLICATION = "CV Studio"
 
 GEOMETRY = "window/geometry"
-WINDOW_STATE = "window/state"
 LAST_PAGE = "window/last_page"
 THEME = "view/theme"
 RECENT_FILES = "files/recent"

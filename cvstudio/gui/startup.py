@@ -19,7 +19,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Signal
 
 from cvstudio.gui.state import AppState
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import Task, TaskError, start_task
 
 log = logging.getLogger(__name__)
 

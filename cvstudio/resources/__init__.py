@@ -22,7 +22,3 @@ def files() -> Traversable:
 def icon_png_name(size: int) -> str:
     return f"cvstudio-{size}.png"
 
-
-def icon_paths() -> dict[int, str]:
-    """``{size: file path}`` of the PNG icons, for ``QIcon.addFile`` (the files are real files on disk)."""
-    return {size: str(files().joinpath(icon_png_name(size))) for size in ICON_SIZES}

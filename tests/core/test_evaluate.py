@@ -18,6 +18,7 @@ from cvstudio.core.errors import ConfigError
 from cvstudio.core.models import get_preset
 from cvstudio.core.specs import TrainConfig
 from cvstudio.core.training import fit, new_model
+from tests.conftest import make_tiny_bundle
 
 
 def test_confusion_matrix_and_metrics_against_hand_computed_values():
@@ -85,3 +86,24 @@ def test_lr_finder_rejects_bad_range(tiny_bundle):
     model = new_model(get_preset("convnet"), tiny_bundle, 0)
     with pytest.raises(ConfigError):
         find_lr(model, tiny_bundle, TrainConfig(device="cpu"), start_lr=1, end_lr=0.1)
+
+
+def test_evaluation_stops_through_the_run_control(monkeypatch):
+    import cvstudio.core.evaluate as evaluate
+    from cvstudio.core.control import RunControl
+
+    bundle = make_tiny_bundle(n_train=16, n_val=40)
+    monkeypatch.setattr(evaluate, "EVAL_BATCH_SIZE", 8)
+    torch.manual_seed(0)
+    model = new_model(get_preset("convnet"), bundle, 0)
+    control = RunControl()
+
+    class StopAfterFirstBatch:  # the stop comes from outside, like the page's Cancel button; no exception
+        def on_progress(self, event):
+            control.request_stop()
+
+    probs = evaluate.predict_split(model, bundle.val, bundle.mean, bundle.std, callbacks=[StopAfterFirstBatch()],
+                                   control=control)
+    assert probs.shape == (8, 2)  # the first batch: a prefix
+    assert evaluate.evaluate_split(model, bundle, "val", control=control) is None
+    assert evaluate.evaluate_split(model, bundle, "val", control=RunControl()).probs.shape == (40, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
+from cvstudio.core.control import RunControl
 from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
 from cvstudio.core.errors import ImageError
 from cvstudio.core.inference import (
@@ -294,7 +296,9 @@ def test_classify_paths_keeps_order_and_reports_errors(tmp_path):
 def test_classify_paths_stops_when_asked(tmp_path):
     clf = make_classifier()
     files = [write(tmp_path / f"{i}.png", noise(16, 16, seed=i)) for i in range(10)]
-    preds = clf.classify_paths(files, batch_size=4, should_stop=lambda: True)
+    control = RunControl()
+    control.request_stop()
+    preds = clf.classify_paths(files, batch_size=4, control=control)
     assert [p.path for p in preds] == [str(f) for f in files[:4]]
     assert clf.classify_paths([]) == []
     assert len(clf.classify_paths(files, top_k=10)[0].top_k) == 3
@@ -332,3 +336,117 @@ def test_expand_inputs(tmp_path):
     got = expand_inputs([single, root, tmp_path / "missing.png"])
     rel = [p.relative_to(root).as_posix() if root in p.parents else p.name for p in got]
     assert rel == ["single.dat", "a.JPG", "b/c.webp", "b/deep/d.tiff", "b/deep/e.gif", "z.png", "missing.png"]
+
+
+def test_classify_streams_rows_in_order_with_thumbnails_and_views(tmp_path):
+    from cvstudio.core.inference import NamedImage, classify
+
+    clf = make_classifier()
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    files = [write(folder / ("sub" if i % 2 else "") / f"img{i}.png", noise(20 + i, 16, seed=i)) for i in range(5)]
+    (tmp_path / "empty").mkdir()
+    bad = tmp_path / "bad.png"
+    bad.write_text("nope")
+    pasted = NamedImage("Pasted image 1", noise(40, 30, seed=9))
+    batches, events = [], []
+
+    class Events:
+        def on_progress(self, event):
+            events.append(event)
+
+    summary = classify(clf, [folder, bad, pasted, tmp_path / "empty"], None, batches.append, top_k=2, first_batch=2,
+                       batch_size=3, thumbnail_side=8, keep_views_up_to=16 * 16, callbacks=[Events()])
+    rows = [r for b in batches for r in b]
+    assert [len(b) for b in batches] == [2, 3, 2]  # a small first batch, then full ones
+    assert [r.index for r in rows] == list(range(7)) and summary.total == summary.done == 7
+    assert summary.empty_folders == (str(tmp_path / "empty"),) and not summary.cancelled
+    assert summary.first_rows_s is not None and events[-1].done == 7
+    expected = [str(p) for p in expand_inputs([folder])] + [str(bad), "Pasted image 1"]
+    assert [r.prediction.path for r in rows] == expected
+    assert rows[5].prediction.error.startswith("not an image") and rows[5].thumbnail is None
+    good = [r for r in rows if r.prediction.ok]
+    for r in good:
+        assert r.thumbnail.dtype == np.uint8 and max(r.thumbnail.shape[:2]) <= 8
+        assert r.view.shape == (16, 16, 3)
+    x = torch.stack([decode_image(files[0], RGB)])
+    first = next(r for r in rows if r.prediction.path == str(files[0]))
+    assert np.array_equal(first.view, x[0].permute(1, 2, 0).numpy())
+    assert abs(first.prediction.prob - float(clf.probabilities(x).max())) < 1e-6
+    assert rows[6].original_size == (40, 30)
+
+
+def test_classify_stops_between_batches_through_the_run_control(tmp_path):
+    from cvstudio.core.inference import classify
+
+    clf = make_classifier()
+    files = [write(tmp_path / f"{i:02d}.png", noise(16, 16, seed=i)) for i in range(20)]
+    control = RunControl()
+    got = []
+
+    def on_rows(rows):
+        got.extend(rows)
+        control.request_stop()  # e.g. the Cancel button, pressed when the first rows show
+
+    summary = classify(clf, files, control, on_rows, first_batch=3, batch_size=5)
+    assert summary.cancelled and summary.done == len(got) == 3 and summary.total == 20
+    assert [r.prediction.path for r in got] == [str(f) for f in files[:3]]  # a prefix, in order
+
+
+def test_one_intraop_thread_is_local_to_the_worker_thread():
+    """The workers' tiny forward passes use one thread, without changing what other threads get."""
+    import threading
+
+    from cvstudio.core.threads import one_intraop_thread_here
+
+    seen = {}
+
+    def worker():
+        seen["changed"] = one_intraop_thread_here()
+        seen["worker"] = torch.get_num_threads()
+
+    before = torch.get_num_threads()
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    if seen["changed"]:
+        assert seen["worker"] == 1
+    assert torch.get_num_threads() == before
+    later = {}
+    t = threading.Thread(target=lambda: later.setdefault("n", torch.get_num_threads()))
+    t.start()
+    t.join()
+    assert later["n"] == before  # a thread started afterwards (e.g. training) keeps the default
+
+
+def test_worker_priority_is_lowered_only_for_the_worker():
+    import threading
+
+    from cvstudio.core.threads import lower_thread_priority
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are a Linux feature")
+    seen = {}
+
+    def worker():
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["changed"] = lower_thread_priority(3)
+        seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["changed"] and seen["delta"] == min(3, 19 - main_before)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
+
+
+def test_single_intraop_thread_is_restored_after_the_block():
+    from cvstudio.core.threads import single_intraop_thread
+
+    before = torch.get_num_threads()
+    with single_intraop_thread() as changed:
+        if changed:
+            assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

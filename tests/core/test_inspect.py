@@ -8,7 +8,6 @@ from cvstudio.core.inspect import (
     apply_kernel,
     conv_layers,
     feature_maps,
-    has_conv,
     kernel_tiles,
     kernel_weights,
     playground_output_size,
@@ -36,7 +35,7 @@ def test_kernels_of_a_convnet():
 
 def test_residual_convs_are_found_and_mlp_has_none():
     assert "res1.conv1" in [n for n, _ in conv_layers(build_model(get_preset("resnet"), (3, 32, 32), 2))]
-    assert not has_conv(build_model(get_preset("mlp"), (3, 32, 32), 2))
+    assert not conv_layers(build_model(get_preset("mlp"), (3, 32, 32), 2))
 
 
 def test_feature_maps_shapes_and_values():

@@ -262,7 +262,7 @@ def test_missing_torchvision_files_suggest_download(page, state, qtbot, tmp_path
     page.torchvision_combo.setCurrentIndex(page.torchvision_combo.findData("mnist"))
     page.data_dir_edit.setText(str(tmp_path / "datasets"))
     page._on_source_edited()
-    qtbot.waitUntil(lambda: page._classes_task is None or page._classes_task.done, timeout=10_000)
+    qtbot.waitUntil(lambda: not page.tasks.busy("classes"), timeout=10_000)
     page.banner.clear()
     if page._available is None:  # the class list itself needs the files: its message offers Download already
         page._available = ("0", "1")
@@ -280,7 +280,7 @@ def test_cifar10_offers_the_cheatsheet_subset(page, state, qtbot, tmp_path):
     page.data_dir_edit.setText(str(tmp_path / "datasets"))
     page._on_source_edited()
     assert page.cheatsheet_button.isVisibleTo(page)
-    qtbot.waitUntil(lambda: page._classes_task is None or page._classes_task.done, timeout=10_000)
+    qtbot.waitUntil(lambda: not page.tasks.busy("classes"), timeout=10_000)
     if page._available is None:
         pytest.skip("the core lists CIFAR-10's classes only once it is downloaded")
     page.cheatsheet_button.click()
@@ -344,7 +344,7 @@ def test_shuffle_and_samples_per_class(page, state, qtbot, tmp_path):
     page.per_class_spin.setValue(3)
     qtbot.waitUntil(lambda: page.image_grid.image_count == 6, timeout=10_000)
     page.shuffle_button.click()
-    qtbot.waitUntil(lambda: page._describe_task.done, timeout=10_000)
+    qtbot.waitUntil(lambda: not page.tasks.busy("describe"), timeout=10_000)
     assert page.image_grid.image_count == 6
 
 

@@ -359,7 +359,7 @@ def test_dark_palette_and_no_dataset(qtbot, page, state):
 
 def test_closing_the_page_while_work_runs(qtbot, state, bundle):
     """A page deleted while its worker jobs run leaves no thread behind and nothing crashes."""
-    from cvstudio.gui.workers import running_threads
+    from cvstudio.gui.tasks import running_threads
 
     page = InspectPage(state)
     state.mark_torch_ready()

@@ -308,3 +308,29 @@ def test_picking_a_preset_sets_its_recommended_sgd_settings(page, state):
     assert (state.train_config.lr, state.train_config.momentum, state.train_config.weight_decay) == (
         info.lr, info.momentum, info.weight_decay,
     )
+
+
+@pytest.mark.parametrize("door", ["evaluate", "inspect", "classify"])
+def test_model_page_follows_a_checkpoint_opened_from_any_page(qtbot, page, state, tmp_path, door):
+    """Issue 11's bug: opening a checkpoint from Evaluate or Inspect left the Model page on the old network."""
+    import torch
+
+    from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
+    from cvstudio.core.models import build_model, get_preset
+    from cvstudio.gui.pages.classify import ClassifyPage
+    from cvstudio.gui.pages.evaluate import EvaluatePage
+    from cvstudio.gui.pages.inspect import InspectPage
+
+    choose_preset(page, "convnet")
+    torch.manual_seed(0)
+    spec = get_preset("mlp")
+    meta = CheckpointMeta(spec, ("a", "b"), (3, 32, 32), (0.5,) * 3, (0.25,) * 3)
+    ckpt = save_checkpoint(tmp_path / "mlp.safetensors", build_model(spec, (3, 32, 32), 2), meta)
+    other = {"evaluate": EvaluatePage, "inspect": InspectPage, "classify": ClassifyPage}[door](state)
+    qtbot.addWidget(other)
+    opener = other.load_checkpoint if door == "classify" else other.open_checkpoint
+    with qtbot.waitSignal(state.checkpoint_opened, timeout=30_000):
+        opener(ckpt)
+    assert state.checkpoint_path == ckpt and state.spec == spec
+    assert page.current_spec().name == "mlp"  # the Model page shows the opened network
+    other.shutdown()

@@ -5,14 +5,17 @@ of cards or a sortable table, filterable, exportable to CSV). Right: the
 selected image as the model sees it, an optional saliency overlay (Grad-CAM
 or input gradients) and its top-k probabilities.
 
-Everything that touches pixels or the model runs in workers
-(``workers.start_task``): reading checkpoint headers of the runs folder,
-loading a checkpoint, decoding and classifying images, making thumbnails,
-computing saliency and writing CSV. Results of a batch stream back through a
-queue that the GUI drains on each (throttled) progress signal, so a folder of
-thousands of images fills the table smoothly and can be cancelled between
-batches. A single dropped image takes a shorter path (decode, classify,
-show; the thumbnail follows) so the answer appears at once.
+Everything that touches pixels or the model runs in the page's
+``TaskGroup`` (``gui.tasks``): reading checkpoint headers of the runs folder,
+loading a checkpoint, classifying images with the core's one pipeline
+(``core.inference.classify``, see ``classify_jobs``), computing saliency and
+writing CSV. Rows of a batch arrive as the task's partial results (a queued,
+coalesced signal), so a folder of thousands of images fills the table
+smoothly and can be cancelled between batches through the task's RunControl.
+A single dropped image takes a shorter path (decode, classify, show; the
+thumbnail follows) so the answer appears at once. Checkpoints the user opens
+here go through the app's one door (``AppState.open_checkpoint``), so every
+page follows; the newest run picked for the user stays this page's own.
 
 Preprocessing is exactly the checkpoint's: ``core.inference.decode_image``
 (EXIF, modes, 16-bit, CMYK, first frame, JPEG draft, resize) and the stored
@@ -27,72 +30,49 @@ once ``AppState.torch_ready`` has fired. Run it alone with
 from __future__ import annotations
 
 import collections
-import csv
 import itertools
 import os
-import sys
-import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QImage, QKeySequence
+import shiboken6
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QApplication,
-    QButtonGroup,
-    QCheckBox,
-    QComboBox,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QListView,
-    QProgressBar,
-    QPushButton,
-    QSizePolicy,
-    QSplitter,
-    QStackedWidget,
-    QStyle,
-    QTableView,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from cvstudio.gui import settings as prefs
+from cvstudio.gui.pages.base import Page
+from cvstudio.gui.pages.classify_ui import ClassifyPageLayout
 from cvstudio.gui.state import AppState
-from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
+from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING
 from cvstudio.gui.widgets.classify_results import (
-    CARD_SIZE,
-    COL_IMAGE,
-    COL_LABEL,
-    COL_PROB,
-    COL_PROBLEM,
-    COL_RUNNER_UP,
-    TABLE_ICON_SIDE,
     ImageResult,
-    ProbabilityDelegate,
-    ResultCardDelegate,
-    ResultsModel,
-    ResultsProxy,
-    array_to_qimage,
 )
-from cvstudio.gui.widgets.drop_zone import DropOverlay, DropZone, has_droppable, is_checkpoint, local_paths
-from cvstudio.gui.widgets.prediction_detail import ElidedLabel, PredictionDetail
-from cvstudio.gui.workers import Task, TaskError
+from cvstudio.gui.widgets.drop_zone import has_droppable, is_checkpoint, local_paths
+from cvstudio.gui.images import array_to_qimage
+from cvstudio.gui.pages.classify_jobs import (
+    CSV_COLUMNS,
+    CheckpointEntry,
+    Inspection,
+    LoadedModel,
+    PastedImage,
+    classify_job,
+    csv_row,
+    describe_meta,
+    entry_text,
+    inspect_job,
+    load_classifier,
+    scan_checkpoints,
+    wrap_model,
+    write_csv,
+)
+from cvstudio.gui.tasks import Task, TaskError
 
-THUMB_SIDE = 64  # thumbnails made on the worker, pixels on the long side
-TOP_K = 5  # probabilities kept per image
-FIRST_BATCH = 8  # the first batch of a folder is small, so results appear at once
-BATCH_SIZE = 64  # images per model call after that
-DECODE_WORKERS = 2  # decoding threads per job (the model runs in the job's own thread)
-KEEP_MODEL_VIEW_PIXELS = 128 * 128  # larger model views are decoded again when their row is selected
 RUNS_RESCAN_S = 5.0  # showing the page rescans the runs folder when the last scan is older
 IMAGE_FILTER = (
     "Images (*.png *.jpg *.jpeg *.jpe *.jfif *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm *.pbm *.pnm *.tga *.ico"
@@ -100,531 +80,26 @@ IMAGE_FILTER = (
 )
 CHECKPOINT_FILTER = "CV Studio checkpoints (*.safetensors);;All files (*)"
 CSV_FILTER = "CSV tables (*.csv)"
-CSV_COLUMNS = ("path", "label", "probability", "top_k", "error", "model")
 
 _NONE, _CURRENT, _FILE = "none", "current", "file"  # kinds of model-list entries
 
 
-# =========================================================================================
-# Worker side: plain functions run by workers.start_task (no widgets here)
-# =========================================================================================
-
-
-_OMP: Any = None  # the OpenMP runtime torch uses, once looked up (False: none found)
-
-
-def _openmp_runtime() -> Any:
-    """The OpenMP runtime torch loaded (Linux: found in /proc/self/maps, torch's own first), or None."""
-    global _OMP
-    if _OMP is None:
-        _OMP = False
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes
-
-                import torch
-
-                own = str(Path(torch.__file__).parent / "lib")
-                with open("/proc/self/maps", encoding="utf-8") as maps:
-                    libs = {line.split()[-1] for line in maps if "libgomp" in line or "libiomp" in line}
-                for path in sorted(libs, key=lambda lib: not lib.startswith(own)):
-                    lib = ctypes.CDLL(path)
-                    lib.omp_set_num_threads.argtypes = [ctypes.c_int]
-                    _OMP = lib
-                    break
-            except (OSError, AttributeError, ValueError):
-                _OMP = False
-    return _OMP or None
-
-
-def one_intraop_thread_here() -> bool:
-    """Let torch use one intra-op thread *in the calling thread only*; True if it could.
-
-    The page's models are tiny (a 32x32 convnet is ~1.5 MFLOP per image) and
-    its workers share the CPU with decoding threads and the GUI. Two OpenMP
-    threads then wait on each other at every layer: measured here (2 cores,
-    busy) a single-image forward took 50-100 ms with two threads and 0.7-1 ms
-    with one. ``torch.set_num_threads(1)`` cannot be used: it also changes a
-    process-wide default that every thread started later (a training run)
-    would inherit. OpenMP's own ``omp_set_num_threads`` only sets the calling
-    thread's value, which is what torch's parallel regions read. Where the
-    runtime cannot be found (not Linux, no OpenMP) nothing changes.
-    """
-    import torch
-
-    torch.get_num_threads()  # torch initializes this thread's OpenMP setting first, so ours is not overwritten
-    omp = _openmp_runtime()
-    if omp is None:
-        return False
-    omp.omp_set_num_threads(1)
-    return torch.get_num_threads() == 1
-
-
-WORKER_NICENESS = 5  # how much lower than the GUI thread the classify threads run (Linux)
-
-
-def lower_thread_priority(niceness: int = WORKER_NICENESS) -> bool:
-    """Make the calling thread yield the CPU to the GUI thread (Linux: a per-thread nice value).
-
-    A folder job runs three busy threads (the model and two decoders) on what
-    may be a two-core laptop; at equal priority the GUI thread waited up to
-    ~150 ms for a core while the results streamed in. A thread's nice value
-    can only be raised, so this is applied to threads that end with their job.
-    """
-    if not hasattr(os, "setpriority") or not sys.platform.startswith("linux"):
-        return False
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + niceness))
-    except OSError:
-        return False
-    return True
-
-
-@dataclass(frozen=True)
-class CheckpointEntry:
-    """One checkpoint file of the runs folder, described by its header only."""
-
-    path: str
-    modified: float  # file modification time, seconds since the epoch
-    meta: Any = None  # CheckpointMeta, or None when the header is unusable
-    error: str | None = None
-
-
-def scan_checkpoints(folder: str | os.PathLike[str]) -> list[CheckpointEntry]:
-    """Read the header of every ``*.safetensors`` in ``folder`` (newest first); never raises for a bad file."""
-    from cvstudio.core.checkpoints import read_meta
-    from cvstudio.core.errors import CheckpointError
-
-    folder = Path(folder)
-    try:
-        files = [p for p in folder.glob("*.safetensors") if not p.name.startswith(".")]
-    except OSError:
-        return []
-    entries = []
-    for p in files:
-        try:
-            modified = p.stat().st_mtime
-        except OSError:
-            continue
-        try:
-            entries.append(CheckpointEntry(str(p), modified, read_meta(p)))
-        except CheckpointError as e:
-            entries.append(CheckpointEntry(str(p), modified, None, str(e)))
-        except Exception as e:  # noqa: BLE001 - one odd file must not hide the others
-            entries.append(CheckpointEntry(str(p), modified, None, f"{type(e).__name__}: {e}"))
-    entries.sort(key=lambda e: e.modified, reverse=True)
-    return entries
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A classifier ready to use, and how to describe it."""
-
-    classifier: Any  # core.inference.Classifier
-    meta: Any  # CheckpointMeta
-    path: str | None  # None for the app's in-memory current model
-    name: str  # e.g. "20240501-120000-convnet-shapes" or "current model"
-    saliency: str  # e.g. "Grad-CAM on conv2" or "input gradients"
-
-
-def _warm_up(classifier: Any) -> None:
-    """One tiny forward pass and Pillow's plugin registry, so the first drop is not the slow one."""
-    import torch
-    from PIL import Image
-
-    Image.init()
-    one_intraop_thread_here()
-    classifier.probabilities(torch.zeros((1, *classifier.input_shape), dtype=torch.uint8))
-
-
-def _saliency_name(model: Any) -> str:
-    from cvstudio.core.saliency import last_conv_layer
-
-    layer = last_conv_layer(model)
-    return f"Grad-CAM on {layer}" if layer else "input gradients"
-
-
-def load_classifier(path: str | os.PathLike[str]) -> LoadedModel:
-    """Load a checkpoint with the validated, pickle-free loader (worker thread)."""
-    from cvstudio.core.inference import Classifier
-
-    clf = Classifier.from_checkpoint(path)
-    _warm_up(clf)
-    return LoadedModel(clf, clf.meta, str(path), Path(path).stem, _saliency_name(clf.model))
-
-
-def wrap_model(model: Any, meta: Any, path: str | None) -> LoadedModel:
-    """The app's current model as a classifier (worker thread)."""
-    from cvstudio.core.errors import UserError
-    from cvstudio.core.inference import Classifier
-
-    if meta is None:
-        raise UserError("the current model has no description (class names, input size); save or load a checkpoint")
-    clf = Classifier(model, meta)
-    _warm_up(clf)
-    name = f"current model ({Path(path).stem})" if path else "current model"
-    return LoadedModel(clf, meta, None, name, _saliency_name(clf.model))
-
-
-@dataclass(frozen=True)
-class PastedImage:
-    """An image from the clipboard or dragged from another application (no file)."""
-
-    name: str
-    image: Any  # QImage (converted to PIL in the worker) or PIL image
-
-
-def _to_pil(image: Any) -> Any:
-    """QImage -> PIL (RGBA or L), in the worker; PIL images pass through."""
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        return image
-    import numpy as np
-
-    gray = image.isGrayscale() and not image.hasAlphaChannel()
-    fmt = QImage.Format.Format_Grayscale8 if gray else QImage.Format.Format_RGBA8888
-    img = image.convertToFormat(fmt)
-    w, h, stride = img.width(), img.height(), img.bytesPerLine()
-    buf = np.frombuffer(img.constBits(), np.uint8, count=stride * h).reshape(h, stride)
-    if gray:
-        return Image.fromarray(buf[:, :w].copy(), "L")
-    return Image.fromarray(buf[:, : 4 * w].reshape(h, w, 4).copy(), "RGBA")
-
-
-def make_thumbnail(source: Any, side: int = THUMB_SIDE) -> tuple[Any, tuple[int, int] | None, str | None]:
-    """(uint8 (h, w, 3) thumbnail at most ``side`` px, displayed (width, height), format); Nones if unreadable.
-
-    Decoded by the core like the model's input (EXIF, 16-bit, CMYK, alpha on
-    white), from a JPEG draft when the file is large.
-    """
-    from PIL import Image
-
-    from cvstudio.core.inference import decode_image
-
-    own = not isinstance(source, Image.Image)
-    try:
-        im = Image.open(source) if own else source
-    except Exception:  # noqa: BLE001 - a thumbnail is optional
-        return None, None, None
-    try:
-        fmt = im.format
-        w, h = im.size
-        try:
-            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # shown rotated by 90 degrees
-                w, h = h, w
-        except Exception:  # noqa: BLE001
-            pass
-        scale = min(1.0, side / max(w, h, 1))
-        tw, th = max(1, round(w * scale)), max(1, round(h * scale))
-        if own and fmt == "JPEG":
-            im.draft("RGB", (side, side))
-        t = decode_image(im, (3, th, tw))
-        return t.permute(1, 2, 0).numpy().copy(), (w, h), fmt
-    except Exception:  # noqa: BLE001
-        return None, None, None
-    finally:
-        if own:
-            im.close()
-
-
-@dataclass(frozen=True)
-class JobSummary:
-    total: int  # inputs after expanding folders
-    done: int  # rows produced
-    cancelled: bool
-    seconds: float
-    empty_folders: tuple[str, ...] = ()
-    first_rows_s: float | None = None  # seconds from the job's start to its first rows being posted
-
-
-@dataclass
-class JobControl:
-    """Shared between the page and one classify job."""
-
-    stop: threading.Event = field(default_factory=threading.Event)
-    sink: collections.deque = field(default_factory=collections.deque)  # ("rows", [ImageResult]) | ("update", key, dict)
-
-
-def _describe_source(source: Any) -> tuple[str, str]:
-    if isinstance(source, PastedImage):
-        return source.name, "clipboard"
-    p = Path(source)
-    return p.name or str(p), str(p.parent)
-
-
-def classify_job(
-    loaded: LoadedModel,
-    sources: Sequence[Any],
-    control: JobControl,
-    keys: Any,
-    callbacks: Any = None,
-) -> JobSummary:
-    """Classify files, folders (recursively) and pasted images, streaming rows into ``control.sink``.
-
-    ``keys`` is an iterator of unique row keys (the page's counter). Stops
-    between batches when ``control.stop`` is set.
-    """
-    import numpy as np
-    import torch
-
-    from cvstudio.core.errors import ImageError
-    from cvstudio.core.events import Progress, emit
-    from cvstudio.core.inference import Prediction, decode_image, expand_inputs
-
-    t0 = time.perf_counter()
-    one_intraop_thread_here()
-    clf = loaded.classifier
-    shape = clf.input_shape
-    keep_view = shape[1] * shape[2] <= KEEP_MODEL_VIEW_PIXELS
-
-    items: list[Any] = []
-    empty: list[str] = []
-    for s in sources:
-        if isinstance(s, PastedImage):
-            items.append(PastedImage(s.name, _to_pil(s.image)))  # converted once, kept for the detail view
-        elif os.path.isdir(s):
-            found = expand_inputs([s])
-            if not found:
-                empty.append(str(s))
-            items.extend(str(p) for p in found)
-        else:
-            items.append(str(s))
-    total = len(items)
-
-    def report(done: int) -> None:
-        emit(callbacks, Progress("classify", done, total, f"{done:,} of {total:,} images"))
-
-    def decode(item: Any) -> Any:
-        try:
-            return decode_image(item.image if isinstance(item, PastedImage) else item, shape)
-        except ImageError as e:
-            return str(e)
-        except Exception as e:  # noqa: BLE001 - anything odd in one file is that file's problem
-            return f"could not read the image ({type(e).__name__}: {e})"
-
-    def thumb(item: Any) -> tuple[Any, Any, Any]:
-        return make_thumbnail(item.image if isinstance(item, PastedImage) else item)
-
-    def view_of(t: torch.Tensor) -> Any:
-        return np.ascontiguousarray(t.permute(1, 2, 0).numpy()) if keep_view else None
-
-    def rows_for(chunk: list[Any], decoded: list[Any], thumbs: list[Any] | None) -> list[ImageResult]:
-        good = [j for j, d in enumerate(decoded) if isinstance(d, torch.Tensor)]
-        preds: list[Any] = [None] * len(chunk)
-        if good:
-            names = [chunk[j].name if isinstance(chunk[j], PastedImage) else str(chunk[j]) for j in good]
-            probs = clf.probabilities(torch.stack([decoded[j] for j in good]))
-            for j, pred in zip(good, clf._predictions(names, probs, TOP_K)):
-                preds[j] = pred
-        rows = []
-        for j, item in enumerate(chunk):
-            name, location = _describe_source(item)
-            d = decoded[j]
-            if preds[j] is None:
-                pred = Prediction(path=item.name if isinstance(item, PastedImage) else str(item), error=d)
-                rows.append(ImageResult(next(keys), item, name, location, pred, model_name=loaded.name))
-                continue
-            th, size, fmt = thumbs[j] if thumbs is not None else (None, None, None)
-            rows.append(ImageResult(next(keys), item, name, location, preds[j], th, view_of(d), size, fmt, loaded.name))
-        return rows
-
-    if total == 0:
-        report(0)
-        return JobSummary(0, 0, False, time.perf_counter() - t0, tuple(empty))
-
-    if total == 1:  # the fast path: answer first, thumbnail after
-        item = items[0]
-        rows = rows_for(items, [decode(item)], None)
-        control.sink.append(("rows", rows))
-        first = time.perf_counter() - t0
-        report(1)
-        row = rows[0]
-        if row.ok:
-            th, size, fmt = thumb(item)
-            if th is not None:
-                control.sink.append(("update", row.key, {"thumbnail": th, "original_size": size, "image_format": fmt}))
-        return JobSummary(1, 1, False, time.perf_counter() - t0, tuple(empty), first)
-
-    from concurrent.futures import ThreadPoolExecutor
-
-    def prepare(item: Any) -> tuple[Any, Any]:
-        d = decode(item)
-        return d, (thumb(item) if isinstance(d, torch.Tensor) else (None, None, None))
-
-    sizes = [min(FIRST_BATCH, total)]
-    while sum(sizes) < total:
-        sizes.append(min(BATCH_SIZE, total - sum(sizes)))
-    starts = list(itertools.accumulate([0] + sizes[:-1]))
-    chunks = [items[a : a + n] for a, n in zip(starts, sizes)]
-    done = 0
-    first = None
-    cancelled = False
-    lower_thread_priority()  # the decoding threads started from here inherit it
-    pool = ThreadPoolExecutor(max_workers=DECODE_WORKERS, thread_name_prefix="cvstudio-decode")
-    try:
-        pending = [pool.submit(prepare, it) for it in chunks[0]]
-        for i, chunk in enumerate(chunks):
-            prepared = [f.result() for f in pending]
-            if i + 1 < len(chunks) and not control.stop.is_set():
-                pending = [pool.submit(prepare, it) for it in chunks[i + 1]]
-            else:
-                pending = []
-            rows = rows_for(chunk, [p[0] for p in prepared], [p[1] for p in prepared])
-            control.sink.append(("rows", rows))
-            if first is None:
-                first = time.perf_counter() - t0
-            done += len(rows)
-            report(done)
-            if control.stop.is_set():
-                cancelled = done < total
-                break
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    return JobSummary(total, done, cancelled, time.perf_counter() - t0, tuple(empty), first)
-
-
-@dataclass(frozen=True)
-class Inspection:
-    """What the detail view needs beyond the row: the model's view, and the saliency overlay."""
-
-    key: int
-    generation: int  # the model generation it was made with
-    with_saliency: bool
-    model_view: Any = None  # uint8 (H, W, C)
-    heat_rgba: Any = None  # uint8 (H, W, 4) from core.saliency.colorize, or None
-    description: str = ""  # e.g. 'Grad-CAM on conv2 for "bird" (91.2 %)'
-    error: str | None = None
-
-
-def inspect_job(loaded: LoadedModel, result: ImageResult, want_saliency: bool, generation: int) -> Inspection:
-    """Decode the row's image again if its model view was not kept; compute saliency if asked (worker)."""
-    import numpy as np
-
-    from cvstudio.core.errors import ImageError
-    from cvstudio.core.inference import decode_image
-    from cvstudio.gui.widgets.probability_bars import percent_text
-
-    one_intraop_thread_here()
-    clf = loaded.classifier
-    view = result.model_view
-    c, h, w = clf.input_shape
-    if view is not None and tuple(view.shape) != (h, w, c):
-        view = None  # the row came from another model with another input size
-    if view is None:
-        src = result.source
-        try:
-            t = decode_image(_to_pil(src.image) if isinstance(src, PastedImage) else src, clf.input_shape)
-        except ImageError as e:
-            return Inspection(result.key, generation, want_saliency, error=str(e))
-        view = np.ascontiguousarray(t.permute(1, 2, 0).numpy())
-    if not want_saliency:
-        return Inspection(result.key, generation, False, view)
-    from cvstudio.core.saliency import colorize, explain
-
-    s = explain(clf, view)
-    label = clf.class_names[s.target]
-    text = f"{s.description[0].upper()}{s.description[1:]} for “{label}” ({percent_text(s.probability)})"
-    if float(s.heatmap.max()) <= 0:
-        text += ": nothing raised this class's score"
-    return Inspection(result.key, generation, True, view, colorize(s.heatmap), text)
-
-
-def write_csv(path: str | os.PathLike[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Write the results table (worker thread); UserError with the reason when the file cannot be written."""
-    from cvstudio.core.errors import UserError
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(CSV_COLUMNS)
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise UserError(f"could not write {path}: {e.strerror or e}") from None
-    return str(path)
-
-
-def csv_row(r: ImageResult) -> list[Any]:
-    p = r.prediction
-    if not r.ok:
-        return [r.path, "", "", "", p.error, r.model_name]
-    top = "; ".join(f"{label}={prob:.6f}" for label, prob in p.top_k)
-    return [r.path, p.label, f"{p.prob:.6f}", top, "", r.model_name]
-
-
-# =========================================================================================
-# The page
-# =========================================================================================
-
-
-def _date_text(iso: str) -> str:
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
-    except (ValueError, TypeError):
-        return iso
-
-
-def _accuracy(meta: Any) -> float | None:
-    for key in ("val_acc", "test_acc", "train_acc"):
-        v = meta.metrics.get(key)
-        if v is not None and v == v:  # not NaN
-            return float(v)
-    return None
-
-
-def _classes_text(names: Sequence[str], limit: int = 4) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
-def describe_meta(meta: Any) -> str:
-    """One line: spec, classes, input size, accuracy, date and data."""
-    c, h, w = meta.input_shape
-    parts = [
-        meta.model_spec.name,
-        f"{meta.num_classes} classes: {_classes_text(meta.class_names)}",
-        f"input {h}×{w} {'RGB' if c == 3 else 'grayscale'}",
-    ]
-    acc = _accuracy(meta)
-    if acc is not None:
-        parts.append(f"validation accuracy {100 * acc:.1f} %")
-    parts.append(f"trained {_date_text(meta.created)}")
-    if meta.dataset:
-        parts.append(f"on {meta.dataset}")
-    return " · ".join(parts)
-
-
-def entry_text(entry: CheckpointEntry) -> str:
-    name = Path(entry.path).stem
-    if entry.meta is None:
-        return f"{name} — unreadable"
-    acc = _accuracy(entry.meta)
-    acc_text = f" · {100 * acc:.1f} %" if acc is not None else ""
-    return f"{name} — {_date_text(entry.meta.created)} · {entry.meta.num_classes} classes{acc_text}"
-
-
-class ClassifyPage(QWidget):
+class ClassifyPage(ClassifyPageLayout, Page):
     """Drop images, see what the model thinks. ``ClassifyPage(state)``."""
+
+    title = "Classify"
+    opens_checkpoints = True
 
     results_added = Signal(int)  # rows appended (after the table and the detail are updated)
     model_loaded = Signal(object)  # LoadedModel now in use
     model_failed = Signal(str)  # a model could not be loaded; the previous one stays
-    job_finished = Signal(object)  # JobSummary of a classify job (or None after an error)
+    job_finished = Signal(object)  # core ClassifySummary of a classify job (or None after an error)
     runs_scanned = Signal(int)  # entries found in the runs folder
     csv_exported = Signal(str)  # path written
     inspection_shown = Signal(int)  # key of the row whose model view / saliency is now shown
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self._loaded: LoadedModel | None = None
         self._generation = 0  # bumps with every model change: stale saliency is dropped
         self._load_request = 0  # bumps with every load request: stale loads are dropped
@@ -635,17 +110,13 @@ class ClassifyPage(QWidget):
         self._extra_files: list[str] = []  # checkpoints opened from elsewhere, kept in the list
         self._extra_meta: dict[str, Any] = {}  # their descriptions, once loaded
         self._last_scan = 0.0
-        self._scan_task: Task | None = None
-        self._tasks: set[Task] = set()
+        # self.tasks keys: "scan", "load", "job", "inspect"; CSV exports run unkeyed
         self._queue: list[list[Any]] = []
-        self._job: Task | None = None
-        self._job_control: JobControl | None = None
         self._job_total = 0
         self._job_first_row: int | None = None
         self._job_single = False
         self._keys = itertools.count(1)
         self._pasted = 0
-        self._inspect_task: Task | None = None
         self._inspect_wanted: int | None = None
         self._inspections: dict[int, Inspection] = {}
         self._images: dict[int, QImage] = {}  # key -> model view QImage
@@ -653,7 +124,6 @@ class ClassifyPage(QWidget):
         self._last_rate = 0.0
         self._label_counts: collections.Counter[str] = collections.Counter()  # predicted labels of all rows
         self._problems = 0  # rows that could not be classified
-        self._shut_down = False
 
         self._build()
         self._make_actions()
@@ -668,235 +138,6 @@ class ClassifyPage(QWidget):
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
 
-    # ------------------------------------------------------------------ construction
-
-    def _build(self) -> None:
-        self.setAcceptDrops(True)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-
-        # --- the model bar
-        model_bar = QFrame(self)
-        model_bar.setObjectName("classifyModelBar")
-        self.model_combo = QComboBox(model_bar)
-        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.model_combo.setMinimumContentsLength(28)
-        self.model_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.model_combo.setToolTip("The model that classifies: the app's current model or a checkpoint of the runs folder")
-        self.model_combo.activated.connect(self._on_model_combo_activated)
-        self.open_checkpoint_button = QPushButton("Open checkpoint…", model_bar)
-        self.open_checkpoint_button.setToolTip("Load a .safetensors checkpoint (you can also drop one on the page)")
-        self.open_checkpoint_button.clicked.connect(self.open_checkpoint_dialog)
-        self.refresh_button = QToolButton(model_bar)
-        self.refresh_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
-        self.refresh_button.setToolTip("Look for new checkpoints in the runs folder")
-        self.refresh_button.setAutoRaise(True)
-        self.refresh_button.clicked.connect(lambda: self.scan_runs())
-        model_label = QLabel("Model", model_bar)
-        bold = model_label.font()
-        bold.setWeight(bold.Weight.DemiBold)
-        model_label.setFont(bold)
-        self.model_info = ElidedLabel("", model_bar, Qt.TextElideMode.ElideRight)
-        self.model_info.setEnabled(False)  # the palette's quieter disabled-text colour
-        top = QHBoxLayout()
-        top.setSpacing(8)
-        top.addWidget(model_label)
-        top.addWidget(self.model_combo, 1)
-        top.addWidget(self.open_checkpoint_button)
-        top.addWidget(self.refresh_button)
-        bar_layout = QVBoxLayout(model_bar)
-        bar_layout.setContentsMargins(0, 0, 0, 0)
-        bar_layout.setSpacing(4)
-        bar_layout.addLayout(top)
-        bar_layout.addWidget(self.model_info)
-
-        self.banner = MessageBanner(self)
-
-        # --- left: tools, results, progress
-        left = QWidget(self)
-        self.open_images_button = QPushButton("Open images…", left)
-        self.open_images_button.setToolTip("Classify image files (Ctrl+O)")
-        self.open_images_button.clicked.connect(self.open_images_dialog)
-        self.open_folder_button = QPushButton("Open folder…", left)
-        self.open_folder_button.setToolTip("Classify every image in a folder and its subfolders (Ctrl+Shift+O)")
-        self.open_folder_button.clicked.connect(self.open_folder_dialog)
-        self.paste_button = QPushButton("Paste", left)
-        self.paste_button.setToolTip("Classify the image (or image files) on the clipboard (Ctrl+V)")
-        self.paste_button.clicked.connect(self.paste)
-        self.filter_edit = QLineEdit(left)
-        self.filter_edit.setPlaceholderText("Filter by name or label")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setMinimumWidth(120)
-        self.filter_edit.setMaximumWidth(260)
-        self.filter_edit.textChanged.connect(self._on_filter_edit_changed)
-        self.problems_check = QCheckBox("Problems only", left)
-        self.problems_check.setToolTip("Show only the inputs that could not be classified")
-        self.problems_check.toggled.connect(self._on_problems_check_toggled)
-        self.grid_button = QToolButton(left)
-        self.grid_button.setText("Grid")
-        self.table_button = QToolButton(left)
-        self.table_button.setText("Table")
-        self.view_group = QButtonGroup(self)
-        for i, b in enumerate((self.grid_button, self.table_button)):
-            b.setCheckable(True)
-            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            self.view_group.addButton(b, i)
-        self.grid_button.setToolTip("Thumbnails with their predictions")
-        self.table_button.setToolTip("A sortable table (click a column header to sort)")
-        self.grid_button.setChecked(True)
-        self.view_group.idClicked.connect(self._on_view_group_clicked)
-        self.export_button = QPushButton("Export CSV…", left)
-        self.export_button.setToolTip("Save the rows shown (in their current order) as a CSV table")
-        self.export_button.clicked.connect(self.export_csv_dialog)
-        self.clear_button = QPushButton("Clear", left)
-        self.clear_button.setToolTip("Remove all results")
-        self.clear_button.clicked.connect(self.clear)
-
-        self.tools_bar = QWidget(left)
-        tools = QHBoxLayout(self.tools_bar)
-        tools.setContentsMargins(0, 0, 0, 0)
-        tools.setSpacing(6)
-        tools.addWidget(self.open_images_button)
-        tools.addWidget(self.open_folder_button)
-        tools.addWidget(self.paste_button)
-        tools.addSpacing(16)
-        tools.addWidget(self.filter_edit, 1)
-        tools.addWidget(self.problems_check)
-        tools.addSpacing(8)
-        views = QHBoxLayout()
-        views.setSpacing(0)
-        views.addWidget(self.grid_button)
-        views.addWidget(self.table_button)
-        tools.addLayout(views)
-
-        self.results_model = ResultsModel(self)
-        self.proxy = ResultsProxy(self)
-        self.proxy.setSourceModel(self.results_model)
-
-        self.table = QTableView(left)
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setIconSize(QSize(TABLE_ICON_SIDE, TABLE_ICON_SIDE))
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(TABLE_ICON_SIDE + 8)
-        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self.table.setSortingEnabled(True)
-        self.table.horizontalHeader().setSortIndicatorClearable(True)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for col, width in ((COL_IMAGE, 200), (COL_LABEL, 110), (COL_PROB, 90), (COL_RUNNER_UP, 130), (COL_PROBLEM, 160)):
-            header.resizeSection(col, width)
-        self.table.setItemDelegateForColumn(COL_PROB, ProbabilityDelegate(self.table))
-
-        self.grid = QListView(left)
-        self.grid.setModel(self.proxy)
-        self.grid.setViewMode(QListView.ViewMode.IconMode)
-        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
-        self.grid.setMovement(QListView.Movement.Static)
-        self.grid.setUniformItemSizes(True)
-        self.grid.setLayoutMode(QListView.LayoutMode.Batched)  # thousands of cards lay out without a stall
-        self.grid.setBatchSize(256)
-        self.grid.setGridSize(CARD_SIZE)
-        self.grid.setSpacing(0)
-        self.grid.setMouseTracking(True)
-        self.grid.setWrapping(True)
-        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.grid.setItemDelegate(ResultCardDelegate(self.results_model, self.grid))
-        self.grid.setSelectionModel(self.table.selectionModel())  # one selection for both views
-        self.table.selectionModel().currentRowChanged.connect(self._on_selection_current_row_changed)
-
-        self.drop_zone = DropZone(parent=left)
-        self.drop_zone.open_images_requested.connect(self.open_images_dialog)
-        self.drop_zone.open_folder_requested.connect(self.open_folder_dialog)
-        self.drop_zone.paste_requested.connect(self.paste)
-
-        self.results_stack = QStackedWidget(left)
-        self.results_stack.addWidget(self.drop_zone)
-        self.results_stack.addWidget(self.grid)
-        self.results_stack.addWidget(self.table)
-
-        self.progress_bar = QProgressBar(left)
-        self.progress_bar.setTextVisible(False)
-        self.progress_bar.setMaximumHeight(10)
-        self.progress_label = QLabel("", left)
-        self.cancel_button = QPushButton("Cancel", left)
-        self.cancel_button.setToolTip("Stop after the batch being classified (Esc)")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress_row = QWidget(left)
-        pr = QHBoxLayout(self.progress_row)
-        pr.setContentsMargins(0, 0, 0, 0)
-        pr.setSpacing(8)
-        pr.addWidget(self.progress_bar, 1)
-        pr.addWidget(self.progress_label)
-        pr.addWidget(self.cancel_button)
-        self.progress_row.hide()
-        self.summary_label = ElidedLabel("", left, Qt.TextElideMode.ElideRight)
-
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.setSpacing(6)
-        left_layout.addWidget(self.tools_bar)
-        left_layout.addWidget(self.results_stack, 1)
-        left_layout.addWidget(self.progress_row)
-        self.bottom_bar = QWidget(left)
-        bottom = QHBoxLayout(self.bottom_bar)
-        bottom.setContentsMargins(0, 0, 0, 0)
-        bottom.setSpacing(6)
-        bottom.addWidget(self.summary_label, 1)
-        bottom.addWidget(self.export_button)
-        bottom.addWidget(self.clear_button)
-        left_layout.addWidget(self.bottom_bar)
-
-        # --- right: the detail
-        self.detail = PredictionDetail(self)
-        self.detail.saliency_toggled.connect(self._on_detail_saliency_toggled)
-        detail_frame = QFrame(self)
-        detail_frame.setFrameShape(QFrame.Shape.StyledPanel)
-        df = QVBoxLayout(detail_frame)
-        df.setContentsMargins(0, 0, 0, 0)
-        df.addWidget(self.detail)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
-        self.splitter.addWidget(left)
-        self.splitter.addWidget(detail_frame)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([720, 400])
-
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 12, 12, 12)
-        layout.setSpacing(8)
-        layout.addWidget(model_bar)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.splitter, 1)
-
-        self.overlay = DropOverlay(self)
-        self._set_model_controls_ready(False)
-        self._rebuild_combo()
-
-    def _make_actions(self) -> None:
-        def action(text: str, keys: Any, slot: Any) -> QAction:
-            a = QAction(text, self)
-            a.setShortcut(QKeySequence(keys))
-            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            a.triggered.connect(slot)
-            self.addAction(a)
-            return a
-
-        self.open_action = action("Open images…", QKeySequence.StandardKey.Open, self.open_images_dialog)
-        self.open_folder_action = action("Open folder…", "Ctrl+Shift+O", self.open_folder_dialog)
-        self.paste_action = action("Paste", QKeySequence.StandardKey.Paste, self.paste)
-        self.cancel_action = action("Cancel", "Esc", self.cancel)
-
     # ------------------------------------------------------------------ public API
 
     @property
@@ -906,11 +147,11 @@ class ClassifyPage(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self._job is not None or bool(self._queue)
+        return self.tasks.busy("job") or bool(self._queue)
 
     def is_idle(self) -> bool:
         """No worker of this page is running and nothing waits (tests wait for this)."""
-        return not self._tasks and not self._queue and self._job is None
+        return self.tasks.idle and not self._queue
 
     def classify(self, inputs: Sequence[Any]) -> None:
         """Classify files, folders, QImages or PIL images; a ``.safetensors`` among them is loaded as the model."""
@@ -936,7 +177,8 @@ class ClassifyPage(QWidget):
             self._pump()
 
     def load_checkpoint(self, path: str | os.PathLike[str]) -> None:
-        """Load a checkpoint as the page's model (in a worker); a bad file keeps the previous model."""
+        """Open a checkpoint through the app's one door (it becomes the app's current model, which this
+        page then classifies with); a bad file keeps the previous model."""
         path = os.fspath(path)
         self._user_chose = True
         if not self.state.torch_loaded:
@@ -946,7 +188,16 @@ class ClassifyPage(QWidget):
         if path not in self._extra_files and all(e.path != path for e in self._entries):
             self._extra_files.insert(0, path)
             self._rebuild_combo()
-        self._start_load(Path(path).stem, load_classifier, path, path=path)
+        self._load_request += 1
+        request, name = self._load_request, Path(path).stem
+        self._loading_name = name
+        self.model_info.set_full_text(f"Loading {name}…")
+
+        def failed(error: TaskError) -> None:
+            if shiboken6.isValid(self):
+                self._on_load_task_error(request, name, path, error)
+
+        self.state.open_checkpoint(path, on_error=failed)
 
     def use_current_model(self) -> None:
         """Classify with the app's current model (``state.model``)."""
@@ -958,14 +209,12 @@ class ClassifyPage(QWidget):
 
     def scan_runs(self) -> None:
         """Re-read the headers of the checkpoints in the runs folder (in a worker)."""
-        if not self.state.torch_loaded or (self._scan_task is not None and not self._scan_task.done):
+        if not self.state.torch_loaded or self.tasks.busy("scan"):
             return
         from cvstudio.core.paths import runs_dir
 
         self._last_scan = time.monotonic()
-        task = self._start(scan_checkpoints, runs_dir())
-        self._scan_task = task
-        task.result.connect(self._on_scan_task_result)
+        self.tasks.start(scan_checkpoints, runs_dir(), key="scan", on_result=self._on_scan_task_result)
 
     def paste(self) -> None:
         """Classify what the clipboard holds: image files, or an image."""
@@ -983,8 +232,9 @@ class ClassifyPage(QWidget):
     def cancel(self) -> None:
         """Stop the running job after its current batch and drop the queued ones."""
         self._queue.clear()
-        if self._job_control is not None and not self._job_control.stop.is_set():
-            self._job_control.stop.set()
+        job = self.tasks.running("job")
+        if job is not None and not job.cancelled:
+            job.cancel()
             self.progress_label.setText("Cancelling…")
             self.cancel_button.setEnabled(False)
 
@@ -1004,10 +254,8 @@ class ClassifyPage(QWidget):
     def export_csv(self, path: str | os.PathLike[str]) -> Task:
         """Write the rows shown, in their order, to ``path`` (in a worker); ``csv_exported`` tells when done."""
         rows = [csv_row(r) for r in self.proxy.results()]
-        task = self._start(write_csv, os.fspath(path), rows)
-        task.result.connect(self._on_export_task_result)
-        task.error.connect(self._on_export_task_error)
-        return task
+        return self.tasks.start(write_csv, os.fspath(path), rows, on_result=self._on_export_task_result,
+                                on_error=self._on_export_task_error)
 
     def show_result(self, key: int) -> bool:
         """Select the row of result ``key`` (making it visible); False when it is filtered out or unknown."""
@@ -1029,12 +277,10 @@ class ClassifyPage(QWidget):
         (self.grid_button if which == "grid" else self.table_button).setChecked(True)
         self._update_empty_state()
 
-    def shutdown(self, wait_ms: int = 10_000) -> None:
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel everything and wait for the workers (closing the page or the app)."""
-        self._shut_down = True
         self.cancel()
-        for task in list(self._tasks):
-            task.wait(wait_ms)
+        return super().shutdown(timeout_ms)
 
     # --- dialogs
 
@@ -1073,22 +319,6 @@ class ClassifyPage(QWidget):
 
     # ------------------------------------------------------------------ tasks
 
-    def _start(self, fn: Any, *args: Any, pass_callbacks: bool = False) -> Task:
-        from cvstudio.gui.workers import start_task
-
-        task = start_task(fn, *args, pass_callbacks=pass_callbacks)
-        self._tasks.add(task)
-        task.finished.connect(lambda t=task: self._tasks.discard(t))
-        task.error.connect(self._on_any_task_error_logged)
-        return task
-
-    @Slot(object)
-    def _on_any_task_error_logged(self, error: TaskError) -> None:
-        if not error.user_error:
-            import logging
-
-            logging.getLogger(__name__).error("%s\n%s", error.message, error.traceback)
-
     # ------------------------------------------------------------------ models
 
     def _set_model_controls_ready(self, ready: bool) -> None:
@@ -1099,7 +329,7 @@ class ClassifyPage(QWidget):
 
     @Slot()
     def _on_state_torch_ready(self) -> None:
-        if self._shut_down:
+        if self.tasks.shut_down:
             return
         self._set_model_controls_ready(True)
         if self._loaded is None and self._loading_name is None:
@@ -1113,8 +343,11 @@ class ClassifyPage(QWidget):
 
     @Slot()
     def _on_state_model_changed(self) -> None:
-        if not self.state.torch_loaded or self._shut_down:
+        if not self.state.torch_loaded or self.tasks.shut_down:
             return
+        path = str(self.state.checkpoint_path) if self.state.checkpoint_path else None
+        if path and path not in self._extra_files and all(e.path != path for e in self._entries):
+            self._extra_files.insert(0, path)  # opened elsewhere (File menu, another page): listed as a file
         self._rebuild_combo()
         if self.state.model is not None:
             self.use_current_model()  # the payoff of training: classify with what was just trained
@@ -1125,12 +358,12 @@ class ClassifyPage(QWidget):
         request = self._load_request
         self._loading_name = name
         self.model_info.set_full_text(f"Loading {name}…")
-        task = self._start(fn, *args)
-        task.result.connect(lambda loaded, r=request: self._on_load_task_result(r, loaded))
-        task.error.connect(lambda error, r=request, n=name, p=path: self._on_load_task_error(r, n, p, error))
+        self.tasks.start(fn, *args, key="load",
+                         on_result=lambda loaded, r=request: self._on_load_task_result(r, loaded),
+                         on_error=lambda error, r=request, n=name, p=path: self._on_load_task_error(r, n, p, error))
 
     def _on_load_task_result(self, request: int, loaded: LoadedModel) -> None:
-        if request != self._load_request or self._shut_down:
+        if request != self._load_request or self.tasks.shut_down:
             return  # a newer request superseded this one
         self._loading_name = None
         self._loaded = loaded
@@ -1159,7 +392,7 @@ class ClassifyPage(QWidget):
         self._pump()
 
     def _on_load_task_error(self, request: int, name: str, path: str | None, error: TaskError) -> None:
-        if request != self._load_request or self._shut_down:
+        if request != self._load_request or self.tasks.shut_down:
             return
         self._loading_name = None
         if path in self._extra_files and path not in self._extra_meta:
@@ -1197,10 +430,8 @@ class ClassifyPage(QWidget):
         combo.blockSignals(True)
         combo.clear()
         current_index = -1
-        if self.state.model is not None:
-            ckpt = self.state.checkpoint_path
-            text = f"Current model — {Path(ckpt).stem}" if ckpt else "Current model (not saved)"
-            combo.addItem(text, (_CURRENT, None))
+        if self.state.model is not None and self.state.checkpoint_path is None:  # a saved one is listed as its file
+            combo.addItem("Current model (not saved)", (_CURRENT, None))
             if self._loaded is not None and self._loaded.path is None:
                 current_index = 0
         for path in self._extra_files:
@@ -1245,7 +476,7 @@ class ClassifyPage(QWidget):
 
     def _pump(self) -> None:
         """Start the next queued job when idle and a model is ready."""
-        if self._job is not None or not self._queue or self._shut_down:
+        if self.tasks.busy("job") or not self._queue or self.tasks.shut_down:
             return
         if self._loading_name is not None and self._loaded is not None:
             return  # a model dropped together with images classifies them: wait for it
@@ -1260,31 +491,25 @@ class ClassifyPage(QWidget):
                 )
             return
         sources = self._queue.pop(0)
-        control = JobControl()
-        self._job_control = control
         self._job_single = len(sources) == 1 and not (isinstance(sources[0], str) and os.path.isdir(sources[0]))
         self._job_first_row = None
         self._job_total = 0
-        task = self._start(classify_job, self._loaded, sources, control, self._keys, pass_callbacks=True)
-        self._job = task
-        task.progress.connect(self._on_job_task_progress)
-        task.result.connect(self._on_job_task_result)
-        task.error.connect(self._on_job_task_error)
-        task.finished.connect(self._on_job_task_finished)
+        self.tasks.start(classify_job, self._loaded, sources, self._keys, key="job", pass_control=True,
+                         pass_partial=True, pass_callbacks=True, on_partial=self._on_job_task_partial,
+                         on_progress=self._on_job_task_progress, on_result=self._on_job_task_result,
+                         on_error=self._on_job_task_error, on_finished=self._on_job_task_finished)
         self.cancel_button.setEnabled(True)
         if not self._job_single:
             self.progress_bar.setRange(0, 0)
             self.progress_label.setText("Looking for images…")
             self.progress_row.show()
 
-    def _drain(self) -> None:
-        control = self._job_control
-        if control is None:
-            return
+    @Slot(object)
+    def _on_job_task_partial(self, messages: list[Any]) -> None:
+        """Rows and row updates of the running job, in order: ("rows", [ImageResult]) | ("update", key, changes)."""
         rows: list[ImageResult] = []
         updates: list[tuple[int, dict]] = []
-        while control.sink:
-            msg = control.sink.popleft()
+        for msg in messages:
             if msg[0] == "rows":
                 rows.extend(msg[1])
             else:
@@ -1317,7 +542,6 @@ class ClassifyPage(QWidget):
 
     @Slot(object)
     def _on_job_task_progress(self, event: Any) -> None:
-        self._drain()
         if self._job_single:
             return
         total = int(event.total or 0)
@@ -1326,13 +550,13 @@ class ClassifyPage(QWidget):
             self.progress_row.show()
             self.progress_bar.setRange(0, total)
             self.progress_bar.setValue(int(event.done))
-            if self._job_control is not None and not self._job_control.stop.is_set():
+            job = self.tasks.running("job")
+            if job is not None and not job.cancelled:
                 queued = sum(len(q) for q in self._queue)
                 self.progress_label.setText(event.message + (f" (+{queued} queued)" if queued else ""))
 
     @Slot(object)
-    def _on_job_task_result(self, summary: JobSummary) -> None:
-        self._drain()
+    def _on_job_task_result(self, summary: Any) -> None:
         if summary.seconds > 0 and summary.done >= 100:  # a rate of a handful of images says nothing
             self._last_rate = summary.done / summary.seconds
         notes = []
@@ -1348,14 +572,11 @@ class ClassifyPage(QWidget):
 
     @Slot(object)
     def _on_job_task_error(self, error: TaskError) -> None:
-        self._drain()
         self.banner.show_message(f"Classifying stopped: {error.message}", ERROR)
         self.job_finished.emit(None)
 
     @Slot()
     def _on_job_task_finished(self) -> None:
-        self._job = None
-        self._job_control = None
         self.progress_row.hide()
         self.drop_zone.set_detail("")
         self._pump()
@@ -1451,14 +672,14 @@ class ClassifyPage(QWidget):
 
     def _request_inspection(self, r: ImageResult) -> None:
         self._inspect_wanted = r.key
-        if self._inspect_task is not None:
-            return  # the newest wish starts when this one ends
+        if self.tasks.busy("inspect"):
+            return  # the newest wish starts when this one ends (every result is cached, none superseded)
         want = self.detail.saliency_enabled()
-        task = self._start(inspect_job, self._loaded, r, want, self._generation)
-        self._inspect_task = task
-        task.result.connect(self._on_inspect_task_result)
-        task.error.connect(lambda error, k=r.key, g=self._generation, w=want: self._on_inspect_task_error(k, g, w, error))
-        task.finished.connect(self._on_inspect_task_finished)
+        self.tasks.start(inspect_job, self._loaded, r, want, self._generation, key="inspect",
+                         on_result=self._on_inspect_task_result,
+                         on_error=lambda error, k=r.key, g=self._generation, w=want: self._on_inspect_task_error(
+                             k, g, w, error),
+                         on_finished=self._on_inspect_task_finished)
 
     @Slot(object)
     def _on_inspect_task_result(self, insp: Inspection) -> None:
@@ -1476,9 +697,8 @@ class ClassifyPage(QWidget):
 
     @Slot()
     def _on_inspect_task_finished(self) -> None:
-        self._inspect_task = None
         r = self._current_result()
-        if self._shut_down or r is None or not r.ok or self._loaded is None:
+        if self.tasks.shut_down or r is None or not r.ok or self._loaded is None:
             return
         self._show_images(r)
 
@@ -1572,41 +792,25 @@ class ClassifyPage(QWidget):
         if self.state.torch_loaded and time.monotonic() - self._last_scan > RUNS_RESCAN_S:
             self.scan_runs()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
-
 
 __all__ = [
+    "CSV_COLUMNS",
     "CheckpointEntry",
     "ClassifyPage",
     "Inspection",
-    "JobControl",
-    "JobSummary",
     "LoadedModel",
     "PastedImage",
     "classify_job",
     "describe_meta",
     "inspect_job",
     "load_classifier",
-    "make_thumbnail",
     "scan_checkpoints",
     "write_csv",
 ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from cvstudio.gui.preview import run_preview
-
-    args = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
-
-    def make(state: AppState) -> ClassifyPage:
-        page = ClassifyPage(state)
-        if args:
-            page.load_checkpoint(args[0])
-        return page
-
-    return run_preview(make, "Classify")
+    return ClassifyPage.preview(argv)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import dataclasses
 import logging
 import math
 import sys
-import threading
+import shiboken6
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,10 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
-    QRectF,
     QSize,
     QSortFilterProxyModel,
     Qt,
@@ -48,12 +45,11 @@ from PySide6.QtCore import (
     Slot,
     SIGNAL,
 )
-from PySide6.QtGui import QFont, QPainter, QPalette
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
     QComboBox,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -65,39 +61,32 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStackedWidget,
     QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
+from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
-from cvstudio.gui.theme import mix
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.confusion_matrix import COUNTS, RATES, ConfusionMatrixView, percent
 from cvstudio.gui.widgets.inspect_tabs import Explanation
 from cvstudio.gui.widgets.labels import HintLabel
-from cvstudio.gui.widgets.loading import LoadingPlaceholder
+from cvstudio.gui.widgets.metrics_table import CLASS_COLUMNS, SORT_ROLE, ClassMetricsModel, RateBarDelegate, StatTile
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
 from cvstudio.gui.widgets.prediction_gallery import GallerySource, PredictionGallery, wrong_colour
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import TaskError
 
 log = logging.getLogger(__name__)
 
 SPLIT_TITLES = {"val": "Validation", "train": "Training"}
 TOP_LOSSES_SHOWN = 500  # misclassified images listed at most (most confidently wrong first)
 CELL_IMAGES_SHOWN = 2000  # images of one matrix cell listed at most
-OVERFITTING_GAP_FALLBACK = 0.10  # core.evaluate.OVERFITTING_GAP, before the core is imported
-
-
-class EvaluationCancelled(Exception):
-    """Raised inside the worker (from its progress callback) when the page asks it to stop."""
 
 
 # =========================================================================================
-# Worker side: plain functions run by workers.start_task (no widgets here)
+# Worker side: plain functions run by the page's TaskGroup (no widgets here)
 # =========================================================================================
 
 
@@ -127,15 +116,13 @@ class SplitReport:
         return int(cm.sum() - np.trace(cm))
 
 
-class _CancellableProgress:
-    """A core callback: raises EvaluationCancelled once ``stop`` is set; passes progress on."""
+class _SplitProgress:
+    """A core callback: passes progress on with the split's wording."""
 
-    def __init__(self, stop: threading.Event, callbacks: Any, split: str):
-        self._stop, self._callbacks, self._split = stop, callbacks, split
+    def __init__(self, callbacks: Any, split: str):
+        self._callbacks, self._split = callbacks, split
 
     def on_progress(self, event: Any) -> None:
-        if self._stop.is_set():
-            raise EvaluationCancelled()
         from cvstudio.core.events import Progress, emit
 
         title = SPLIT_TITLES[self._split].lower()
@@ -143,11 +130,12 @@ class _CancellableProgress:
                                        f"Evaluating {title} images: {int(event.done):,} of {int(event.total or 0):,}"))
 
 
-def evaluate_for_page(model: Any, data: Any, meta: Any, split: str, device: str, stop: threading.Event,
-                      callbacks: Any = None) -> SplitReport:
+def evaluate_for_page(model: Any, data: Any, meta: Any, split: str, device: str, control: Any = None,
+                      callbacks: Any = None) -> SplitReport | None:
     """Evaluate ``model`` on one split of ``data`` with the normalization it was trained with (worker thread).
 
     The app's model stays untouched on the CPU: on another device a copy is evaluated.
+    ``control`` (the core's RunControl) stops it between batches: the result is then None.
     """
     import copy
 
@@ -155,24 +143,20 @@ def evaluate_for_page(model: Any, data: Any, meta: Any, split: str, device: str,
     from cvstudio.core.training.devices import resolve_device
 
     t0 = time.perf_counter()
-    if stop.is_set():
-        raise EvaluationCancelled()
+    if control is not None and control.stop_requested:
+        return None
     dev = resolve_device(device)
     if dev.type != "cpu":
         model = copy.deepcopy(model)  # predict_split moves the model it is given
     data = dataclasses.replace(data, mean=tuple(meta.mean), std=tuple(meta.std))
     evaluation = evaluate_split(model, data, split, outputs_log_probs=meta.model_spec.outputs_log_probs,
-                                device=str(dev), callbacks=[_CancellableProgress(stop, callbacks, split)])
+                                device=str(dev), callbacks=[_SplitProgress(callbacks, split)], control=control)
+    if evaluation is None:
+        return None
     images = (data.val if split == "val" else data.train).images.numpy()
     return SplitReport(split, evaluation, normalized_rows(evaluation.confusion),
                        top_losses(evaluation.probs, evaluation.labels, TOP_LOSSES_SHOWN), images,
                        time.perf_counter() - t0, str(dev))
-
-
-def open_checkpoint_file(path: str) -> Any:
-    from cvstudio.core.checkpoints import load_checkpoint
-
-    return load_checkpoint(path)
 
 
 def describe_mismatch(meta: Any, data: Any) -> str | None:
@@ -206,182 +190,28 @@ def shape_text(shape: Sequence[int]) -> str:
     return f"{w}×{h} {'RGB' if c == 3 else 'grayscale' if c == 1 else f'{c}-channel'}"
 
 
-# =========================================================================================
-# Widgets
-# =========================================================================================
-
-BAR_ROLE = Qt.ItemDataRole.UserRole + 1
-SORT_ROLE = Qt.ItemDataRole.UserRole + 2
-CLASS_COLUMNS = ("Class", "Precision", "Recall", "F1", "Images")
-CLASS_TIPS = (
-    "The true class",
-    "Of the images the model called this class, the share that really are (blank: it never predicted it)",
-    "Of the images of this class, the share the model recognized: the class's accuracy",
-    "The harmonic mean of precision and recall",
-    "Images of this class in the split (support)",
-)
-
-
-class ClassMetricsModel(QAbstractTableModel):
-    """The core's per-class metrics (``ClassMetrics`` rows) as a sortable table."""
-
-    def __init__(self, parent: Any = None):
-        super().__init__(parent)
-        self.rows: list[Any] = []
-
-    def set_rows(self, rows: Sequence[Any]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(CLASS_COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal:
-            if role == Qt.ItemDataRole.DisplayRole:
-                return CLASS_COLUMNS[section]
-            if role == Qt.ItemDataRole.ToolTipRole:
-                return CLASS_TIPS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section > 0:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    @staticmethod
-    def _value(row: Any, column: int) -> Any:
-        return (row.name, row.precision, row.recall, row.f1, row.support)[column]
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        row, col = self.rows[index.row()], index.column()
-        value = self._value(row, col)
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return value
-            if col == 4:
-                return f"{value:,}"
-            if isinstance(value, float) and math.isnan(value):
-                return "—"
-            return percent(value) if col in (1, 2) else f"{value:.3f}"
-        if role == SORT_ROLE:
-            if isinstance(value, float) and math.isnan(value):
-                return -1.0
-            return value
-        if role == BAR_ROLE and col in (1, 2, 3):
-            return None if math.isnan(value) else float(value)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col > 0:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if col == 1 and math.isnan(row.precision):
-                return f"The model never predicted {row.name}, so its precision is undefined."
-            if col == 2 and not math.isnan(row.recall):
-                return f"{percent(row.recall)} of the {row.support:,} {row.name} images were recognized."
-        return None
-
-
-class RateBarDelegate(QStyledItemDelegate):
-    """A number with a thin bar under it showing the value on a 0–1 scale."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
-        super().paint(painter, option, index)
-        value = index.data(BAR_ROLE)
-        if value is None:
-            return
-        pal = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        colour = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Highlight)
-        track = mix(pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text), 0.1)
-        rect = option.rect.adjusted(6, 0, -6, 0)
-        h = 3
-        bar = QRectF(rect.left(), rect.bottom() - h - 3, rect.width(), h)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        if not selected:
-            painter.setBrush(track)
-            painter.drawRoundedRect(bar, 1.5, 1.5)
-        painter.setBrush(colour)
-        painter.drawRoundedRect(QRectF(bar.left(), bar.top(), max(h, bar.width() * min(1.0, value)), h), 1.5, 1.5)
-        painter.restore()
-
-
-class StatTile(QFrame):
-    """A caption, a big number and a line of detail."""
-
-    def __init__(self, caption: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setObjectName("statTile")
-        self.caption = SecondaryLabel(caption, self, wrap=False)
-        self.value = QLabel("–", self)
-        font = QFont(self.value.font())
-        font.setPointSizeF(font.pointSizeF() * 1.9)
-        font.setWeight(QFont.Weight.DemiBold)
-        self.value.setFont(font)
-        self.value.setTextFormat(Qt.TextFormat.PlainText)
-        self.detail = SecondaryLabel("", self, wrap=False)
-        small = QFont(self.detail.font())
-        small.setPointSizeF(small.pointSizeF() * 0.9)
-        self.detail.setFont(small)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(0)
-        layout.addWidget(self.caption)
-        layout.addWidget(self.value)
-        layout.addWidget(self.detail)
-        self._apply_palette()
-
-    def set_values(self, value: str, detail: str = "", colour: Any = None) -> None:
-        self.value.setText(value)
-        self.detail.setText(detail)
-        pal = self.value.palette()
-        pal.setColor(QPalette.ColorRole.WindowText, colour if colour is not None else self.palette().color(QPalette.ColorRole.WindowText))
-        self.value.setPalette(pal)
-
-    def changeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().changeEvent(event)
-        if event.type() in (event.Type.PaletteChange, event.Type.ApplicationPaletteChange) and not getattr(self, "_busy", False):
-            self._apply_palette()
-
-    def _apply_palette(self) -> None:
-        pal = self.palette()
-        base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
-        bg, border = mix(base, text, 0.02), mix(base, text, 0.14)
-        sheet = (f"#statTile {{ background-color: {bg.name()}; border: 1px solid {border.name()};"
-                 " border-radius: 6px; }")
-        if sheet != self.styleSheet():
-            self._busy = True
-            try:
-                self.setStyleSheet(sheet)
-            finally:
-                self._busy = False
-
-
-class EvaluatePage(QWidget):
+class EvaluatePage(Page):
     """Confusion matrix, per-class metrics, top losses and train-vs-validation accuracy of ``state.model``."""
+
+    title = "Evaluate"
+    opens_checkpoints = True
+    loading_detail = "The model can be evaluated as soon as PyTorch has been imported."
 
     evaluated = Signal(str)  # a split ("val" | "train") finished evaluating and is shown if selected
     cell_shown = Signal(int, int)  # the images of a confusion-matrix cell are listed
     data_page_requested = Signal()  # the user wants to choose another dataset (the window shows the Data page)
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self._ready = False
         self._generation = 0  # counts model/dataset changes: results for an older pair are dropped
         self.reports: dict[str, SplitReport] = {}  # evaluated splits of the current model and dataset
-        self._task: Task | None = None
+        # self.tasks key "evaluate": one split at a time, a new request replaces it
         self._task_generation = -1
-        self._stop = threading.Event()
         self._queue: list[str] = []  # splits still to evaluate for this generation
         self._wanted = False  # an evaluation is due (it starts when the page is visible)
-        self._open_task: Task | None = None
         self._cell: tuple[int, int] | None = None
         self._explanation_action = None
-        self._shut_down = False
 
         self._build_ui()
         state.torch_ready.connect(self._on_state_torch_ready)
@@ -394,15 +224,7 @@ class EvaluatePage(QWidget):
     # ------------------------------------------------------------------ UI
 
     def _build_ui(self) -> None:
-        self._stack = QStackedWidget(self)
-        self._loading = LoadingPlaceholder(
-            "Loading PyTorch…", "The model can be evaluated as soon as PyTorch has been imported.", self._stack)
-        self._content = QWidget(self._stack)
-        self._stack.addWidget(self._loading)
-        self._stack.addWidget(self._content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._stack)
+        self.build_loading_stack()
         c = self._content
 
         # header: the model, which images, Evaluate
@@ -602,7 +424,7 @@ class EvaluatePage(QWidget):
     @property
     def idle(self) -> bool:
         """No evaluation (or checkpoint load) running or queued (tests wait for this)."""
-        return self._task is None and not self._queue and self._open_task is None
+        return self.tasks.idle and not self._queue
 
     @property
     def split(self) -> str:
@@ -645,7 +467,7 @@ class EvaluatePage(QWidget):
     def cancel(self) -> None:
         """Stop a running evaluation (it ends within one batch)."""
         self._queue = []
-        self._stop.set()
+        self.tasks.cancel("evaluate")
         self.progress_label.setText("Cancelling…")
 
     def show_cell(self, true: int, predicted: int) -> None:
@@ -681,24 +503,13 @@ class EvaluatePage(QWidget):
 
     def open_checkpoint(self, path: str | Path) -> None:
         """Load a checkpoint in a worker and make it the app's current model (which is then evaluated)."""
-        if self._open_task is not None:
-            return
         self.banner.clear()
-        self.state.status_message.emit(f"Opening {Path(path).name}…")
-        task = start_task(open_checkpoint_file, str(path))
-        self._open_task = task
-        task.result.connect(self._on_open_task_result)
-        task.error.connect(self._on_open_task_error)
-        task.finished.connect(self._on_open_task_finished)
+        self.state.open_checkpoint(path, on_error=self._on_open_error)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Stop work and wait for the worker threads (closing the page or the app)."""
-        self._shut_down = True
         self._queue = []
-        self._stop.set()
-        for task in (self._task, self._open_task):
-            if task is not None:
-                task.wait()
+        return super().shutdown(timeout_ms)
 
     # ------------------------------------------------------------------ state
 
@@ -707,7 +518,7 @@ class EvaluatePage(QWidget):
         if self._ready:
             return
         self._ready = True
-        self._stack.setCurrentWidget(self._content)
+        self.show_content()
         self._refresh()
 
     @Slot()
@@ -815,13 +626,11 @@ class EvaluatePage(QWidget):
     # ------------------------------------------------------------------ running evaluations
 
     def _stop_running(self) -> None:
-        if self._task is not None:
-            self._stop.set()  # the running job raises EvaluationCancelled at its next batch
-        self._stop = threading.Event()
+        self.tasks.cancel("evaluate")  # the running job stops at its next batch; its result is dropped
 
     def _start_next(self) -> None:
-        if self._task is not None or not self._queue or self._shut_down:
-            if self._task is None:
+        if self.tasks.busy("evaluate") or not self._queue or self.tasks.shut_down:
+            if not self.tasks.busy("evaluate"):
                 self.progress_row.hide()
             return
         split = self._queue.pop(0)
@@ -832,18 +641,16 @@ class EvaluatePage(QWidget):
         self.progress_label.setText(f"Evaluating {SPLIT_TITLES[split].lower()} images…")
         self.progress_row.show()
         device = self.state.train_config.device if self.state.train_config is not None else "cpu"
-        task = start_task(evaluate_for_page, self.state.model, data, self.state.checkpoint_meta, split, device,
-                          self._stop, pass_callbacks=True)
-        # Bound slots, not lambdas: Qt drops the connections if the page is deleted while the task runs.
-        self._task, self._task_generation = task, self._generation
-        task.progress.connect(self._on_task_progress)
-        task.result.connect(self._on_task_result)
-        task.error.connect(self._on_task_error)
-        task.finished.connect(self._on_task_finished)
+        self._task_generation = self._generation
+        self.tasks.start(evaluate_for_page, self.state.model, data, self.state.checkpoint_meta, split, device,
+                         key="evaluate", pass_control=True, pass_callbacks=True, on_progress=self._on_task_progress,
+                         on_result=self._on_task_result, on_error=self._on_task_error,
+                         on_finished=self._on_task_finished)
 
     @Slot(object)
     def _on_task_progress(self, event: Any) -> None:
-        if self._task_generation != self._generation or self._stop.is_set():
+        task = self.tasks.running("evaluate")
+        if self._task_generation != self._generation or task is None or task.cancelled:
             return
         self.progress_bar.setMaximum(max(1, int(event.total or 1)))
         self.progress_bar.setValue(int(event.done))
@@ -851,8 +658,16 @@ class EvaluatePage(QWidget):
             self.progress_label.setText(event.message)
 
     @Slot(object)
-    def _on_task_result(self, report: SplitReport) -> None:
-        if self._shut_down or self._task_generation != self._generation:
+    def _on_task_result(self, report: SplitReport | None) -> None:
+        if self.tasks.shut_down or self._task_generation != self._generation:
+            return
+        if report is None:  # cancelled between batches
+            self._queue = []
+            if not self.reports:
+                self.explanation.show_text("Evaluation cancelled", "Click Evaluate to start it again.")
+                self._set_explanation_action("evaluate")
+                self.results_stack.setCurrentWidget(self.explanation)
+            self.banner.show_message("Evaluation cancelled.", INFO)
             return
         self.reports[report.split] = report
         if report.split == self.split:
@@ -862,19 +677,9 @@ class EvaluatePage(QWidget):
 
     @Slot(object)
     def _on_task_error(self, error: TaskError) -> None:
-        if self._shut_down or self._task_generation != self._generation:
-            return
-        if isinstance(error.exception, EvaluationCancelled):
-            self._queue = []
-            if not self.reports:
-                self.explanation.show_text("Evaluation cancelled", "Click Evaluate to start it again.")
-                self._set_explanation_action("evaluate")
-                self.results_stack.setCurrentWidget(self.explanation)
-            self.banner.show_message("Evaluation cancelled.", INFO)
+        if self.tasks.shut_down or self._task_generation != self._generation:
             return
         self._queue = []
-        if not error.user_error:
-            log.error("evaluation failed: %s", error.traceback)
         self.banner.show_message(f"Could not evaluate the model: {error.message}", ERROR)
         if not self.reports:
             self.explanation.show_text("Evaluation failed", error.message)
@@ -883,8 +688,7 @@ class EvaluatePage(QWidget):
 
     @Slot()
     def _on_task_finished(self) -> None:
-        self._task = None
-        if self._shut_down:
+        if self.tasks.shut_down:
             return
         if self._queue:
             self._start_next()
@@ -943,7 +747,7 @@ class EvaluatePage(QWidget):
         from cvstudio.core.evaluate import OVERFITTING_GAP, overfitting_warning
 
         train, val = self.reports.get("train"), self.reports.get("val")
-        waiting = "evaluating…" if self._task is not None or self._queue else "not evaluated"
+        waiting = "evaluating…" if self.tasks.busy("evaluate") or self._queue else "not evaluated"
         for tile, report in ((self.train_tile, train), (self.val_tile, val)):
             if report is None:
                 tile.set_values("…", waiting)
@@ -991,45 +795,26 @@ class EvaluatePage(QWidget):
         if path:
             self.open_checkpoint(path)
 
-    def _on_open_task_result(self, loaded: Any) -> None:
-        if self._shut_down:
-            return
-        self.state.set_model(loaded.model, loaded.meta, Path(loaded.path))
-        self.state.status_message.emit(f"Opened {Path(loaded.path).name}")
-
-    def _on_open_task_error(self, error: TaskError) -> None:
-        if self._shut_down:
-            return
-        if not error.user_error:
-            log.error("opening a checkpoint failed: %s", error.traceback)
-        self.banner.show_message(f"Could not open the checkpoint: {error.message}", ERROR)
-
-    @Slot()
-    def _on_open_task_finished(self) -> None:
-        self._open_task = None
+    def _on_open_error(self, error: TaskError) -> None:
+        if shiboken6.isValid(self) and not self.tasks.shut_down:
+            self.banner.show_message(f"Could not open the checkpoint: {error.message}", ERROR)
 
     # ------------------------------------------------------------------ Qt events
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        if self._ready and self._wanted and self._task is None and not self.state.training:
+        if self._ready and self._wanted and not self.tasks.busy("evaluate") and not self.state.training:
             self.evaluate()
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.shutdown()
-        super().closeEvent(event)
 
     def sizeHint(self) -> QSize:
         return QSize(1240, 780)
 
 
-__all__ = ["EvaluatePage", "EvaluationCancelled", "SplitReport", "describe_mismatch", "evaluate_for_page"]
+__all__ = ["EvaluatePage", "SplitReport", "describe_mismatch", "evaluate_for_page"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cvstudio.gui.preview import run_checkpoint_preview
-
-    return run_checkpoint_preview(EvaluatePage, "Evaluate", argv)
+    return EvaluatePage.preview(argv)
 
 
 if __name__ == "__main__":

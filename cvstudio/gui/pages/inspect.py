@@ -15,7 +15,7 @@ only displays them):
   max-pooling, and the shapes they produce.
 
 Model passes, image decoding and the playground's convolution run in worker
-threads (``start_task``); the GUI thread only receives numpy arrays. Nothing
+threads (the page's ``TaskGroup``, one latest-wins key per job); the GUI thread only receives numpy arrays. Nothing
 here imports torch at module import time: the core is imported once
 ``AppState.torch_ready`` has fired.
 
@@ -28,21 +28,22 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QSize, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QSize, Signal, Slot
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStackedWidget, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
+from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.feature_grid import shape_text
 from cvstudio.gui.widgets.image_picker import SPLITS, ImagePicker
 from cvstudio.gui.widgets.inspect_tabs import FeaturesTab, KernelsTab, PlaygroundTab
-from cvstudio.gui.widgets.loading import LoadingPlaceholder
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import TaskError
 
 log = logging.getLogger(__name__)
 
@@ -83,70 +84,6 @@ def run_playground(pixels: np.ndarray, kernel: np.ndarray, padding: int, stride:
     return apply_kernel(pixels, kernel, padding, stride, pool)
 
 
-def open_checkpoint_file(path: str) -> Any:
-    from cvstudio.core.checkpoints import load_checkpoint
-
-    return load_checkpoint(path)
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-
-class LatestRunner(QObject):
-    """Runs one job at a time in a worker; a job submitted meanwhile replaces any waiting one.
-
-    Results of a job that a newer one has superseded are dropped, so rapid
-    changes (typing in the kernel table, flicking through images) never queue
-    up work or show stale pictures. Tasks get no Qt parent: a task outlives a
-    page that is closed while it runs (``workers`` keeps it until its thread
-    ends), and its result then goes nowhere, because the connections below
-    end with this runner.
-    """
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.task: Task | None = None
-        self._pending: tuple | None = None
-        self._callbacks: tuple[Callable[[Any], None], Callable[[TaskError], None]] | None = None
-
-    @property
-    def busy(self) -> bool:
-        return self.task is not None or self._pending is not None
-
-    def submit(self, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None],
-               on_error: Callable[[TaskError], None]) -> None:
-        self._pending = (fn, args, on_result, on_error)
-        if self.task is None:
-            self._start_pending()
-
-    def _start_pending(self) -> None:
-        fn, args, on_result, on_error = self._pending
-        self._pending = None
-        self._callbacks = (on_result, on_error)
-        task = start_task(fn, *args)
-        task.result.connect(self._on_task_result)
-        task.error.connect(self._on_task_error)
-        task.finished.connect(self._on_task_finished)
-        self.task = task
-
-    @Slot(object)
-    def _on_task_result(self, result: Any) -> None:
-        if self._pending is None and self._callbacks is not None:
-            self._callbacks[0](result)
-
-    @Slot(object)
-    def _on_task_error(self, error: TaskError) -> None:
-        if self._pending is None and self._callbacks is not None:
-            self._callbacks[1](error)
-
-    @Slot()
-    def _on_task_finished(self) -> None:
-        self.task = None
-        self._callbacks = None
-        if self._pending is not None:
-            self._start_pending()
-
-
 @dataclass(frozen=True)
 class ChosenImage:
     """Which image the Feature maps and Playground tabs show."""
@@ -163,8 +100,12 @@ class ChosenImage:
 # --- the page ---------------------------------------------------------------------------------
 
 
-class InspectPage(QWidget):
+class InspectPage(Page):
     """Kernels, feature maps and a kernel playground for the current model (``state.model``)."""
+
+    title = "Inspect"
+    opens_checkpoints = True
+    loading_detail = "Kernels and feature maps can be shown as soon as PyTorch has been imported."
 
     kernels_drawn = Signal()  # the kernel grid shows new weights
     features_drawn = Signal()  # the feature maps of the current image are shown
@@ -172,8 +113,7 @@ class InspectPage(QWidget):
     image_shown = Signal()  # a newly chosen image is ready
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self._ready = False
         self.image: ChosenImage | None = None
         self.pixels: np.ndarray | None = None  # the chosen image at the model's input size, uint8 (C, H, W)
@@ -182,12 +122,8 @@ class InspectPage(QWidget):
         self._source: Any = None  # what the chosen image is made from: a uint8 array or a file path
         self._has_conv: bool | None = None
         self._generation = 0  # counts model changes: results computed for an older model are dropped
-        self._runners: list[LatestRunner] = []
-        self._kernel_runner = self._runner()
-        self._image_runner = self._runner()
-        self._feature_runner = self._runner()
-        self._playground_runner = self._runner()
-        self._model_runner = self._runner()
+        # self.tasks keys "kernels", "image", "features", "playground": one job each, the latest request wins, so
+        # rapid changes (typing in the kernel table, flicking through images) never queue work or show stale pictures
         self.setAcceptDrops(True)
 
         self._build_ui()
@@ -201,23 +137,10 @@ class InspectPage(QWidget):
         if state.torch_loaded:
             self._on_state_torch_ready()
 
-    def _runner(self) -> LatestRunner:
-        runner = LatestRunner(self)
-        self._runners.append(runner)
-        return runner
-
     # ------------------------------------------------------------------ UI
 
     def _build_ui(self) -> None:
-        self._stack = QStackedWidget(self)
-        self._loading = LoadingPlaceholder(
-            "Loading PyTorch…", "Kernels and feature maps can be shown as soon as PyTorch has been imported.", self._stack)
-        self._content = QWidget(self._stack)
-        self._stack.addWidget(self._loading)
-        self._stack.addWidget(self._content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._stack)
+        self.build_loading_stack()
 
         header = QHBoxLayout()
         header.setSpacing(10)
@@ -272,14 +195,16 @@ class InspectPage(QWidget):
     @property
     def idle(self) -> bool:
         """No worker job running or waiting (tests wait for this)."""
-        return not any(r.busy for r in self._runners)
+        return self.tasks.idle
 
     def open_checkpoint(self, path: str | Path) -> None:
         """Load a checkpoint in a worker and make it the app's current model."""
         self.banner.clear()
-        self.state.status_message.emit(f"Opening {Path(path).name}…")
-        self._model_runner.submit(open_checkpoint_file, str(path), on_result=self._on_checkpoint_loaded,
-                                  on_error=lambda e: self._show_error(e, "Could not open the checkpoint"))
+        self.state.open_checkpoint(path, on_error=self._on_open_error)
+
+    def _on_open_error(self, error: TaskError) -> None:
+        if shiboken6.isValid(self) and not self.tasks.shut_down:
+            self._show_error(error, "Could not open the checkpoint")
 
     @Slot(object)
     def refresh_kernels(self, weights_by_layer: dict[str, np.ndarray], source: str | None = None) -> None:
@@ -339,7 +264,7 @@ class InspectPage(QWidget):
         if self._ready:
             return
         self._ready = True
-        self._stack.setCurrentWidget(self._content)
+        self.show_content()
         self.playground.init_kernels()
         self._on_state_dataset_changed(self.state.dataset)
         self._on_state_model_changed()
@@ -365,9 +290,9 @@ class InspectPage(QWidget):
             self._request_image()  # the playground still wants the image, at the new default size
             return
         self._kernel_source = self._model_source()
-        self._kernel_runner.submit(read_kernels, model,
-                                   on_result=lambda weights, g=self._generation: self._on_kernels_read(weights, g),
-                                   on_error=lambda e: self._show_error(e, "Could not read the kernels"))
+        self.tasks.start(read_kernels, model, key="kernels",
+                         on_result=lambda weights, g=self._generation: self._on_kernels_read(weights, g),
+                         on_error=lambda e: self._show_error(e, "Could not read the kernels"))
         self.features.stack.setCurrentIndex(1)
         if self.image is None or self._pixels_shape != self._input_shape():
             self._request_image()
@@ -499,9 +424,9 @@ class InspectPage(QWidget):
             self.playground.clear("Pick an image to convolve.")
             return
         shape = self._input_shape()
-        self._image_runner.submit(prepare_image, self._source, shape,
-                                  on_result=lambda pixels, s=shape: self._on_image_prepared(pixels, s),
-                                  on_error=lambda e: self._show_error(e, "Could not use this image"))
+        self.tasks.start(prepare_image, self._source, shape, key="image",
+                         on_result=lambda pixels, s=shape: self._on_image_prepared(pixels, s),
+                         on_error=lambda e: self._show_error(e, "Could not use this image"))
 
     def _on_image_prepared(self, pixels: np.ndarray, shape: tuple[int, int, int]) -> None:
         self.pixels = pixels
@@ -533,9 +458,9 @@ class InspectPage(QWidget):
         if model is None or self.pixels is None:
             return
         mean, std = self._mean_std()
-        self._feature_runner.submit(compute_features, model, self.pixels, mean, std,
-                                    on_result=lambda r, g=self._generation: self._on_features_computed(r, g),
-                                    on_error=lambda e: self._show_error(e, "Could not compute the feature maps"))
+        self.tasks.start(compute_features, model, self.pixels, mean, std, key="features",
+                         on_result=lambda r, g=self._generation: self._on_features_computed(r, g),
+                         on_error=lambda e: self._show_error(e, "Could not compute the feature maps"))
 
     def _on_features_computed(self, inspection: Any, generation: int) -> None:
         if self.state.model is None or generation != self._generation:
@@ -577,8 +502,8 @@ class InspectPage(QWidget):
                 f"{self.pixels.shape[1]}×{self.pixels.shape[2]} image.", WARNING)
             return
         pixels = self.pixels
-        self._playground_runner.submit(
-            run_playground, pixels, kernel, padding, stride, pool,
+        self.tasks.start(
+            run_playground, pixels, kernel, padding, stride, pool, key="playground",
             on_result=lambda out, p=pixels: self._on_playground_result(p, out),
             on_error=lambda e: self.playground.banner.show_message(e.message, WARNING if e.user_error else ERROR))
 
@@ -594,10 +519,6 @@ class InspectPage(QWidget):
         path = ask_open_checkpoint(self)
         if path:
             self.open_checkpoint(path)
-
-    def _on_checkpoint_loaded(self, loaded: Any) -> None:
-        self.state.set_model(loaded.model, loaded.meta, loaded.path)
-        self.state.status_message.emit(f"Opened {Path(loaded.path).name}")
 
     def _show_error(self, error: TaskError, what: str) -> None:
         if not error.user_error:
@@ -649,13 +570,11 @@ class InspectPage(QWidget):
         return QSize(1240, 780)
 
 
-__all__ = ["InspectPage", "LatestRunner"]
+__all__ = ["InspectPage"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cvstudio.gui.preview import run_checkpoint_preview
-
-    return run_checkpoint_preview(InspectPage, "Inspect", argv)
+    return InspectPage.preview(argv)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QSplitter,
-    QStackedWidget,
     QStyle,
     QToolButton,
     QVBoxLayout,
@@ -42,13 +41,13 @@ from PySide6.QtWidgets import (
 
 from cvstudio.core.errors import SpecError
 from cvstudio.core.specs import LAYER_KINDS, LayerSpec, ModelSpec
+from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, MessageBanner
 from cvstudio.gui.widgets.code_view import CodeView
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.labels import HintLabel
 from cvstudio.gui.widgets.layer_table import KIND_HELP, KIND_LABELS, LayerTable, LayerTableModel, RowSummary, default_layer
-from cvstudio.gui.widgets.loading import LoadingPlaceholder
 
 DEFAULT_INPUT_SHAPE = (3, 32, 32)  # until a dataset is loaded
 DEFAULT_NUM_CLASSES = 2
@@ -104,12 +103,14 @@ _DEPTH_TIPS = {
 }
 
 
-class ModelPage(QWidget):
+class ModelPage(Page):
     """Model builder: presets, an editable layer table, a live summary and the generated code."""
 
+    title = "Model"
+    loading_detail = "The model builder opens as soon as PyTorch has been imported."
+
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self._presets: dict = {}  # name -> PresetInfo, once torch is ready
         self._knobs: Knobs | None = None  # what generated the layers last
         self._generated: tuple[tuple[LayerSpec, ...], str] | None = None  # (layers, loss) the knobs made
@@ -141,16 +142,7 @@ class ModelPage(QWidget):
     # ------------------------------------------------------------------ UI
 
     def _build_ui(self) -> None:
-        self._stack = QStackedWidget(self)
-        self._loading = LoadingPlaceholder(
-            "Loading PyTorch…", "The model builder opens as soon as PyTorch has been imported.", self._stack
-        )
-        self._content = QWidget(self._stack)
-        self._stack.addWidget(self._loading)
-        self._stack.addWidget(self._content)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(self._stack)
+        self.build_loading_stack()
 
         self._controls = self._build_controls()
         controls_scroll = QScrollArea(self._content)
@@ -381,7 +373,7 @@ class ModelPage(QWidget):
             self.preset_combo.addItem(name, name)
             self.preset_combo.setItemData(self.preset_combo.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole)
         self._ready = True
-        self._stack.setCurrentWidget(self._content)
+        self.show_content()
         if self.state.spec is not None:
             self._load_spec(self.state.spec)
         else:
@@ -815,6 +807,4 @@ __all__ = ["Knobs", "ModelPage"]
 
 
 if __name__ == "__main__":
-    from cvstudio.gui.preview import run_preview
-
-    raise SystemExit(run_preview(ModelPage, "Model"))
+    raise SystemExit(ModelPage.preview())

@@ -44,12 +44,14 @@ from cvstudio.core.paths import runs_dir
 from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
 from cvstudio.gui import dialogs
 from cvstudio.gui.errors import show_error, show_task_error
+from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.labels import ElidedLabel, HintLabel
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
-from cvstudio.gui.workers import TaskError, TrainingTask, start_training
+from cvstudio.gui.tasks import TaskError
+from cvstudio.gui.workers import TrainingTask, start_training
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +107,16 @@ def _select(combo: QComboBox, value: Any) -> None:
         combo.setCurrentIndex(index)
 
 
-class TrainPage(QWidget):
+class TrainPage(Page):
+    """Configure and run training, with live curves. ``TrainPage(state)``."""
+
+    title = "Train"
+
     run_started = Signal(object)  # RunHistory
     run_finished = Signal(object)  # RunHistory, after its thread ended (status set)
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
+        super().__init__(state, parent)
         self.task: TrainingTask | None = None
         self.current_run: RunHistory | None = None
         self._config_error: ConfigError | None = None
@@ -681,6 +686,14 @@ class TrainPage(QWidget):
             self.state.status_message.emit("Stopping the run and saving its checkpoint…")
             self._update_controls()
 
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Stop a run (its checkpoint is still saved) and wait for its thread, then for the page's other work."""
+        if self.task is not None and not self.task.done:
+            self.stop_training()
+            if not self.task.wait(timeout_ms):
+                return False
+        return super().shutdown(timeout_ms)
+
     def _on_start_button_clicked(self) -> None:
         self.start_training()
 
@@ -906,8 +919,4 @@ def _sentence(text: str) -> str:
 
 
 if __name__ == "__main__":  # open the page alone: python -m cvstudio.gui.pages.train
-    import sys
-
-    from cvstudio.gui.preview import run_preview
-
-    sys.exit(run_preview(TrainPage, "Train"))
+    raise SystemExit(TrainPage.preview())

@@ -21,9 +21,10 @@ from typing import Any, Iterable
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from cvstudio.gui.images import array_to_qimage
 from cvstudio.gui.theme import draw_card, is_dark, mix
 from cvstudio.gui.widgets.probability_bars import percent_text
 
@@ -66,26 +67,6 @@ class ImageResult:
     def runner_up(self) -> tuple[str, float] | None:
         top = self.prediction.top_k
         return top[1] if len(top) > 1 else None
-
-
-def array_to_qimage(a: np.ndarray) -> QImage:
-    """A deep-copied QImage of a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array."""
-    a = np.asarray(a)
-    if a.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got {a.dtype}")
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    a = np.ascontiguousarray(a)
-    h, w = a.shape[:2]
-    if a.ndim == 2:
-        img = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_Grayscale8)
-    elif a.shape[2] == 3:
-        img = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGB888)
-    elif a.shape[2] == 4:
-        img = QImage(a.data, w, h, a.strides[0], QImage.Format.Format_RGBA8888)
-    else:
-        raise ValueError(f"expected 1, 3 or 4 channels, got shape {a.shape}")
-    return img.copy()  # own the pixels: the array may go away
 
 
 def problem_colour(palette: QPalette | None = None) -> QColor:
@@ -414,6 +395,5 @@ __all__ = [
     "ResultsModel",
     "ResultsProxy",
     "SORT_ROLE",
-    "array_to_qimage",
     "problem_colour",
 ]

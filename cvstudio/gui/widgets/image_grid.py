@@ -17,6 +17,8 @@ from PySide6.QtCore import QEvent, QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from cvstudio.gui.images import array_to_qimage
+
 MAX_SOURCE_SIDE = 128  # larger samples are scaled down on the worker before reaching the GUI thread
 
 
@@ -33,20 +35,6 @@ class SampleRow:
 class SampleSheet:
     rows: tuple[SampleRow, ...]
     image_size: tuple[int, int]  # (height, width) of the dataset's images
-
-
-def array_to_qimage(image: np.ndarray) -> QImage:
-    """A deep-copied QImage of a uint8 (C, H, W) array with 1 or 3 channels."""
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[0] not in (1, 3):
-        raise ValueError(f"expected a uint8 (C, H, W) array with 1 or 3 channels, got {image.dtype} {image.shape}")
-    c, h, w = image.shape
-    if c == 1:
-        data = np.ascontiguousarray(image[0])
-        qimage = QImage(data.data, w, h, w, QImage.Format.Format_Grayscale8)
-    else:
-        data = np.ascontiguousarray(image.transpose(1, 2, 0))
-        qimage = QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-    return qimage.copy()  # own the pixels: `data` goes away with this frame
 
 
 def sample_sheet(
@@ -71,7 +59,7 @@ def sample_sheet(
             idx = np.sort(rng.choice(idx, size=per_class, replace=False))
         thumbs = []
         for i in idx:
-            qimage = array_to_qimage(np.asarray(images[int(i)]))
+            qimage = array_to_qimage(np.asarray(images[int(i)]), channels_first=True)
             if max(qimage.width(), qimage.height()) > MAX_SOURCE_SIDE:
                 qimage = qimage.scaled(
                     MAX_SOURCE_SIDE,

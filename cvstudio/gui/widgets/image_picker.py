@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cvstudio.gui.widgets.mosaic_view import MosaicView, SecondaryLabel, array_to_qimage
+from cvstudio.gui.images import array_to_qimage
+from cvstudio.gui.widgets.mosaic_view import MosaicView, SecondaryLabel
 
 THUMB_SIZE = 128  # pixels of the image preview
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm);;All files (*)"
@@ -250,7 +251,7 @@ class ImagePicker(QGroupBox):
         if pixels is None:
             self.thumb.clear()
         else:
-            qimage = array_to_qimage(pixels)
+            qimage = array_to_qimage(pixels, channels_first=True)
             mode = (Qt.TransformationMode.FastTransformation if max(qimage.width(), qimage.height()) <= THUMB_SIZE
                     else Qt.TransformationMode.SmoothTransformation)
             self.thumb.setPixmap(QPixmap.fromImage(

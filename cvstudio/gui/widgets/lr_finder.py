@@ -42,7 +42,7 @@ from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.labels import HintLabel
 from cvstudio.gui.widgets.plots import ThemedPlot
-from cvstudio.gui.workers import Task, TaskError, start_task
+from cvstudio.gui.tasks import TaskError, TaskGroup
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,8 @@ def lr_text(lr: float) -> str:
     return f"{lr:.1e}"
 
 
-def run_lr_finder(spec: Any, data: Any, config: Any, start_lr: float, end_lr: float, steps: int, control: Any,
-                  callbacks: Any = None) -> Any:
+def run_lr_finder(spec: Any, data: Any, config: Any, start_lr: float, end_lr: float, steps: int, *,
+                  control: Any = None, callbacks: Any = None) -> Any:
     """Build a fresh model from ``spec`` and sweep the learning rate on it (worker thread)."""
     from cvstudio.core.evaluate import find_lr
     from cvstudio.core.training.loop import new_model
@@ -78,8 +78,7 @@ class LRFinderDialog(QDialog):
         super().__init__(parent)
         self.state = state
         self.result: Any = None  # the last LRFinderResult
-        self._task: Task | None = None
-        self._control: Any = None
+        self.tasks = TaskGroup(self)  # key "sweep"
         self._closing = False
         self.setWindowTitle("Learning-rate finder")
         self.setModal(True)
@@ -195,7 +194,7 @@ class LRFinderDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self._task is not None
+        return self.tasks.busy("sweep")
 
     @property
     def suggestion(self) -> float | None:
@@ -218,7 +217,7 @@ class LRFinderDialog(QDialog):
 
     def run(self) -> bool:
         """Start a sweep with the range and steps shown; False (with the reason shown) when it cannot run."""
-        if self._task is not None:
+        if self.tasks.busy("sweep"):
             return False
         problem = self.problem()
         if problem is not None:
@@ -230,8 +229,6 @@ class LRFinderDialog(QDialog):
         if not start < end:
             self.banner.show_message("The start of the range must be below its end.", WARNING)
             return False
-        from cvstudio.core.control import RunControl
-
         self._closing = False
         self.banner.clear()
         self.result = None
@@ -244,21 +241,18 @@ class LRFinderDialog(QDialog):
         self.progress.setRange(0, steps)
         self.progress.setValue(0)
         self._show_current_lr()
-        self._control = RunControl()
-        task = start_task(run_lr_finder, self.state.spec, self.state.dataset, self.state.train_config, start, end,
-                          steps, self._control, pass_callbacks=True)
-        self._task = task
-        task.progress.connect(self._on_task_progress)
-        task.result.connect(self._on_task_result)
-        task.error.connect(self._on_task_error)
-        task.finished.connect(self._on_task_finished)
+        self.tasks.start(run_lr_finder, self.state.spec, self.state.dataset, self.state.train_config, start, end,
+                         steps, key="sweep", pass_control=True, pass_callbacks=True,
+                         on_progress=self._on_task_progress, on_result=self._on_task_result,
+                         on_error=self._on_task_error, on_finished=self._on_task_finished)
         self._set_running(True)
         return True
 
     def cancel(self) -> None:
         """Stop the sweep after the current step; what was measured so far is still shown."""
-        if self._control is not None:
-            self._control.request_stop()
+        task = self.tasks.running("sweep")
+        if task is not None:
+            task.cancel()
             self.message.setText("Stopping…")
 
     def apply_suggestion(self) -> None:
@@ -272,7 +266,8 @@ class LRFinderDialog(QDialog):
 
     def wait(self, ms: int = 60_000) -> bool:
         """Block until a running sweep ends (tests, shutdown)."""
-        return self._task.wait(ms) if self._task is not None else True
+        task = self.tasks.running("sweep")
+        return task.wait(ms) if task is not None else True
 
     # ------------------------------------------------------------------ worker events
 
@@ -294,7 +289,8 @@ class LRFinderDialog(QDialog):
         if self._closing:
             return
         self.result = result
-        stopped = self._control is not None and self._control.stop_requested
+        task = self.tasks.running("sweep")
+        stopped = task is not None and task.cancelled
         self._show_result(result, stopped)
         self.run_finished.emit(result)
 
@@ -302,16 +298,12 @@ class LRFinderDialog(QDialog):
     def _on_task_error(self, error: TaskError) -> None:
         if self._closing:
             return
-        if not error.user_error:
-            log.error("learning-rate finder failed: %s", error.traceback)
         self.message.setText("")
         self.banner.show_message(f"The learning-rate finder failed: {error.message}", ERROR)
         self.run_failed.emit(error)
 
     @Slot()
     def _on_task_finished(self) -> None:
-        self._task = None
-        self._control = None
         if not self._closing:
             self._set_running(False)
 
@@ -364,9 +356,8 @@ class LRFinderDialog(QDialog):
     # ------------------------------------------------------------------ closing
 
     def done(self, code: int) -> None:  # accept, reject, Esc and the window's close button all end here
-        if self._control is not None:
-            self._control.request_stop()  # the sweep ends after its current step; its result goes nowhere
-        self._closing = self._task is not None
+        self._closing = self.tasks.busy("sweep")
+        self.tasks.cancel()  # the sweep ends after its current step; its result goes nowhere
         super().done(code)
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt override

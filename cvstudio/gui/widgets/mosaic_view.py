@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QCursor, QFont, QFontDatabase, QImage, QPalette, QPen
+from PySide6.QtGui import QColor, QCursor, QFont, QFontDatabase, QPalette, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QStackedWidget, QToolTip, QVBoxLayout, QWidget
 
 from cvstudio.gui.widgets.colormaps import colormap_for, lookup_table
@@ -36,18 +36,6 @@ class SecondaryLabel(QLabel):
         super().__init__(text, parent)
         self.setWordWrap(wrap)
         self.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-
-
-def array_to_qimage(image: np.ndarray) -> QImage:
-    """A QImage owning a copy of a uint8 (C, H, W) array with 1 or 3 channels."""
-    c, h, w = image.shape
-    if c == 1:
-        data = np.ascontiguousarray(image[0])
-        qimage = QImage(data.data, w, h, w, QImage.Format.Format_Grayscale8)
-    else:
-        data = np.ascontiguousarray(image.transpose(1, 2, 0))
-        qimage = QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-    return qimage.copy()
 
 
 def monospace_font(base: QFont | None = None, scale: float = 0.95) -> QFont:

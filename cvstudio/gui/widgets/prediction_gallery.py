@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cvstudio.gui.images import array_to_qimage
 from cvstudio.gui.theme import draw_card, is_dark, mix
 from cvstudio.gui.widgets.confusion_matrix import percent
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
@@ -145,12 +146,7 @@ class GalleryModel(QAbstractListModel):
             return pm
         image = np.asarray(self.source.images[i])
         c, h, w = image.shape
-        if c == 1:
-            data = np.ascontiguousarray(image[0])
-            qimage = QImage(data.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-        else:
-            data = np.ascontiguousarray(image[:3].transpose(1, 2, 0))
-            qimage = QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        qimage = array_to_qimage(image if c == 1 else image[:3], channels_first=True)
         f = scale_for(h, w)
         mode = Qt.TransformationMode.FastTransformation if f >= 1 else Qt.TransformationMode.SmoothTransformation
         qimage = qimage.scaled(max(1, round(w * f)), max(1, round(h * f)), Qt.AspectRatioMode.IgnoreAspectRatio, mode)

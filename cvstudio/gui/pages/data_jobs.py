@@ -1,0 +1,52 @@
+"""The Data page's worker side: plain functions its TaskGroup runs (no widgets), and what they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cvstudio.core.specs import DataConfig
+from cvstudio.gui.widgets.image_grid import SampleSheet, sample_sheet
+
+SAMPLES_PER_CLASS = 8
+
+
+@dataclass(frozen=True)
+class DatasetOverview:
+    """What the page shows about a loaded dataset, computed off the GUI thread."""
+
+    train_counts: tuple[int, ...]
+    val_counts: tuple[int, ...]
+    sheet: SampleSheet
+
+
+def describe_dataset(bundle: Any, per_class: int = SAMPLES_PER_CLASS, seed: int = 0) -> DatasetOverview:
+    """Class counts and a few sample images per class (worker thread)."""
+    import numpy as np
+
+    k = len(bundle.class_names)
+    train_labels = bundle.train.labels.cpu().numpy()
+    val_labels = bundle.val.labels.cpu().numpy()
+    train_counts = tuple(int(n) for n in np.bincount(train_labels, minlength=k)[:k])
+    val_counts = tuple(int(n) for n in np.bincount(val_labels, minlength=k)[:k])
+    images = bundle.train.images.cpu().numpy()  # uint8 (N, C, H, W): shown as stored, no de-normalizing
+    sheet = sample_sheet(images, train_labels, tuple(bundle.class_names), per_class, seed, list(train_counts))
+    return DatasetOverview(train_counts, val_counts, sheet)
+
+
+def load_and_describe(config: DataConfig, per_class: int, seed: int, callbacks=None) -> tuple[Any, DatasetOverview]:
+    """Load ``config`` with the core and describe it (worker thread)."""
+    from cvstudio.core.data import load_dataset
+
+    bundle = load_dataset(config, callbacks=callbacks)
+    return bundle, describe_dataset(bundle, per_class, seed)
+
+
+def list_classes(config: DataConfig) -> tuple[str, ...]:
+    """The classes ``config``'s source offers (worker thread: may read folders or metadata files)."""
+    from cvstudio.core.data import available_classes
+
+    return tuple(available_classes(config))
+
+
+__all__ = ["DatasetOverview", "describe_dataset", "list_classes", "load_and_describe"]
