@@ -85,7 +85,7 @@ if [[ " $FORMATS " == *" tar "* ]]; then
   cp -al dist/cvstudio "$stage/cvstudio" 2>/dev/null || cp -a dist/cvstudio "$stage/cvstudio"
   cp packaging/linux/install.sh "$stage/install.sh"
   cp resources/cvstudio.desktop resources/cvstudio-mime.xml "$stage/share/"
-  cp -r resources/icons "$stage/share/icons"
+  bash packaging/linux/hicolor.sh "$stage/share/icons"
   sed -e "s/@VERSION@/$VERSION/" -e "s/@VARIANT@/$VARIANT/" packaging/linux/README.txt > "$stage/README.txt"
   tar -C build/tar -cf - "$ARCH_NAME" | gzip -6 > "dist/$ARCH_NAME.tar.gz"
 fi

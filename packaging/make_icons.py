@@ -7,15 +7,14 @@ the SVG; its outputs are committed, so building a package never needs it::
     .venv/bin/python packaging/make_icons.py
 
 Writes cvstudio/resources/cvstudio.svg and cvstudio-<size>.png (used at run
-time, through the package), and copies for the installers into resources/:
-icons/hicolor/<size>x<size>/apps/cvstudio.png, cvstudio.svg, cvstudio.ico, cvstudio.icns.
+time, through the package and by the installers' icon tree, packaging/linux/hicolor.sh) and
+resources/cvstudio.ico and cvstudio.icns (Windows and macOS formats of the same picture).
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -76,13 +75,7 @@ def main() -> int:
     for size in SIZES:
         pngs[size] = render_png(svg, size)
         (PACKAGE_RESOURCES / f"cvstudio-{size}.png").write_bytes(pngs[size])
-        target = INSTALLER_RESOURCES / "icons" / "hicolor" / f"{size}x{size}" / "apps" / "cvstudio.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(pngs[size])
-    scalable = INSTALLER_RESOURCES / "icons" / "hicolor" / "scalable" / "apps" / "cvstudio.svg"
-    scalable.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PACKAGE_RESOURCES / "cvstudio.svg", scalable)
-    shutil.copyfile(PACKAGE_RESOURCES / "cvstudio.svg", INSTALLER_RESOURCES / "cvstudio.svg")
+    # The installers' hicolor tree is laid out from these at packaging time (packaging/linux/hicolor.sh).
 
     big = Image.open(io.BytesIO(render_png(svg, 1024))).convert("RGBA")
     big.resize((256, 256), Image.Resampling.LANCZOS).save(

@@ -21,7 +21,8 @@ cp -al dist/cvstudio "$root/opt/cvstudio" 2>/dev/null || cp -a dist/cvstudio "$r
 ln -s /opt/cvstudio/cvstudio "$root/usr/bin/cvstudio"
 install -m 644 resources/cvstudio.desktop "$root/usr/share/applications/cvstudio.desktop"
 install -m 644 resources/cvstudio-mime.xml "$root/usr/share/mime/packages/cvstudio.xml"
-for dir in resources/icons/hicolor/*/apps; do
+bash packaging/linux/hicolor.sh build/deb/icons
+for dir in build/deb/icons/hicolor/*/apps; do
   size=$(basename "$(dirname "$dir")")
   for icon in "$dir"/cvstudio.*; do
     ext=${icon##*.}
