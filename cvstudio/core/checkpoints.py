@@ -43,26 +43,6 @@ MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 # are accepted on load so that newer writers do not make files unreadable.
 KNOWN_STATUSES = ("finished", "stopped", "early_stopped", "loss_reached", "diverged", "imported")
 
-# Bytes per element of each safetensors dtype.
-_DTYPE_SIZES = {
-    "BOOL": 1,
-    "U8": 1,
-    "I8": 1,
-    "F8_E5M2": 1,
-    "F8_E4M3": 1,
-    "I16": 2,
-    "U16": 2,
-    "F16": 2,
-    "BF16": 2,
-    "I32": 4,
-    "U32": 4,
-    "F32": 4,
-    "I64": 8,
-    "U64": 8,
-    "F64": 8,
-}
-
-
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -335,12 +315,17 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, meta: Checkp
 # Reading the header
 
 
-@dataclass(frozen=True)
-class _TensorInfo:
-    dtype: str
-    shape: tuple[int, ...]
-    begin: int
-    end: int
+# What the safetensors library says about a damaged file -> what we tell the user, first match wins.
+_LIBRARY_ERRORS = (
+    ("not fully covered", "is truncated: its tensor data ends early"),
+    ("incomplete metadata", "is truncated: its tensor data ends early"),
+    ("invalid shape, data type, or offset", "is damaged: a tensor's size does not match its shape, type or offsets"),
+    ("invalid offset", "is damaged: its tensors' data overlap or are out of order"),
+    ("expected a string", "is not a safetensors checkpoint (bad __metadata__ in header)"),
+    ("expected struct", "is not a safetensors checkpoint (header is not a JSON object)"),
+    ("unknown variant", "is damaged: a tensor has an unknown data type"),
+    ("invalid json", "is not a safetensors checkpoint (header is not valid JSON)"),
+)
 
 
 def _check_file(path: Path, what: str = "checkpoint") -> int:
@@ -358,71 +343,42 @@ def _check_file(path: Path, what: str = "checkpoint") -> int:
     return st.st_size
 
 
-def _read_header(path: Path) -> tuple[dict[str, _TensorInfo], dict[str, str]]:
-    """Parse and validate the safetensors header without reading tensor data."""
+def _check_header_size(path: Path) -> None:
+    """The caps that must hold before the library maps the file: a sane header length that fits."""
     size = _check_file(path)
     not_st = f"{path} is not a safetensors checkpoint"
     try:
         with open(path, "rb") as f:
             head = f.read(8)
-            if len(head) < 8:
-                raise CheckpointError(f"{not_st} (file too short)")
-            n = int.from_bytes(head, "little")
-            if n < 2 or n > MAX_HEADER_BYTES:
-                raise CheckpointError(f"{not_st} (bad header length)")
-            if 8 + n > size:
-                raise CheckpointError(
-                    f"{path} is truncated or not a safetensors checkpoint "
-                    f"(header needs {n} bytes, the file has {size - 8})"
-                )
-            raw = f.read(n)
-    except CheckpointError:
-        raise
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {_os_reason(e)}") from None
-    if len(raw) != n:
-        raise CheckpointError(f"{path} is truncated (header incomplete)")
+    if len(head) < 8:
+        raise CheckpointError(f"{not_st} (file too short)")
+    n = int.from_bytes(head, "little")
+    if n < 2 or n > MAX_HEADER_BYTES:
+        raise CheckpointError(f"{not_st} (bad header length)")
+    if 8 + n > size:
+        raise CheckpointError(
+            f"{path} is truncated or not a safetensors checkpoint (header needs {n} bytes, the file has {size - 8})"
+        )
+
+
+def _read_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """Tensor shapes and the ``__metadata__`` strings, read by the safetensors library (no tensor data)."""
+    from safetensors import SafetensorError, safe_open
+
+    _check_header_size(path)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise CheckpointError(f"{not_st} (header is not valid JSON)") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{not_st} (header is not a JSON object)")
-
-    metadata = header.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
-    ):
-        raise CheckpointError(f"{not_st} (bad __metadata__ in header)")
-
-    data_len = size - 8 - n
-    tensors: dict[str, _TensorInfo] = {}
-    for name, info in header.items():
-        bad = f"{path} is damaged: bad header entry for tensor {name!r}"
-        if not isinstance(info, dict):
-            raise CheckpointError(bad)
-        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if dtype not in _DTYPE_SIZES:
-            raise CheckpointError(f"{bad} (unknown dtype {dtype!r})")
-        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-            raise CheckpointError(bad)
-        if (
-            not isinstance(offsets, list)
-            or len(offsets) != 2
-            or not all(_is_int(o) for o in offsets)
-            or not 0 <= offsets[0] <= offsets[1]
-        ):
-            raise CheckpointError(bad)
-        nbytes = math.prod(shape) * _DTYPE_SIZES[dtype]
-        if offsets[1] - offsets[0] != nbytes:
-            raise CheckpointError(f"{bad} (size does not match its shape)")
-        if offsets[1] > data_len:
-            raise CheckpointError(
-                f"{path} is truncated: tensor {name!r} ends at byte {offsets[1]} "
-                f"of the data but the file holds {data_len}"
-            )
-        tensors[name] = _TensorInfo(dtype, tuple(shape), offsets[0], offsets[1])
-    return tensors, metadata
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            shapes = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    except SafetensorError as e:
+        text = str(e).lower()
+        reason = next((said for key, said in _LIBRARY_ERRORS if key in text), "is damaged: " + _first_line(e))
+        raise CheckpointError(f"{path} {reason}") from None
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {_os_reason(e)}") from None
+    return shapes, metadata
 
 
 def _meta_from_header(path: Path, metadata: dict[str, str]) -> CheckpointMeta:
@@ -566,7 +522,7 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     meta = _meta_from_header(path, metadata)
     where = str(path)
     model = _build(meta, where)
-    _check_tensors(model, {k: v.shape for k, v in infos.items()}, meta, where)
+    _check_tensors(model, infos, meta, where)
     try:
         from safetensors.torch import load_file
 
