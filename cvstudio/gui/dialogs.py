@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from cvstudio.core.errors import UserError
 from cvstudio.gui import settings as prefs
@@ -45,6 +45,31 @@ def ask_save_path(parent: QWidget | None, title: str, suggested_name: str, file_
         out = out.with_name(out.name + suffix)
     prefs.remember_dir(s, out)
     return out
+
+
+def confirm_discard(parent: QWidget | None, question: str) -> bool:
+    """Ask before losing something unsaved; True only for an explicit "Discard" (Cancel is the default)."""
+    answer = QMessageBox.warning(
+        parent, "Unsaved checkpoint", question,
+        QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Discard
+
+
+def offer_save_as(parent: QWidget, title: str, text: str, detail: str, save: Callable[[], object]) -> QMessageBox:
+    """A non-blocking warning with "Save as…" (runs ``save``) and "Later"; returned so callers can close it."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setInformativeText(detail)
+    save_button = box.addButton("Save as…", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(save_button)
+    box.buttonClicked.connect(lambda button: save() if button is save_button else None)
+    box.open()  # not exec(): the window, and a quit in progress, stay responsive
+    return box
 
 
 def save_model_as(

@@ -680,14 +680,10 @@ class MainWindow(QMainWindow):
 
     def confirm_quit_with_unsaved_run(self) -> bool:
         """True when the user chooses to quit although the last run's weights are not saved."""
-        answer = QMessageBox.warning(
-            self, "Unsaved checkpoint",
-            "The last run's checkpoint could not be saved and its weights exist only in memory.\n"
+        return dialogs.confirm_discard(
+            self, "The last run's checkpoint could not be saved and its weights exist only in memory.\n"
             "Quit anyway and lose them? (Train > Save checkpoint as… keeps them.)",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
         )
-        return answer == QMessageBox.StandardButton.Discard
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self._quit_after_stop and self.state.training:

@@ -41,10 +41,11 @@ from PySide6.QtWidgets import (
 
 from cvstudio.core.errors import ConfigError
 from cvstudio.core.paths import runs_dir
-from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
+from cvstudio.core.specs import DataConfig, TrainConfig
 from cvstudio.gui import dialogs
 from cvstudio.gui.errors import show_error, show_task_error
 from cvstudio.gui.pages.base import Page
+from cvstudio.gui.pages.train_text import AUGMENT_LABELS, OPTIMIZER_LABELS, STATUS_TEXT, fmt_duration, run_label, sentence
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
@@ -55,43 +56,7 @@ from cvstudio.gui.workers import TrainingTask, start_training
 
 log = logging.getLogger(__name__)
 
-OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
-AUGMENT_LABELS = {"none": "None", "flip-crop": "Random flip + crop"}
-STATUS_TEXT = {
-    "finished": "Finished",
-    "stopped": "Stopped",
-    "early_stopped": "Stopped early",
-    "loss_reached": "Loss threshold reached",
-    "diverged": "Diverged",
-    "failed": "Failed",
-}
 SETTINGS_WIDTH = 356  # pixels: the settings column
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "–"
-    seconds = int(round(seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def run_label(spec: ModelSpec, config: TrainConfig, data_config: DataConfig | None) -> str:
-    """A legend label built from the settings that matter, e.g. 'convnet · sgd lr 0.01 · bs 64'."""
-    opt = f"{config.optimizer} lr {config.lr:g}"
-    if config.optimizer == "sgd" and config.momentum:
-        opt += f" mom {config.momentum:g}" + (" nesterov" if config.nesterov else "")
-    parts = [spec.name, opt, f"bs {config.batch_size}"]
-    if config.weight_decay:
-        parts.append(f"wd {config.weight_decay:g}")
-    if config.l1:
-        parts.append(f"L1 {config.l1:g}")
-    if data_config is not None and data_config.augment != "none":
-        parts.append(data_config.augment)
-    if config.seed:
-        parts.append(f"seed {config.seed}")
-    return " · ".join(parts)
 
 
 def _combo(items: dict[str, str]) -> QComboBox:
@@ -502,7 +467,7 @@ class TrainPage(Page):
                 resolve_device(config.device)  # an unavailable device is a ConfigError, shown here
         except ConfigError as exc:
             self._config_error = exc
-            self.config_banner.show_message(_sentence(str(exc)), ERROR)
+            self.config_banner.show_message(sentence(str(exc)), ERROR)
         else:
             self._config_error = None
             self.config_banner.clear()
@@ -769,13 +734,13 @@ class TrainPage(Page):
         if run is not None:
             run.status, run.message, run.checkpoint = r.status, r.message, outcome.checkpoint
         title = STATUS_TEXT.get(r.status, r.status)
-        text = f"{title}: {_sentence(r.message)}."
+        text = f"{title}: {sentence(r.message)}."
         if r.metrics:
             text += (f" Accuracy: training {r.metrics['train_acc']:.3f}, validation {r.metrics['val_acc']:.3f}"
                      f" (best epoch {r.best_epoch}) · {r.images_per_s:,.0f} img/s on {r.device}.")
         level = WARNING if r.status == "diverged" else INFO
         if outcome.unsaved:
-            text += (f" The checkpoint could not be saved ({_sentence(outcome.save_error or 'unknown error')})."
+            text += (f" The checkpoint could not be saved ({sentence(outcome.save_error or 'unknown error')})."
                      " The trained weights are still in memory: use “Save checkpoint as…” to keep them.")
             level = ERROR
         elif outcome.checkpoint is None:
@@ -801,7 +766,7 @@ class TrainPage(Page):
         if run is not None:
             run.status, run.message = "failed", error.message
         self.result_hint.hide()
-        self.result_banner.show_message(f"Training failed: {_sentence(error.message)}", ERROR)
+        self.result_banner.show_message(f"Training failed: {sentence(error.message)}", ERROR)
         show_task_error(self, error, "Training failed")
 
     def _on_task_finished(self) -> None:
@@ -861,27 +826,15 @@ class TrainPage(Page):
 
     def confirm_discard_unsaved_run(self) -> bool:
         """Starting another run replaces the unsaved weights: only with the user's word."""
-        answer = QMessageBox.question(
-            self, "Unsaved checkpoint",
-            "The last run's weights were never saved. Start a new run and discard them?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Discard
+        return dialogs.confirm_discard(self, "The last run's weights were never saved. Start a new run and discard them?")
 
     def _ask_to_save_unsaved_run(self, reason: str) -> None:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("Checkpoint not saved")
-        box.setText("The run's checkpoint could not be saved.")
-        box.setInformativeText(f"{_sentence(reason)}.\n\nThe trained weights are still in memory. "
-                               "Save them somewhere else now, or later with “Save checkpoint as…”.")
-        save = box.addButton("Save as…", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(save)
-        box.buttonClicked.connect(lambda button: self._on_save_as_button_clicked() if button is save else None)
-        self.unsaved_dialog = box
-        box.open()  # not exec(): the window, and a quit in progress, stay responsive
+        self.unsaved_dialog = dialogs.offer_save_as(
+            self, "Checkpoint not saved", "The run's checkpoint could not be saved.",
+            f"{sentence(reason)}.\n\nThe trained weights are still in memory. "
+            "Save them somewhere else now, or later with “Save checkpoint as…”.",
+            self._on_save_as_button_clicked,
+        )
 
     def _on_unsaved_run_saved(self, path: Path) -> None:
         outcome = self._last_outcome
@@ -911,11 +864,6 @@ class TrainPage(Page):
         path = self.checkpoint_label.text()
         if path:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
-
-
-def _sentence(text: str) -> str:
-    text = text.strip().rstrip(".")
-    return text[:1].upper() + text[1:] if text else text
 
 
 if __name__ == "__main__":  # open the page alone: python -m cvstudio.gui.pages.train
