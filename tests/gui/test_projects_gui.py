@@ -190,8 +190,10 @@ def test_a_project_open_elsewhere_opens_read_only_and_is_never_written(qtbot, tm
 def test_screenshot_of_the_runs_browser(qtbot, tmp_path):
     project = tmp_path / "experiments"
     w = make_window(qtbot, project)
-    w.resize(1280, 640)
-    checkpoints = [train_one_run(qtbot, w, lr=lr) for lr in (0.05, 0.02, 0.005)]
+    w.resize(1400, 560)
+    checkpoints = [train_one_run(qtbot, w, lr=lr) for lr in (0.05, 0.005)]
+    w.state.set_spec(get_preset("mlp", width=64))
+    checkpoints.append(train_one_run(qtbot, w, lr=0.02))
     runs = w.page("Runs")
     qtbot.waitUntil(lambda: runs.model.rowCount() == 3, timeout=TIMEOUT_MS)
     row = next(i for i, r in enumerate(runs.model.records) if r.checkpoint == checkpoints[0])

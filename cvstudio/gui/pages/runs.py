@@ -250,6 +250,8 @@ class RunsPage(Page):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # run ids differ at both ends: time and name
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
@@ -289,6 +291,9 @@ class RunsPage(Page):
     def _on_runs_listed(self, records: list[Any]) -> None:
         self.model.set_records(records)
         self.table.resizeColumnsToContents()
+        for column, widest in ((0, 190), (COLUMNS.index("Data"), 160), (TAGS_COLUMN, 140)):  # long names elide
+            self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
+        self.table.setColumnWidth(TAGS_COLUMN, max(self.table.columnWidth(TAGS_COLUMN), 110))  # room to type tags
         self.empty_hint.setVisible(not records)
         self._update_controls()
 
