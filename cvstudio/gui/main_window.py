@@ -53,7 +53,8 @@ from PySide6.QtWidgets import (
 import cvstudio
 from cvstudio.gui import dialogs
 from cvstudio.gui import settings as prefs
-from cvstudio.gui.errors import log_path, show_error, show_task_error
+from cvstudio.gui.errors import log_path, show_task_error
+from cvstudio.gui.project_menu import ProjectMenu
 from cvstudio.gui.projects import ProjectController
 from cvstudio.gui.startup import StartupLoader, TorchInfo
 from cvstudio.gui.state import AppState
@@ -258,11 +259,8 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self.projects = ProjectController(self.state, self)
         self.projects.current_page = lambda: self.page_entries[self.stack.currentIndex()].title
-        self.projects.project_opened.connect(self._on_projects_project_opened)
-        self.projects.save_failed.connect(self._on_projects_save_failed)
-        self.state.checkpoint_data_offered.connect(self._on_state_checkpoint_data_offered)
-        self.state.data_load_failed.connect(self._on_state_data_load_failed)
-        self._open_start_project(project_dir)
+        self.project_menu = ProjectMenu(self, self._file_menu, self._project_items_before)
+        self.project_menu.open_start_project(project_dir)
 
         self.state.status_message.connect(self._on_state_status_message)
         self.state.training_changed.connect(self._on_state_training_changed)
@@ -340,7 +338,8 @@ class MainWindow(QMainWindow):
         file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
-        self._build_project_menu(file_menu)
+        self._file_menu = file_menu
+        self._project_items_before = file_menu.addSeparator()  # gui/project_menu.py inserts the project items here
         self.export_menu = file_menu.addMenu("&Export model")
         self.export_menu.setToolTip("Export the current model; each export is checked against the model before it is kept")
         for label, fmt in (("PyTorch code (.py)…", "python"), ("TorchScript (.pt)…", "torchscript"), ("ONNX (.onnx)…", "onnx")):
@@ -588,124 +587,6 @@ class MainWindow(QMainWindow):
         else:
             empty = self.recent_menu.addAction("No recent checkpoints")
             empty.setEnabled(False)
-
-    # --- projects -----------------------------------------------------------------------
-
-    def _build_project_menu(self, file_menu: Any) -> None:
-        self.new_project_action = file_menu.addAction("&New project…")
-        self.new_project_action.setToolTip("Start a project in a folder from the current settings")
-        self.new_project_action.triggered.connect(self._on_new_project_action_triggered)
-        self.open_project_action = file_menu.addAction("Open &project…")
-        self.open_project_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.open_project_action.triggered.connect(self._on_open_project_action_triggered)
-        self.recent_projects_menu = file_menu.addMenu("Open recent pro&ject")
-        self.recent_projects_menu.aboutToShow.connect(self._on_recent_projects_menu_about_to_show)
-        self.save_project_as_action = file_menu.addAction("Save project &as…")
-        self.save_project_as_action.setToolTip("Copy the project (settings, runs, exports) to another folder and go on there")
-        self.save_project_as_action.triggered.connect(self._on_save_project_as_action_triggered)
-
-    def _open_start_project(self, folder: str | Path | None) -> None:
-        """The project named on the command line, else the last one, else the default project."""
-        from cvstudio.core.projects import default_project_dir
-
-        if folder is None:
-            recent = [p for p in prefs.recent_projects(self.settings) if Path(p).is_dir()]
-            folder = recent[0] if recent else default_project_dir()
-        try:
-            self.projects.open(folder)
-        except Exception as exc:  # noqa: BLE001 - a broken project must not keep the window from opening
-            log.warning("could not open the project %s: %s", folder, exc)
-            self._start_problems = [f"could not open the project {folder}: {exc}"]
-            try:
-                self.projects.open(default_project_dir())
-            except Exception as again:  # noqa: BLE001 - work without a project
-                log.warning("could not open the default project: %s", again)
-
-    def open_project(self, folder: str | Path) -> bool:
-        if self.state.training:
-            show_error(self, "Open project", "A run is training; open the project once it has ended.")
-            return False
-        try:
-            self.projects.open(folder)
-        except Exception as exc:  # noqa: BLE001 - e.g. a file, or a folder that cannot be made
-            show_error(self, "Open project", f"Could not open {folder}: {exc}")
-            prefs.remove_recent_project(self.settings, folder)
-            return False
-        return True
-
-    def _on_projects_project_opened(self, loaded: Any) -> None:
-        project = loaded.project
-        prefs.add_recent_project(self.settings, project.folder)
-        suffix = " (read-only)" if loaded.read_only else ""
-        self.setWindowTitle(f"{project.folder.name} — CV Studio{suffix}")
-        titles = [e.title for e in self.page_entries]
-        if project.page in titles:
-            self.show_page(titles.index(project.page))
-        problems = getattr(self, "_start_problems", []) + list(loaded.problems)
-        self._start_problems = []
-        if project.keep_backup:
-            problems.append("the original project.json is copied to project.json.bak before it is replaced")
-        if problems:
-            self.state.status_message.emit(f"Project {project.folder.name}: {problems[0]}")
-            box = QMessageBox(QMessageBox.Icon.Warning, "Project opened with problems",
-                              f"{project.folder} opened with what could be read:", QMessageBox.StandardButton.Ok, self)
-            box.setInformativeText("\n".join(f"• {p}" for p in problems))
-            box.setObjectName("project_problems")
-            QTimer.singleShot(0, box.open)  # once the window shows; not modal: the list stays visible while working
-        else:
-            self.state.status_message.emit(f"Project {project.folder}" + suffix)
-
-    def _on_projects_save_failed(self, message: str) -> None:
-        self._set_busy(False, f"Project not saved: {message}")
-
-    def _ask_project_folder(self, title: str) -> str | None:
-        from PySide6.QtWidgets import QFileDialog
-
-        start = str(self.projects.folder.parent) if self.projects.folder else prefs.last_dir(self.settings)
-        folder = QFileDialog.getExistingDirectory(self, title, start)
-        return folder or None
-
-    def _on_new_project_action_triggered(self) -> None:
-        folder = self._ask_project_folder("New project: choose an empty folder")
-        if folder:
-            try:
-                self.projects.new(folder)
-            except Exception as exc:  # noqa: BLE001
-                show_error(self, "New project", f"Could not make a project in {folder}: {exc}")
-
-    def _on_open_project_action_triggered(self) -> None:
-        folder = self._ask_project_folder("Open project")
-        if folder:
-            self.open_project(folder)
-
-    def _on_save_project_as_action_triggered(self) -> None:
-        folder = self._ask_project_folder("Save project as: choose an empty folder")
-        if folder:
-            self.projects.save_as(folder, on_error=lambda message: show_error(self, "Save project as", message))
-
-    def _on_recent_projects_menu_about_to_show(self) -> None:
-        self.recent_projects_menu.clear()
-        for i, path in enumerate(prefs.recent_projects(self.settings)):
-            action = self.recent_projects_menu.addAction(f"&{i + 1}  {Path(path).name}")
-            action.setToolTip(path)
-            action.triggered.connect(lambda _checked=False, p=path: self.open_project(p))
-        if self.recent_projects_menu.isEmpty():
-            self.recent_projects_menu.addAction("No recent projects").setEnabled(False)
-
-    def _on_state_checkpoint_data_offered(self, config: Any) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "Load its dataset?",
-                          "The checkpoint was trained on other data than the loaded dataset.",
-                          QMessageBox.StandardButton.NoButton, self)
-        source = config.source + (f" ({', '.join(config.classes)})" if config.classes else "")
-        box.setInformativeText(f"Its data: {source}. Load it, so Evaluate and Inspect use the images it was made for?")
-        load = box.addButton("Load its dataset", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Keep the current data", QMessageBox.ButtonRole.RejectRole)
-        box.setObjectName("load_checkpoint_data")
-        box.buttonClicked.connect(lambda button: self.state.load_data_config(config) if button is load else None)
-        box.open()
-
-    def _on_state_data_load_failed(self, message: str) -> None:
-        show_error(self, "Load dataset", f"The dataset could not be loaded: {message}. The previous data stays.")
 
     # --- drag and drop ------------------------------------------------------------------
 
