@@ -727,7 +727,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
-        self.projects.close()
+        self.projects.shutdown()
         event.accept()
         self.hide()
         for page in self.pages.values():  # every page lets its workers (e.g. a dataset loading) end

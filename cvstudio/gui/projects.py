@@ -188,6 +188,11 @@ class ProjectController(QObject):
         self.loaded = None
         self.state.runs_folder = None
 
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """The window closes: write, unlock, and let the controller's workers end."""
+        self.close()
+        return self.tasks.shutdown(timeout_ms)
+
     # --- restoring
 
     def _restore(self, project: Project) -> None:
