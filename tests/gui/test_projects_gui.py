@@ -137,6 +137,11 @@ def test_runs_browser_lists_filters_notes_diffs_overlays_and_trashes(qtbot, tmp_
     runs.overlay_button.click()
     qtbot.waitUntil(lambda: len(w.train_page.plots.runs) == 2, timeout=TIMEOUT_MS)
 
+    runs.select_ids([first.stem])
+    with qtbot.waitSignal(w.checkpoint_opened, timeout=TIMEOUT_MS):
+        runs.open_button.click()  # its model and settings become current
+    assert w.state.checkpoint_path == first and w.state.train_config.lr == 0.03
+
     runs.select_ids([second.stem])
     runs.trash_button.click()
     assert not second.exists() and (project / "trash" / second.name).is_file()
@@ -205,4 +210,21 @@ def test_screenshot_of_the_runs_browser(qtbot, tmp_path):
     out = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "runs-browser.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     assert w.grab().save(str(out))
+    close_window(w)
+
+
+def test_gui_command_opens_a_project_folder_and_the_default_project_otherwise(qtbot, tmp_path, monkeypatch):
+    from cvstudio import cli
+    from cvstudio.core.projects import default_project_dir
+    from cvstudio.gui import app
+
+    calls = []
+    monkeypatch.setattr(app, "run_app", lambda checkpoint_path=None, project_dir=None: calls.append(
+        (checkpoint_path, project_dir)) or 0)
+    assert cli.main(["gui", str(tmp_path)]) == 0
+    assert cli.main(["gui", str(tmp_path / "x.safetensors")]) == 0
+    assert calls == [(None, str(tmp_path)), (str(tmp_path / "x.safetensors"), None)]
+
+    w = make_window(qtbot, None)
+    assert w.projects.folder == default_project_dir().absolute() and (default_project_dir() / "project.json").is_file()
     close_window(w)
