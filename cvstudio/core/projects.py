@@ -441,11 +441,24 @@ def acquire_lock(folder: str | os.PathLike[str]) -> int | None:
     owner = lock_owner(folder)
     if owner is not None:
         return owner
+    text = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+    path = folder / LOCK_FILE
     try:
-        with replacing(folder / LOCK_FILE) as tmp:
-            tmp.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}), encoding="utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # two openers at once: one wins
+    except FileExistsError:
+        owner = lock_owner(folder)  # it appeared meanwhile, or is a stale one: replace only a stale one
+        if owner is not None:
+            return owner
+        try:
+            with replacing(path) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+        except OSError:
+            return None
+        return None
     except OSError:
         return None  # cannot write: the caller already opens read-only for that reason
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
     return None
 
 

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
@@ -101,9 +101,10 @@ class ProjectMenu(QObject):
             window.state.status_message.emit(f"Project {project.folder}{suffix}")
             return
         window.state.status_message.emit(f"Project {project.folder.name}: {problems[0]}")
-        box = QMessageBox(QMessageBox.Icon.Warning, "Project opened with problems",
-                          f"{project.folder} opened with what could be read:", QMessageBox.StandardButton.Ok, window)
-        box.setInformativeText("\n".join(f"• {p}" for p in problems))
+        box = QMessageBox(QMessageBox.Icon.Warning, "Project opened with problems", "", QMessageBox.StandardButton.Ok,
+                          window)
+        box.setTextFormat(Qt.TextFormat.PlainText)  # paths and names come from a file: never markup
+        box.setText(f"{project.folder} opened with what could be read:\n\n" + "\n".join(f"• {p}" for p in problems))
         box.setObjectName("project_problems")
         QTimer.singleShot(0, box.open)  # once the window shows; not modal: the list stays visible while working
 
@@ -143,11 +144,12 @@ class ProjectMenu(QObject):
             self.recent_menu.addAction("No recent projects").setEnabled(False)
 
     def _on_state_checkpoint_data_offered(self, config: Any) -> None:
-        box = QMessageBox(QMessageBox.Icon.Question, "Load its dataset?",
-                          "The checkpoint was trained on other data than the loaded dataset.",
-                          QMessageBox.StandardButton.NoButton, self.window)
+        box = QMessageBox(QMessageBox.Icon.Question, "Load its dataset?", "", QMessageBox.StandardButton.NoButton,
+                          self.window)
         source = config.source + (f" ({', '.join(config.classes)})" if config.classes else "")
-        box.setInformativeText(f"Its data: {source}. Load it, so Evaluate and Inspect use the images it was made for?")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # the source and class names come from the checkpoint
+        box.setText("The checkpoint was trained on other data than the loaded dataset.\n\n"
+                    f"Its data: {source}. Load it, so Evaluate and Inspect use the images it was made for?")
         load = box.addButton("Load its dataset", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Keep the current data", QMessageBox.ButtonRole.RejectRole)
         box.setObjectName("load_checkpoint_data")

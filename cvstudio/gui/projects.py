@@ -113,6 +113,8 @@ class ProjectController(QObject):
         self.loaded = loaded
         project = loaded.project
         self.state.runs_folder = project.runs_dir
+        if self.train_page is not None:  # another project's curves do not belong here
+            self.train_page.plots.clear_runs(keep=self.train_page.current_run)
         if not loaded.read_only and not project.file.exists():
             self.save_now()  # a new project exists on disk from the start
         self._restore(project)

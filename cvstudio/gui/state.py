@@ -16,6 +16,7 @@ has finished importing.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
@@ -121,7 +122,8 @@ class AppState(QObject):
         if adopt:
             self.set_spec(meta.model_spec)
         if adopt and meta.train_config is not None and not self.training:
-            self.set_train_config(meta.train_config)
+            # the device belongs to this machine, not to the run: a GPU run opened on a laptop stays trainable
+            self.set_train_config(dataclasses.replace(meta.train_config, device=self.train_config.device))
         acc = meta.metrics.get("val_acc")
         self.status_message.emit(
             f"Opened {Path(loaded.path).name}: {meta.model_spec.name} on {meta.dataset or 'unknown data'}"

@@ -157,7 +157,7 @@ def test_a_damaged_project_opens_says_what_is_missing_and_keeps_a_backup(qtbot, 
     w = make_window(qtbot, project)
     box = next(b for b in w.findChildren(QMessageBox) if b.objectName() == "project_problems")
     qtbot.waitUntil(box.isVisible, timeout=5_000)
-    lines = box.informativeText().splitlines()
+    lines = box.text().splitlines()
     assert any("damaged" in line for line in lines) and any(".bak" in line for line in lines)
     assert w.state.train_config.lr == 0.01  # the defaults
     w.state.set_train_config(TrainConfig(lr=0.2))
@@ -227,4 +227,31 @@ def test_gui_command_opens_a_project_folder_and_the_default_project_otherwise(qt
 
     w = make_window(qtbot, None)
     assert w.projects.folder == default_project_dir().absolute() and (default_project_dir() / "project.json").is_file()
+    close_window(w)
+
+
+def test_the_dataset_of_the_project_is_loaded_at_start(qtbot, tmp_path):
+    from cvstudio.core.projects import Project, save_project
+
+    project = tmp_path / "proj"
+    save_project(Project(project.absolute(), data_config=DataConfig(source="shapes", classes=("star", "circle"))))
+    w = MainWindow(pages=PAGES_USED, project_dir=project)  # load_data: the start-up loader reads the project's data
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.state.dataset is not None, timeout=TIMEOUT_MS)
+    assert w.state.dataset.class_names == ("star", "circle")
+    close_window(w)
+
+
+def test_switching_projects_swaps_settings_and_curves(qtbot, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    w = make_window(qtbot, first)
+    checkpoint = train_one_run(qtbot, w, lr=0.04)
+    assert w.project_menu.open_project(second)
+    assert w.train_page.plots.runs == [] and w.windowTitle().startswith("b —")
+    w.state.set_train_config(TrainConfig(lr=0.3, device="cpu"))
+    assert w.project_menu.open_project(first)
+    assert w.state.train_config.lr == 0.04
+    qtbot.waitUntil(lambda: [r.checkpoint for r in w.train_page.plots.runs] == [checkpoint], timeout=TIMEOUT_MS)
+    assert json.loads((second / "project.json").read_text())["train_config"]["lr"] == 0.3  # written on leaving
     close_window(w)
