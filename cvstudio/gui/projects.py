@@ -165,6 +165,7 @@ class ProjectController(QObject):
             if old is not None:
                 project.data_config, project.spec, project.train_config = old.data_config, old.spec, old.train_config
                 project.notes, project.tags = dict(old.notes), {k: list(v) for k, v in old.tags.items()}
+                self._follow_copied_runs(old.runs_dir, project.runs_dir)
             self._capture(project)
             self.state.runs_folder = project.runs_dir
             self.save_now()
@@ -177,6 +178,23 @@ class ProjectController(QObject):
             return
         self.tasks.start(copy_project_files, source, target, on_result=copied,
                          on_error=lambda err: on_error(f"could not copy the project: {err.message}") if on_error else None)
+
+    def _follow_copied_runs(self, old_runs: Path, new_runs: Path) -> None:
+        """After Save as: the current model and the drawn runs are the copies in the new project."""
+        def moved(path: Path | None) -> Path | None:
+            if path is not None and Path(path).absolute().parent == old_runs.absolute():
+                copy = new_runs / Path(path).name
+                return copy if copy.is_file() else None
+            return None
+
+        copy = moved(self.state.checkpoint_path)
+        if copy is not None:
+            self.state.checkpoint_path = copy  # the same weights: no model_changed, nothing reloads
+        if self.train_page is not None:
+            for run in self.train_page.plots.runs:
+                copy = moved(run.checkpoint)
+                if copy is not None:
+                    run.checkpoint = copy
 
     def close(self) -> None:
         """Write pending changes and release the lock."""

@@ -255,3 +255,23 @@ def test_switching_projects_swaps_settings_and_curves(qtbot, tmp_path):
     qtbot.waitUntil(lambda: [r.checkpoint for r in w.train_page.plots.runs] == [checkpoint], timeout=TIMEOUT_MS)
     assert json.loads((second / "project.json").read_text())["train_config"]["lr"] == 0.3  # written on leaving
     close_window(w)
+
+
+def test_save_project_as_copies_runs_and_continues_in_the_copy(qtbot, tmp_path):
+    first, copy = tmp_path / "a", tmp_path / "copy"
+    w = make_window(qtbot, first)
+    checkpoint = train_one_run(qtbot, w, lr=0.04)
+    w.projects.set_note(checkpoint.stem, "kept in the copy")
+    done = []
+    w.projects.save_as(copy, on_done=done.append, on_error=pytest.fail)
+    qtbot.waitUntil(lambda: bool(done), timeout=TIMEOUT_MS)
+    copied = copy / "runs" / checkpoint.name
+    assert copied.read_bytes() == checkpoint.read_bytes() and w.projects.folder == copy.absolute()
+    assert w.state.checkpoint_path == copied and w.state.runs_folder == copy.absolute() / "runs"
+    saved = json.loads((copy / "project.json").read_text())
+    assert saved["current_run"] == checkpoint.stem and saved["ui"]["overlaid_runs"] == [checkpoint.stem]
+    assert saved["runs"][checkpoint.stem]["notes"] == "kept in the copy" and saved["train_config"]["lr"] == 0.04
+    errors = []
+    w.projects.save_as(first, on_error=errors.append)  # a folder holding a project is not overwritten
+    assert errors and "holds a project already" in errors[0]
+    close_window(w)
