@@ -329,7 +329,8 @@ def load_project(folder: str | os.PathLike[str], *, create: bool = True, lock: b
         if owner is not None:
             project_state.read_only = True
             project_state.lock_owner = owner
-            problems.append(f"the project is open in another program (process {owner}): opened read-only")
+            problems.append(f"the project is open in another program (process {owner}): opened read-only "
+                            f"(if no CV Studio has it open, delete {folder / LOCK_FILE})")
     return project_state
 
 

@@ -275,3 +275,19 @@ def test_save_project_as_copies_runs_and_continues_in_the_copy(qtbot, tmp_path):
     w.projects.save_as(first, on_error=errors.append)  # a folder holding a project is not overwritten
     assert errors and "holds a project already" in errors[0]
     close_window(w)
+
+
+def test_a_checkpoint_whose_data_folder_is_gone_says_so_and_offers_nothing(qtbot, tmp_path):
+    from cvstudio.core.runs import train_and_save
+
+    out = tmp_path / "gone-data.safetensors"
+    train_and_save(get_preset("mlp", width=8), make_tiny_bundle(), TrainConfig(epochs=1, device="cpu"),
+                   DataConfig(source=str(tmp_path / "photos-removed")), out=out)
+    w = make_window(qtbot, tmp_path / "proj")
+    offered = []
+    w.state.checkpoint_data_offered.connect(offered.append)
+    with qtbot.waitSignal(w.checkpoint_opened, timeout=TIMEOUT_MS):
+        w.open_checkpoint(out)
+    assert offered == [] and w.state.checkpoint_path == out
+    assert "cannot be loaded here" in w.activity_label.text() and "photos-removed" in w.activity_label.text()
+    close_window(w)
