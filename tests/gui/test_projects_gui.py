@@ -64,13 +64,14 @@ def test_everything_comes_back_after_a_restart(qtbot, tmp_path):
         pass
     close_window(w)
 
-    again = make_window(qtbot, project)
+    again = make_window(qtbot, project, pages=PAGES)  # every page: none may override what the project restores
     s = again.state
     assert s.spec == spec and s.data_config.classes == ("star", "circle") and s.data_config.augment == "flip-crop"
     assert s.train_config.lr == 0.002 and s.train_config.epochs == 7 and s.train_config.optimizer == "adam"
     assert again.stack.currentIndex() == again._page_index("Runs")
     qtbot.waitUntil(lambda: s.checkpoint_path == checkpoint, timeout=TIMEOUT_MS)  # the current model
     assert s.spec == spec  # the restored model did not replace the hand-edited spec
+    assert again.page("Model").isEnabled()
     plots = again.train_page.plots
     qtbot.waitUntil(lambda: [r.checkpoint for r in plots.runs] == [checkpoint], timeout=TIMEOUT_MS)
     assert len(plots.runs[0].epochs) == 2 and plots.runs[0].epochs[-1].val_acc > 0
@@ -195,7 +196,7 @@ def test_a_project_open_elsewhere_opens_read_only_and_is_never_written(qtbot, tm
 def test_screenshot_of_the_runs_browser(qtbot, tmp_path):
     project = tmp_path / "experiments"
     w = make_window(qtbot, project)
-    w.resize(1400, 560)
+    w.resize(1560, 520)
     checkpoints = [train_one_run(qtbot, w, lr=lr) for lr in (0.05, 0.005)]
     w.state.set_spec(get_preset("mlp", width=64))
     checkpoints.append(train_one_run(qtbot, w, lr=0.02))

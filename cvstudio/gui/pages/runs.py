@@ -289,7 +289,9 @@ class RunsPage(Page):
         self.tasks.start(list_project_runs, self.projects.project, key="list", on_result=self._on_runs_listed)
 
     def _on_runs_listed(self, records: list[Any]) -> None:
+        selected = [r.id for r in self.selected_records()]  # a refresh keeps the selection
         self.model.set_records(records)
+        self.select_ids(selected)
         self.table.resizeColumnsToContents()
         for column, widest in ((0, 190), (COLUMNS.index("Data"), 160), (TAGS_COLUMN, 140)):  # long names elide
             self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
@@ -301,6 +303,10 @@ class RunsPage(Page):
         if not running:  # a run just ended: its checkpoint is in runs/
             self.refresh()
         self._update_controls()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self.refresh()  # runs may have been added meanwhile, e.g. by `cvstudio train --project`
 
     # --- selection and actions
 
