@@ -55,6 +55,21 @@ _UI_VALUE_TYPES = (str, int, float, bool)
 DEFAULT_TRAIN_CONFIG = TrainConfig(epochs=10, lr=1e-2, momentum=0.9)
 
 
+# What a project (and the window's forms) accept; the core's dataclasses alone allow far more.
+TRAIN_LIMITS = {"epochs": (1, 100_000), "batch_size": (1, 65_536), "seed": (0, 2**31 - 1), "patience": (1, 10_000)}
+DATA_LIMITS = {"image_size": (4, 1024), "seed": (0, 2**31 - 1)}
+
+
+def check_limits(config: TrainConfig | DataConfig) -> None:
+    """ConfigError naming the first whole-number setting outside what a project keeps."""
+    limits = TRAIN_LIMITS if isinstance(config, TrainConfig) else DATA_LIMITS
+    for name, (low, high) in limits.items():
+        value = getattr(config, name)
+        if value is not None and not low <= value <= high:
+            shown = value if abs(value) < 10**12 else f"about 10^{len(str(abs(value))) - 1}"
+            raise ConfigError(f"{name.replace('_', ' ')} {shown} is outside {low}..{high:,}")
+
+
 class ProjectError(UserError):
     """A project folder cannot be used at all (not a folder, cannot be created)."""
 
@@ -165,13 +180,17 @@ def _items(data: dict[str, Any], project: Project, problems: list[str]) -> None:
             problems.append(f"the {what} in {PROJECT_FILE} are unreadable ({_one_line(e)}); using the defaults")
 
     def data_config(v: Any) -> None:
-        project.data_config = DataConfig.from_dict(_plain_object(v))
+        config = DataConfig.from_dict(_plain_object(v))
+        check_limits(config)
+        project.data_config = config
 
     def spec(v: Any) -> None:
         project.spec = ModelSpec.from_dict(_plain_object(v))
 
     def train_config(v: Any) -> None:
-        project.train_config = TrainConfig.from_dict(_plain_object(v))
+        config = TrainConfig.from_dict(_plain_object(v))
+        check_limits(config)
+        project.train_config = config
 
     read("data_config", "data settings", data_config)
     read("model_spec", "model settings", spec)
@@ -396,7 +415,10 @@ def save_project(project: Project) -> Path:
         if project.keep_backup and project.file.exists():
             shutil.copy2(project.file, backup_path(project.file))
         project.keep_backup = False
-        text = json.dumps(project.to_dict(), indent=1, sort_keys=True, allow_nan=False)
+        try:
+            text = json.dumps(project.to_dict(), indent=1, sort_keys=True, allow_nan=False)
+        except ValueError as e:  # a NaN or infinity got into a setting: refuse rather than write invalid JSON
+            raise ProjectError(f"cannot save the project: {e}") from None
         with replacing(project.file) as tmp:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(text)

@@ -121,13 +121,14 @@ class AppState(QObject):
         self.set_model(loaded.model, meta, Path(loaded.path))
         if adopt:
             self.set_spec(meta.model_spec)
+        not_taken = None
         if adopt and meta.train_config is not None and not self.training:
-            # the device belongs to this machine, not to the run: a GPU run opened on a laptop stays trainable
-            self.set_train_config(dataclasses.replace(meta.train_config, device=self.train_config.device))
+            not_taken = self._adopt_train_config(meta.train_config)
         acc = meta.metrics.get("val_acc")
         self.status_message.emit(
             f"Opened {Path(loaded.path).name}: {meta.model_spec.name} on {meta.dataset or 'unknown data'}"
             + (f", validation accuracy {acc:.3f}" if acc is not None and acc == acc else "")
+            + (f"; its training settings were not taken: {not_taken}" if not_taken else "")
         )
         self.checkpoint_opened.emit(Path(loaded.path))
         recorded = meta.data_config
@@ -139,6 +140,19 @@ class AppState(QObject):
             self.load_data_config(recorded)
         else:
             self.checkpoint_data_offered.emit(recorded)
+
+    def _adopt_train_config(self, config: TrainConfig) -> str | None:
+        """Make a checkpoint's training settings current; returns why not when they are out of range."""
+        from cvstudio.core.errors import ConfigError
+        from cvstudio.core.projects import check_limits
+
+        try:
+            check_limits(config)  # a checkpoint is a file from anywhere: the Train page's fields have limits
+        except ConfigError as e:
+            return str(e)
+        # the device belongs to this machine, not to the run: a GPU run opened on a laptop stays trainable
+        self.set_train_config(dataclasses.replace(config, device=self.train_config.device))
+        return None
 
     def load_data_config(self, config: DataConfig) -> Task | None:
         """Make ``config`` the data settings and load its dataset (from the cache when it is there).

@@ -284,3 +284,25 @@ def test_data_source_problem(tmp_path):
     assert "missing" in P.data_source_problem(DataConfig(source=str(tmp_path / "gone")))
     problem = P.data_source_problem(DataConfig(source="cifar10", data_dir=str(tmp_path)))
     assert problem is not None and "not found" in problem
+
+
+@pytest.mark.parametrize("document", [
+    '{"format_version": 1, "train_config": {"epochs": 1e400, "lr": NaN}}',
+    '{"format_version": 1, "train_config": {"epochs": 100000000000000000000000000000}}',
+    '{"format_version": 1, "data_config": {"source": "/a\\u0000b", "val_fraction": 7}}',
+    '{"format_version": 1, "model_spec": {"name": "x", "layers": [{"kind": "conv", "out": -3}]}}',
+    '{"format_version": 1, "ui": {"page": ' + '[' * 5000 + ']' * 5000 + '}}',
+    '{"format_version": 1, "ui": {"zoom": NaN, "k": "' + "x" * 5000 + '"}, "current_checkpoint": 5}',
+    '{"format_version": true}',
+    '[]',
+])
+def test_hostile_documents_open_with_one_line_problems(tmp_path, document):
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "project.json").write_text(document)
+    loaded = P.load_project(folder)
+    assert loaded.problems and all("\n" not in p and len(p) < 400 for p in loaded.problems)
+    assert loaded.project.ui == {} and loaded.project.current_checkpoint is None
+    P.save_project(loaded.project)  # what was read can always be written back
+    json.loads(loaded.project.file.read_text())
+    P.release_lock(folder)

@@ -292,3 +292,18 @@ def test_a_checkpoint_whose_data_folder_is_gone_says_so_and_offers_nothing(qtbot
     assert offered == [] and w.state.checkpoint_path == out
     assert "cannot be loaded here" in w.activity_label.text() and "photos-removed" in w.activity_label.text()
     close_window(w)
+
+
+def test_a_checkpoint_with_settings_beyond_the_forms_keeps_the_current_ones(qtbot, tmp_path):
+    from cvstudio.core.runs import train_and_save
+
+    out = tmp_path / "big-seed.safetensors"
+    train_and_save(get_preset("mlp", width=8), make_tiny_bundle(), TrainConfig(epochs=1, seed=2**40, lr=0.09,
+                   device="cpu"), DataConfig(), out=out)  # a CLI run may use seeds the Train page cannot show
+    w = make_window(qtbot, tmp_path / "proj")
+    before = w.state.train_config
+    with qtbot.waitSignal(w.checkpoint_opened, timeout=TIMEOUT_MS):
+        w.open_checkpoint(out)
+    assert w.state.train_config == before and w.state.checkpoint_path == out
+    assert "were not taken: seed" in w.activity_label.text()
+    close_window(w)
