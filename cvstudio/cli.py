@@ -429,25 +429,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _open_train_project(args: argparse.Namespace, data_config: Any, spec: Any, train_config: Any) -> Any:
     """The --project folder, ready to take the run's checkpoint; a new project starts from this run's settings."""
-    from cvstudio.core.projects import PROJECT_FILE, load_project, save_project
+    from cvstudio.core.projects import open_for_runs
 
     if args.out:
         raise _bad_input("--out and --project both say where the checkpoint goes; give one of them")
-    from pathlib import Path
-
-    is_new = not (Path(args.project).expanduser() / PROJECT_FILE).exists()
-    loaded = load_project(args.project, lock=False)  # only runs/ is written: a window may hold the project
-    if loaded.read_only:
-        raise _bad_input(f"--project: cannot write to {loaded.project.folder}")
-    project = loaded.project
-    if is_new:
-        project.data_config, project.spec, project.train_config = data_config, spec, train_config
-        save_project(project)
-    else:
-        project.runs_dir.mkdir(parents=True, exist_ok=True)
+    loaded = open_for_runs(args.project, data_config, spec, train_config)
     for problem in loaded.problems:
         print(f"warning: project: {problem}", file=sys.stderr)
-    return project
+    return loaded.project
 
 
 def check_writable_target(path: str, suffix: str, option: str) -> None:

@@ -429,6 +429,30 @@ def save_project(project: Project) -> Path:
     return project.file
 
 
+def open_for_runs(folder: str | os.PathLike[str], data_config: DataConfig, spec: ModelSpec,
+                  train_config: TrainConfig) -> LoadedProject:
+    """A project ready to receive runs from the command line (``train --project``, a sweep).
+
+    A new project is written with these settings, so opening it in the window
+    shows what the runs used; an existing one is left as it is (a window may
+    hold it), only its ``runs/`` folder is made. ProjectError when it cannot be written.
+    """
+    is_new = not (Path(folder).expanduser() / PROJECT_FILE).exists()
+    loaded = load_project(folder, lock=False)
+    project = loaded.project
+    if loaded.read_only:
+        raise ProjectError(f"cannot write to the project folder {project.folder}")
+    if is_new:
+        project.data_config, project.spec, project.train_config = data_config, spec, train_config
+        save_project(project)
+    else:
+        try:
+            project.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ProjectError(f"cannot make {project.runs_dir}: {e.strerror or e}") from None
+    return loaded
+
+
 # --- the lock --------------------------------------------------------------------------------
 
 

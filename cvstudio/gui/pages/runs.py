@@ -286,7 +286,11 @@ class RunsPage(Page):
     def refresh(self) -> None:
         if self.projects is None or self.projects.project is None:
             return
-        self.tasks.start(list_project_runs, self.projects.project, key="list", on_result=self._on_runs_listed)
+        import dataclasses
+
+        project = self.projects.project
+        snapshot = dataclasses.replace(project, notes=dict(project.notes), tags={k: list(v) for k, v in project.tags.items()})
+        self.tasks.start(list_project_runs, snapshot, key="list", on_result=self._on_runs_listed)  # edits go on meanwhile
 
     def _on_runs_listed(self, records: list[Any]) -> None:
         selected = [r.id for r in self.selected_records()]  # a refresh keeps the selection
