@@ -99,14 +99,16 @@ class AppState(QObject):
         it differs from the loaded one and is available here, is loaded
         (``load_data`` True), offered (None: ``checkpoint_data_offered``) or left
         (False). ``adopt_settings`` False makes it only the current model (a
-        project restoring its model keeps its own, maybe hand-edited, settings). ``on_error`` (GUI thread) tells the door the user came through
-        why it failed; the model stays.
+        project restoring its model keeps its own, maybe hand-edited, settings).
+        ``on_error`` (GUI thread) tells the door the user came through why it
+        failed; the model stays.
         """
         path = str(path)
+        if not adopt_settings:
+            load_data = False
         self.status_message.emit(f"Opening {Path(path).name}…")
         return self.tasks.start(load_checkpoint_in_context, path,
-                                on_result=lambda result: self._on_checkpoint_loaded(result, load_data if adopt_settings else False,
-                                                                                     adopt_settings),
+                                on_result=lambda result: self._on_checkpoint_loaded(result, load_data, adopt_settings),
                                 on_error=lambda error: self._on_checkpoint_failed(path, error, on_error))
 
     def _on_checkpoint_loaded(self, result: tuple[Any, str | None], load_data: bool | None, adopt: bool) -> None:
