@@ -178,8 +178,8 @@ def cmd_gui(args: argparse.Namespace) -> int:
     from cvstudio.gui.app import run_app
 
     target = getattr(args, "checkpoint", None)
-    if target is not None and Path(target).is_dir():
-        return run_app(project_dir=target)
+    if target is not None and (Path(target).is_dir() or Path(target).suffix.lower() != ".safetensors"):
+        return run_app(project_dir=target)  # a folder, or a new project's folder
     return run_app(target)
 
 

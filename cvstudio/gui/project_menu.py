@@ -73,6 +73,7 @@ class ProjectMenu(QObject):
                 self.projects.open(default_project_dir())
             except Exception as again:  # noqa: BLE001 - work on without a project
                 log.warning("could not open the default project: %s", again)
+                self.window.state.status_message.emit(f"No project: {again}; runs are saved to the runs folder")
 
     def open_project(self, folder: str | Path) -> bool:
         if self.window.state.training:

@@ -224,7 +224,8 @@ def test_gui_command_opens_a_project_folder_and_the_default_project_otherwise(qt
         (checkpoint_path, project_dir)) or 0)
     assert cli.main(["gui", str(tmp_path)]) == 0
     assert cli.main(["gui", str(tmp_path / "x.safetensors")]) == 0
-    assert calls == [(None, str(tmp_path)), (str(tmp_path / "x.safetensors"), None)]
+    assert cli.main(["gui", str(tmp_path / "new-project")]) == 0
+    assert calls == [(None, str(tmp_path)), (str(tmp_path / "x.safetensors"), None), (None, str(tmp_path / "new-project"))]
 
     w = make_window(qtbot, None)
     assert w.projects.folder == default_project_dir().absolute() and (default_project_dir() / "project.json").is_file()
@@ -306,4 +307,17 @@ def test_a_checkpoint_with_settings_beyond_the_forms_keeps_the_current_ones(qtbo
         w.open_checkpoint(out)
     assert w.state.train_config == before and w.state.checkpoint_path == out
     assert "were not taken: seed" in w.activity_label.text()
+    close_window(w)
+
+
+def test_an_unusable_project_folder_falls_back_to_the_default_project_and_says_so(qtbot, tmp_path):
+    from cvstudio.core.projects import default_project_dir
+
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file")
+    w = make_window(qtbot, not_a_folder)
+    assert w.projects.folder == default_project_dir().absolute()
+    box = next(b for b in w.findChildren(QMessageBox) if b.objectName() == "project_problems")
+    assert f"could not open the project {not_a_folder}" in box.text() and "is a file" in box.text()
+    assert not_a_folder.read_text() == "a file"
     close_window(w)
