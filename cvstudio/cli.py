@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     gui = sub.add_parser("gui", help="open the main window (the default)")
-    gui.add_argument("checkpoint", nargs="?", help="a checkpoint to open")
+    gui.add_argument("checkpoint", nargs="?", metavar="PROJECT_DIR|CKPT", help="a project folder or a checkpoint to open")
 
     t = sub.add_parser("train", help="train headless with the same core as the GUI")
     t.add_argument("--dataset", default="shapes", help=DATASET_HELP)
@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files into DIR")
     t.add_argument("--json", action="store_true", help="one JSON object per line: epochs, then a summary")
     _add_fine_tuning_arguments(t)
+    t.add_argument("--project", metavar="DIR", help="record the run in this project folder (created if needed); "
+                   "the checkpoint goes to DIR/runs/")
 
     c = sub.add_parser("classify", help="classify images or folders with a checkpoint")
     c.add_argument("checkpoint")
@@ -119,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
 
     _add_sweep_parser(sub)
+    r = sub.add_parser("runs", help="list the runs of a project")
+    r.add_argument("project", metavar="PROJECT_DIR")
+    r.add_argument("--json", action="store_true", help="one JSON object per run")
+
     sub.add_parser("presets", help="list the model presets")
     sub.add_parser("datasets", help="list the dataset sources")
 
@@ -146,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "classify": cmd_classify,
         "info": cmd_info,
         "export": cmd_export,
+        "runs": cmd_runs,
         "presets": cmd_presets,
         "datasets": cmd_datasets,
         "selftest": cmd_selftest,
@@ -172,9 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from cvstudio.gui.app import run_app
 
-    return run_app(getattr(args, "checkpoint", None))
+    target = getattr(args, "checkpoint", None)
+    if target is not None and (Path(target).is_dir() or Path(target).suffix.lower() != ".safetensors"):
+        return run_app(project_dir=target)  # a folder, or a new project's folder
+    return run_app(target)
 
 
 # --- train -------------------------------------------------------------------------------
@@ -341,6 +353,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.out:
         check_writable_target(args.out, ".safetensors", "--out")  # now, not after an hour of training
+    project = _open_train_project(args, data_config, spec, train_config) if args.project else None
 
     reporter = _ConsoleReporter(train_config.epochs, args.json)
     data = load_dataset(data_config, callbacks=[reporter])
@@ -364,7 +377,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        outcome = train_and_save(spec, data, train_config, data_config, out=args.out, callbacks=[reporter], control=control,
+        out = args.out
+        if project is not None:
+            from cvstudio.core.runs import default_checkpoint_path
+
+            out = default_checkpoint_path(spec, data, folder=project.runs_dir)
+        outcome = train_and_save(spec, data, train_config, data_config, out=out, callbacks=[reporter], control=control,
                                  tensorboard_dir=args.tensorboard, prepared=prepared)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -413,6 +431,18 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         print(f"checkpoint: {outcome.checkpoint}" if outcome.checkpoint else "no checkpoint saved: no usable weights")
     return EXIT_OK if outcome.checkpoint else EXIT_FAILURE
+
+
+def _open_train_project(args: argparse.Namespace, data_config: Any, spec: Any, train_config: Any) -> Any:
+    """The --project folder, ready to take the run's checkpoint; a new project starts from this run's settings."""
+    from cvstudio.core.projects import open_for_runs
+
+    if args.out:
+        raise _bad_input("--out and --project both say where the checkpoint goes; give one of them")
+    loaded = open_for_runs(args.project, data_config, spec, train_config)
+    for problem in loaded.problems:
+        print(f"warning: project: {problem}", file=sys.stderr)
+    return loaded.project
 
 
 def check_writable_target(path: str, suffix: str, option: str) -> None:
@@ -620,6 +650,38 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # --- listings ------------------------------------------------------------------------------
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cvstudio.core.projects import PROJECT_FILE, list_runs, load_project
+
+    folder = Path(args.project).expanduser()
+    if not folder.is_dir():
+        raise _bad_input(f"no project folder at {args.project}")
+    if not (folder / PROJECT_FILE).exists() and not (folder / "runs").is_dir():
+        raise _bad_input(f"{args.project} is not a project (no {PROJECT_FILE} or runs/ folder)")
+    loaded = load_project(folder, create=False, lock=False)
+    for problem in loaded.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    runs = list_runs(loaded.project)
+    if args.json:
+        for record in runs:
+            print(json.dumps(record.to_json()), flush=True)
+        return EXIT_OK
+    if not runs:
+        print(f"no runs in {loaded.project.runs_dir}")
+        return EXIT_OK
+
+    def pct(v: float | None) -> str:
+        return "–" if v is None or v != v else f"{v:.3f}"
+
+    print(f"{'created':<20} {'model':<16} {'val acc':>7} {'train':>6} {'epochs':>6} {'status':<14} id")
+    for r in runs:
+        print(f"{r.created[:19]:<20} {r.model[:16]:<16} {pct(r.val_acc):>7} {pct(r.train_acc):>6} {r.epochs:>6} "
+              f"{r.status:<14} {r.id}" + (f"  ({r.error})" if r.error else ""))
+    return EXIT_OK
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

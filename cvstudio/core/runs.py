@@ -134,11 +134,12 @@ def prepare_model(spec: ModelSpec, data: DatasetBundle, seed: int, init: ModelIn
     return PreparedModel(model, data, spec, notes)
 
 
-def default_checkpoint_path(spec: ModelSpec, data: DatasetBundle) -> Path:
-    """runs/<UTC time>-<model>-<dataset>.safetensors in the user data folder."""
+def default_checkpoint_path(spec: ModelSpec, data: DatasetBundle, folder: Path | None = None) -> Path:
+    """<UTC time>-<model>-<dataset>.safetensors in ``folder`` (a project's runs/), else the user data folder's runs/."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     source = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(data.source).name or data.source)[:40]
-    base = paths.runs_dir() / f"{stamp}-{spec.name}-{source}"
+    model = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.name)[:40]  # names may hold spaces and punctuation
+    base = (folder if folder is not None else paths.runs_dir()) / f"{stamp}-{model}-{source}"
     path = base.with_suffix(".safetensors")
     n = 2
     while path.exists():

@@ -68,8 +68,8 @@ def _close_on_interrupt(window) -> None:  # noqa: ANN001
     timer.start(250)
 
 
-def run_app(checkpoint_path: str | None = None) -> int:
-    """Open the main window (optionally with a checkpoint) and run until it is closed."""
+def run_app(checkpoint_path: str | None = None, project_dir: str | None = None) -> int:
+    """Open the main window (optionally with a checkpoint or a project folder) and run until it is closed."""
     app = create_application()
 
     from cvstudio.gui import settings as prefs
@@ -81,7 +81,7 @@ def run_app(checkpoint_path: str | None = None) -> int:
     install_exception_hooks()
     settings = prefs.make_settings()
     apply_theme(str(settings.value(prefs.THEME, "system")))
-    window = MainWindow(settings=settings, checkpoint_path=checkpoint_path)
+    window = MainWindow(settings=settings, checkpoint_path=checkpoint_path, project_dir=project_dir)
 
     bench_paint = os.environ.get("CVSTUDIO_BENCH_FIRST_PAINT") == "1"
     bench_ready = os.environ.get("CVSTUDIO_BENCH_READY") == "1"

@@ -54,6 +54,8 @@ import cvstudio
 from cvstudio.gui import dialogs
 from cvstudio.gui import settings as prefs
 from cvstudio.gui.errors import log_path, show_task_error
+from cvstudio.gui.project_menu import ProjectMenu
+from cvstudio.gui.projects import ProjectController
 from cvstudio.gui.startup import StartupLoader, TorchInfo
 from cvstudio.gui.state import AppState
 from cvstudio.gui.theme import THEME_LABELS, THEMES, apply_theme, mix
@@ -83,6 +85,7 @@ PAGES: list[PageEntry] = [
     PageEntry("Evaluate", "evaluate", "cvstudio.gui.pages.evaluate:EvaluatePage"),
     PageEntry("Inspect", "inspect", "cvstudio.gui.pages.inspect:InspectPage"),
     PageEntry("Classify", "classify", "cvstudio.gui.pages.classify:ClassifyPage"),
+    PageEntry("Runs", "runs", "cvstudio.gui.pages.runs:RunsPage"),
 ]
 
 
@@ -230,6 +233,7 @@ class MainWindow(QMainWindow):
         checkpoint_path: str | None = None,
         load_data: bool = True,
         pages: list[PageEntry] | None = None,
+        project_dir: str | Path | None = None,
     ):
         super().__init__()
         self.state = state or AppState(self)
@@ -253,6 +257,10 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._restore_settings()
+        self.projects = ProjectController(self.state, self)
+        self.projects.current_page = lambda: self.page_entries[self.stack.currentIndex()].title
+        self.project_menu = ProjectMenu(self, self._file_menu, self._project_items_before)
+        self.project_menu.open_start_project(project_dir)
 
         self.state.status_message.connect(self._on_state_status_message)
         self.state.training_changed.connect(self._on_state_training_changed)
@@ -329,6 +337,9 @@ class MainWindow(QMainWindow):
         self.quit_action.triggered.connect(self.close)
         file_menu.insertAction(self.recent_menu.menuAction(), self.open_action)
         file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        self._file_menu = file_menu
+        self._project_items_before = file_menu.addSeparator()  # gui/project_menu.py inserts the project items here
         self.export_menu = file_menu.addMenu("&Export model")
         self.export_menu.setToolTip("Export the current model; each export is checked against the model before it is kept")
         for label, fmt in (("PyTorch code (.py)…", "python"), ("TorchScript (.pt)…", "torchscript"), ("ONNX (.onnx)…", "onnx")):
@@ -425,6 +436,11 @@ class MainWindow(QMainWindow):
                 page = _PagePlaceholder(entry.title)
                 page.findChild(HintLabel).setText(f"This page could not be opened: {type(exc).__name__}: {exc}")
             self.pages[entry.title] = page
+            if entry.title == "Train" and hasattr(page, "run_finished"):
+                self.projects.attach_train_page(page)
+            attach_projects = getattr(page, "attach_projects", None)
+            if attach_projects is not None:
+                attach_projects(self.projects)
             data_page_requested = getattr(page, "data_page_requested", None)
             if data_page_requested is not None:
                 data_page_requested.connect(lambda: self.show_page(self._page_index("Data")))
@@ -483,6 +499,8 @@ class MainWindow(QMainWindow):
             return
         self.stack.setCurrentIndex(row)
         self.page_actions[row].setChecked(True)
+        if hasattr(self, "projects"):
+            self.projects.schedule_save()  # the page on screen is a UI choice the project keeps
 
     def set_theme(self, name: str) -> None:
         self.theme = name if name in THEMES else "system"
@@ -705,6 +723,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.projects.shutdown()
         event.accept()
         self.hide()
         for page in self.pages.values():  # every page lets its workers (e.g. a dataset loading) end

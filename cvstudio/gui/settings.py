@@ -19,6 +19,7 @@ GEOMETRY = "window/geometry"
 LAST_PAGE = "window/last_page"
 THEME = "view/theme"
 RECENT_FILES = "files/recent"
+RECENT_PROJECTS = "projects/recent"
 LAST_DIR = "files/last_dir"
 
 MAX_RECENT = 8
@@ -66,3 +67,18 @@ def last_dir(settings: QSettings) -> str:
 
 def remember_dir(settings: QSettings, path: str | Path) -> None:
     settings.setValue(LAST_DIR, str(Path(path).parent))
+
+
+def recent_projects(settings: QSettings) -> list[str]:
+    return _as_list(settings.value(RECENT_PROJECTS, []))
+
+
+def add_recent_project(settings: QSettings, folder: str | Path) -> list[str]:
+    folder = str(Path(folder).resolve())
+    folders = ([folder] + [f for f in recent_projects(settings) if f != folder])[:MAX_RECENT]
+    settings.setValue(RECENT_PROJECTS, folders)
+    return folders
+
+
+def remove_recent_project(settings: QSettings, folder: str | Path) -> None:
+    settings.setValue(RECENT_PROJECTS, [f for f in recent_projects(settings) if f != str(folder)])

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from cvstudio.gui.state import AppState
+from cvstudio.gui.state import AppState, load_dataset_for
 from cvstudio.gui.tasks import Task, TaskError, start_task
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,6 @@ def import_core() -> TorchInfo:
 
     device = resolve_device("auto")
     return TorchInfo(torch.__version__, torch.version.cuda, str(device), describe_device(device))
-
-
-def load_dataset_for(config: Any, callbacks: Any = None) -> Any:
-    from cvstudio.core.data import load_dataset
-
-    return load_dataset(config, callbacks=callbacks)
 
 
 class StartupLoader(QObject):

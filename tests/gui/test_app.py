@@ -150,6 +150,7 @@ def _answer_close_dialog(monkeypatch, answer: str, asked: list):
 def test_close_during_training_asks_stops_and_keeps_the_checkpoint(qtbot, window, monkeypatch):
     _slow_run(window)
     train = window.train_page
+    runs_dir = window.projects.project.runs_dir  # the window's runs go to its (default) project
     window.show_page(0)
     with qtbot.waitSignal(train.plots.redrawn, timeout=RUN_TIMEOUT_MS):
         qtbot.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
@@ -162,7 +163,7 @@ def test_close_during_training_asks_stops_and_keeps_the_checkpoint(qtbot, window
     assert "Stopping" in window.activity_label.text()
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=RUN_TIMEOUT_MS)
     assert not window.state.training and run.status == "stopped"
-    assert run.checkpoint is not None and run.checkpoint.is_file() and run.checkpoint.parent == paths.runs_dir()
+    assert run.checkpoint is not None and run.checkpoint.is_file() and run.checkpoint.parent == runs_dir
 
 
 def test_close_during_training_cancel_keeps_training(qtbot, window, monkeypatch):
@@ -339,7 +340,7 @@ def test_apply_theme_switches_palettes(qapp):
 
 
 def test_every_page_is_in_the_sidebar():
-    assert [p.title for p in PAGES] == ["Data", "Model", "Train", "Evaluate", "Inspect", "Classify"]
+    assert [p.title for p in PAGES] == ["Data", "Model", "Train", "Evaluate", "Inspect", "Classify", "Runs"]
 
 
 def test_export_menu_follows_the_current_model_and_exports(qtbot, window, checkpoint, tmp_path, monkeypatch):
@@ -360,8 +361,8 @@ def test_stop_and_quit_stays_open_when_the_checkpoint_cannot_be_saved(qtbot, win
     quit_asked: list[int] = []
     monkeypatch.setattr(window, "confirm_quit_with_unsaved_run", lambda: quit_asked.append(1) or False)
     _slow_run(window)
-    runs = paths.runs_dir()
-    runs.parent.mkdir(parents=True, exist_ok=True)
+    runs = window.projects.project.runs_dir  # the window's runs go to its (default) project
+    runs.rmdir()
     runs.write_text("a file where the runs folder should be")
     train = window.train_page
     with qtbot.waitSignal(train.plots.redrawn, timeout=RUN_TIMEOUT_MS):

@@ -613,7 +613,7 @@ class TrainPage(Page):
         # cyclic garbage collector from walking it. Otherwise a full collection, triggered by the training
         # thread's allocations, holds the GIL for ~0.3 s and freezes the window.
         gc.freeze()
-        task = start_training(spec, data, config, data_config, out=out)
+        task = start_training(spec, data, config, data_config, out=out if out is not None else s.next_run_path(spec, data))
         self.task = task
         task.fit_started.connect(self._on_task_fit_started)
         task.batches_ended.connect(self._on_task_batches_ended)

@@ -109,6 +109,19 @@ def _evaluate(p: QPainter, c: QColor) -> None:
     p.drawPath(path)
 
 
+def _runs(p: QPainter, c: QColor) -> None:
+    """A table of runs: a header row and rows, each ending in a small curve."""
+    p.setPen(QPen(c, 4))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawRoundedRect(QRectF(6, 10, 52, 44), 5, 5)
+    p.drawLine(QPointF(6, 22), QPointF(58, 22))
+    p.setPen(QPen(c, 3, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+    for y in (32, 43):
+        p.drawLine(QPointF(13, y), QPointF(30, y))
+        p.drawLine(QPointF(38, y + 3), QPointF(44, y - 1))
+        p.drawLine(QPointF(44, y - 1), QPointF(51, y - 3))
+
+
 def _generic(p: QPainter, c: QColor) -> None:
     """A page of any other kind: a sheet with lines."""
     p.setPen(QPen(c, 4))
@@ -142,6 +155,7 @@ _DRAWERS: dict[str, Callable[[QPainter, QColor], None]] = {
     "inspect": _inspect,
     "classify": _classify,
     "evaluate": _evaluate,
+    "runs": _runs,
 }
 
 

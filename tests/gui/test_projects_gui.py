@@ -1,0 +1,323 @@
+"""Projects in the window: restore after restart, autosave, checkpoint context, runs browser, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from cvstudio.core.models import get_preset
+from cvstudio.core.projects import LOCK_FILE, load_project, release_lock
+from cvstudio.core.specs import DataConfig, LayerSpec, TrainConfig
+from cvstudio.gui import errors as gui_errors
+from cvstudio.gui.main_window import PAGES, MainWindow
+from tests.conftest import make_tiny_bundle
+
+TIMEOUT_MS = 60_000
+PAGES_USED = [p for p in PAGES if p.title in ("Train", "Runs")]
+
+
+def make_window(qtbot, project: Path, pages=PAGES_USED) -> MainWindow:
+    w = MainWindow(load_data=False, pages=pages, project_dir=project)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.state.torch_loaded, timeout=TIMEOUT_MS)
+    return w
+
+
+def close_window(w: MainWindow) -> None:
+    w.close()
+    for box in gui_errors.open_error_dialogs():
+        box.close()
+    for box in w.findChildren(QMessageBox):
+        box.close()
+
+
+def train_one_run(qtbot, w: MainWindow, lr: float) -> Path:
+    w.state.set_dataset(make_tiny_bundle())
+    w.state.set_train_config(TrainConfig(epochs=2, lr=lr, device="cpu"))
+    with qtbot.waitSignal(w.train_page.run_finished, timeout=TIMEOUT_MS) as finished:
+        w.train_page.start_training()
+    return Path(finished.args[0].checkpoint)
+
+
+def test_everything_comes_back_after_a_restart(qtbot, tmp_path):
+    project = tmp_path / "proj"
+    w = make_window(qtbot, project)
+    assert (project / "project.json").is_file()  # a new project exists at once
+    checkpoint = train_one_run(qtbot, w, lr=0.03)
+    assert checkpoint.parent == project / "runs"  # runs are saved in the project
+    spec = get_preset("convnet").with_layers(get_preset("convnet").layers + (LayerSpec("dropout", p=0.25),))
+    spec = type(spec)("hand edited", spec.layers)
+    w.state.set_spec(spec)
+    w.state.set_data_config(DataConfig(source="shapes", classes=("star", "circle"), augment="flip-crop"))
+    w.state.set_train_config(TrainConfig(epochs=7, lr=0.002, optimizer="adam", batch_size=32, device="cpu"))
+    w.show_page(w._page_index("Runs"))
+    with qtbot.waitSignal(w.projects.saved, timeout=5_000):  # autosaved after a short pause, without asking
+        pass
+    close_window(w)
+
+    again = make_window(qtbot, project, pages=PAGES)  # every page: none may override what the project restores
+    s = again.state
+    assert s.spec == spec and s.data_config.classes == ("star", "circle") and s.data_config.augment == "flip-crop"
+    assert s.train_config.lr == 0.002 and s.train_config.epochs == 7 and s.train_config.optimizer == "adam"
+    assert again.stack.currentIndex() == again._page_index("Runs")
+    qtbot.waitUntil(lambda: s.checkpoint_path == checkpoint, timeout=TIMEOUT_MS)  # the current model
+    assert s.spec == spec  # the restored model did not replace the hand-edited spec
+    assert again.page("Model").isEnabled()
+    plots = again.train_page.plots
+    qtbot.waitUntil(lambda: [r.checkpoint for r in plots.runs] == [checkpoint], timeout=TIMEOUT_MS)
+    assert len(plots.runs[0].epochs) == 2 and plots.runs[0].epochs[-1].val_acc > 0
+    assert "proj — CV Studio" == again.windowTitle()
+    close_window(again)
+
+
+def test_opening_a_checkpoint_offers_its_dataset_and_takes_its_training_settings(qtbot, tmp_path):
+    from cvstudio.core.runs import train_and_save
+
+    trained_on = DataConfig(source="shapes", classes=("ring", "bar"))
+    out = tmp_path / "other-data.safetensors"
+    train_and_save(get_preset("mlp", width=8), make_tiny_bundle(), TrainConfig(epochs=1, lr=0.07, device="cpu"),
+                   trained_on, out=out)
+    w = make_window(qtbot, tmp_path / "proj")
+    assert w.state.data_config != trained_on
+    with qtbot.waitSignal(w.state.checkpoint_data_offered, timeout=TIMEOUT_MS):
+        w.open_checkpoint(out)
+    assert w.state.train_config.lr == 0.07  # its training settings are on the Train page
+    assert w.train_page.form_config().lr == 0.07
+    box = next(b for b in w.findChildren(QMessageBox) if b.objectName() == "load_checkpoint_data")
+    qtbot.waitUntil(box.isVisible, timeout=5_000)
+    load = next(b for b in box.buttons() if b.text() == "Load its dataset")
+    load.click()
+    qtbot.waitUntil(lambda: w.state.dataset is not None and w.state.dataset.class_names == ("ring", "bar"),
+                    timeout=TIMEOUT_MS)
+    assert w.state.data_config == trained_on
+    close_window(w)
+
+
+def test_runs_browser_lists_filters_notes_diffs_overlays_and_trashes(qtbot, tmp_path):
+    project = tmp_path / "proj"
+    w = make_window(qtbot, project)
+    first = train_one_run(qtbot, w, lr=0.03)
+    second = train_one_run(qtbot, w, lr=0.01)
+    w.train_page.plots.clear_runs()
+    runs = w.page("Runs")
+    qtbot.waitUntil(lambda: runs.model.rowCount() == 2, timeout=TIMEOUT_MS)
+    assert {r.checkpoint for r in runs.model.records} == {first, second}
+
+    from cvstudio.gui.pages.runs import COLUMNS
+
+    runs.proxy.sort(COLUMNS.index("Time"), Qt.SortOrder.DescendingOrder)  # numbers sort as numbers
+    shown = [runs.model.record(runs.proxy.mapToSource(runs.proxy.index(i, 0)).row()).seconds for i in range(2)]
+    assert shown == sorted(shown, reverse=True)
+    runs.filter_edit.setText("0.01")  # the LR column of the second run only
+    assert runs.proxy.rowCount() == 1
+    runs.filter_edit.setText("")
+
+    row = next(i for i, r in enumerate(runs.model.records) if r.checkpoint == first)
+    notes = runs.model.index(row, runs.model.columnCount() - 1)
+    tags = runs.model.index(row, runs.model.columnCount() - 2)
+    assert runs.model.setData(notes, "lr 0.03 was better")
+    assert runs.model.setData(tags, "baseline, cpu, baseline")
+    assert w.projects.save_now()
+    saved = json.loads((project / "project.json").read_text())["runs"][first.stem]
+    assert saved == {"notes": "lr 0.03 was better", "tags": ["baseline", "cpu"]}
+
+    runs.select_ids([first.stem, second.stem])
+    dialog = runs.diff_dialog()
+    assert "train.lr" in dialog.differences and "model" not in dialog.differences
+    dialog.close()
+
+    runs.overlay_button.click()
+    qtbot.waitUntil(lambda: len(w.train_page.plots.runs) == 2, timeout=TIMEOUT_MS)
+
+    runs.select_ids([first.stem])
+    with qtbot.waitSignal(w.checkpoint_opened, timeout=TIMEOUT_MS):
+        runs.open_button.click()  # its model and settings become current
+    assert w.state.checkpoint_path == first and w.state.train_config.lr == 0.03
+
+    runs.select_ids([second.stem])
+    runs.trash_button.click()
+    assert not second.exists() and (project / "trash" / second.name).is_file()
+    assert [r.checkpoint for r in runs.model.records] == [first]
+    close_window(w)
+
+
+def test_a_damaged_project_opens_says_what_is_missing_and_keeps_a_backup(qtbot, tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    damaged = '{"format_version": 1, "train_config": {"lr": 0.5'
+    (project / "project.json").write_text(damaged)
+    w = make_window(qtbot, project)
+    box = next(b for b in w.findChildren(QMessageBox) if b.objectName() == "project_problems")
+    qtbot.waitUntil(box.isVisible, timeout=5_000)
+    lines = box.text().splitlines()
+    assert any("damaged" in line for line in lines) and any(".bak" in line for line in lines)
+    assert w.state.train_config.lr == 0.01  # the defaults
+    w.state.set_train_config(TrainConfig(lr=0.2))
+    assert w.projects.save_now()
+    assert (project / "project.json.bak").read_text() == damaged
+    assert json.loads((project / "project.json").read_text())["train_config"]["lr"] == 0.2
+    close_window(w)
+
+
+def test_a_project_open_elsewhere_opens_read_only_and_is_never_written(qtbot, tmp_path):
+    project = tmp_path / "proj"
+    load_project(project).project  # noqa: B018 - makes the folder
+    release_lock(project)
+    from cvstudio.core.projects import Project, save_project
+
+    save_project(Project(project.absolute(), train_config=TrainConfig(lr=0.4)))
+    before = (project / "project.json").read_bytes()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (project / LOCK_FILE).write_text(json.dumps({"pid": other.pid, "host": socket.gethostname()}))
+        w = make_window(qtbot, project)
+        assert w.projects.read_only and "(read-only)" in w.windowTitle()
+        assert w.state.train_config.lr == 0.4
+        w.state.set_train_config(TrainConfig(lr=0.3))
+        assert not w.projects.save_now()
+        close_window(w)
+        assert (project / "project.json").read_bytes() == before
+        assert json.loads((project / LOCK_FILE).read_text())["pid"] == other.pid  # not ours to remove
+    finally:
+        other.kill()
+        other.wait()
+
+
+@pytest.mark.skipif(os.environ.get("CVSTUDIO_SCREENSHOTS") != "1", reason="writes docs/screenshots (CVSTUDIO_SCREENSHOTS=1)")
+def test_screenshot_of_the_runs_browser(qtbot, tmp_path):
+    project = tmp_path / "experiments"
+    w = make_window(qtbot, project)
+    w.resize(1560, 520)
+    checkpoints = [train_one_run(qtbot, w, lr=lr) for lr in (0.05, 0.005)]
+    w.state.set_spec(get_preset("mlp", width=64))
+    checkpoints.append(train_one_run(qtbot, w, lr=0.02))
+    runs = w.page("Runs")
+    qtbot.waitUntil(lambda: runs.model.rowCount() == 3, timeout=TIMEOUT_MS)
+    row = next(i for i, r in enumerate(runs.model.records) if r.checkpoint == checkpoints[0])
+    runs.model.setData(runs.model.index(row, runs.model.columnCount() - 2), "baseline")
+    runs.model.setData(runs.model.index(row, runs.model.columnCount() - 1), "first try, lr 0.05")
+    runs.select_ids([checkpoints[0].stem, checkpoints[1].stem])
+    w.show_page(w._page_index("Runs"))
+    QApplication.processEvents()
+    out = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "runs-browser.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    assert w.grab().save(str(out))
+    close_window(w)
+
+
+def test_gui_command_opens_a_project_folder_and_the_default_project_otherwise(qtbot, tmp_path, monkeypatch):
+    from cvstudio import cli
+    from cvstudio.core.projects import default_project_dir
+    from cvstudio.gui import app
+
+    calls = []
+    monkeypatch.setattr(app, "run_app", lambda checkpoint_path=None, project_dir=None: calls.append(
+        (checkpoint_path, project_dir)) or 0)
+    assert cli.main(["gui", str(tmp_path)]) == 0
+    assert cli.main(["gui", str(tmp_path / "x.safetensors")]) == 0
+    assert cli.main(["gui", str(tmp_path / "new-project")]) == 0
+    assert calls == [(None, str(tmp_path)), (str(tmp_path / "x.safetensors"), None), (None, str(tmp_path / "new-project"))]
+
+    w = make_window(qtbot, None)
+    assert w.projects.folder == default_project_dir().absolute() and (default_project_dir() / "project.json").is_file()
+    close_window(w)
+
+
+def test_the_dataset_of_the_project_is_loaded_at_start(qtbot, tmp_path):
+    from cvstudio.core.projects import Project, save_project
+
+    project = tmp_path / "proj"
+    save_project(Project(project.absolute(), data_config=DataConfig(source="shapes", classes=("star", "circle"))))
+    w = MainWindow(pages=PAGES_USED, project_dir=project)  # load_data: the start-up loader reads the project's data
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.state.dataset is not None, timeout=TIMEOUT_MS)
+    assert w.state.dataset.class_names == ("star", "circle")
+    close_window(w)
+
+
+def test_switching_projects_swaps_settings_and_curves(qtbot, tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    w = make_window(qtbot, first)
+    checkpoint = train_one_run(qtbot, w, lr=0.04)
+    assert w.project_menu.open_project(second)
+    assert w.train_page.plots.runs == [] and w.windowTitle().startswith("b —")
+    w.state.set_train_config(TrainConfig(lr=0.3, device="cpu"))
+    assert w.project_menu.open_project(first)
+    assert w.state.train_config.lr == 0.04
+    qtbot.waitUntil(lambda: [r.checkpoint for r in w.train_page.plots.runs] == [checkpoint], timeout=TIMEOUT_MS)
+    assert json.loads((second / "project.json").read_text())["train_config"]["lr"] == 0.3  # written on leaving
+    close_window(w)
+
+
+def test_save_project_as_copies_runs_and_continues_in_the_copy(qtbot, tmp_path):
+    first, copy = tmp_path / "a", tmp_path / "copy"
+    w = make_window(qtbot, first)
+    checkpoint = train_one_run(qtbot, w, lr=0.04)
+    w.projects.set_note(checkpoint.stem, "kept in the copy")
+    done = []
+    w.projects.save_as(copy, on_done=done.append, on_error=pytest.fail)
+    qtbot.waitUntil(lambda: bool(done), timeout=TIMEOUT_MS)
+    copied = copy / "runs" / checkpoint.name
+    assert copied.read_bytes() == checkpoint.read_bytes() and w.projects.folder == copy.absolute()
+    assert w.state.checkpoint_path == copied and w.state.runs_folder == copy.absolute() / "runs"
+    saved = json.loads((copy / "project.json").read_text())
+    assert saved["current_run"] == checkpoint.stem and saved["ui"]["overlaid_runs"] == [checkpoint.stem]
+    assert saved["runs"][checkpoint.stem]["notes"] == "kept in the copy" and saved["train_config"]["lr"] == 0.04
+    errors = []
+    w.projects.save_as(first, on_error=errors.append)  # a folder holding a project is not overwritten
+    assert errors and "holds a project already" in errors[0]
+    close_window(w)
+
+
+def test_a_checkpoint_whose_data_folder_is_gone_says_so_and_offers_nothing(qtbot, tmp_path):
+    from cvstudio.core.runs import train_and_save
+
+    out = tmp_path / "gone-data.safetensors"
+    train_and_save(get_preset("mlp", width=8), make_tiny_bundle(), TrainConfig(epochs=1, device="cpu"),
+                   DataConfig(source=str(tmp_path / "photos-removed")), out=out)
+    w = make_window(qtbot, tmp_path / "proj")
+    offered = []
+    w.state.checkpoint_data_offered.connect(offered.append)
+    with qtbot.waitSignal(w.checkpoint_opened, timeout=TIMEOUT_MS):
+        w.open_checkpoint(out)
+    assert offered == [] and w.state.checkpoint_path == out
+    assert "cannot be loaded here" in w.activity_label.text() and "photos-removed" in w.activity_label.text()
+    close_window(w)
+
+
+def test_a_checkpoint_with_settings_beyond_the_forms_keeps_the_current_ones(qtbot, tmp_path):
+    from cvstudio.core.runs import train_and_save
+
+    out = tmp_path / "big-seed.safetensors"
+    train_and_save(get_preset("mlp", width=8), make_tiny_bundle(), TrainConfig(epochs=1, seed=2**40, lr=0.09,
+                   device="cpu"), DataConfig(), out=out)  # a CLI run may use seeds the Train page cannot show
+    w = make_window(qtbot, tmp_path / "proj")
+    before = w.state.train_config
+    with qtbot.waitSignal(w.checkpoint_opened, timeout=TIMEOUT_MS):
+        w.open_checkpoint(out)
+    assert w.state.train_config == before and w.state.checkpoint_path == out
+    assert "were not taken: seed" in w.activity_label.text()
+    close_window(w)
+
+
+def test_an_unusable_project_folder_falls_back_to_the_default_project_and_says_so(qtbot, tmp_path):
+    from cvstudio.core.projects import default_project_dir
+
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file")
+    w = make_window(qtbot, not_a_folder)
+    assert w.projects.folder == default_project_dir().absolute()
+    box = next(b for b in w.findChildren(QMessageBox) if b.objectName() == "project_problems")
+    assert f"could not open the project {not_a_folder}" in box.text() and "is a file" in box.text()
+    assert not_a_folder.read_text() == "a file"
+    close_window(w)
