@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -135,11 +136,16 @@ def prepare_model(spec: ModelSpec, data: DatasetBundle, seed: int, init: ModelIn
 
 
 def default_checkpoint_path(spec: ModelSpec, data: DatasetBundle, folder: Path | None = None) -> Path:
-    """<UTC time>-<model>-<dataset>.safetensors in ``folder`` (a project's runs/), else the user data folder's runs/."""
+    """<UTC time>-<model>-<dataset>-<4 hex>.safetensors in ``folder`` (a project's runs/), else the user data folder's runs/.
+
+    The name is chosen when a run starts and written when it ends: the random
+    part keeps runs started in the same second (a sweep's trials, two windows)
+    from choosing the same file and overwriting each other.
+    """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     source = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(data.source).name or data.source)[:40]
     model = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec.name)[:40]  # names may hold spaces and punctuation
-    base = (folder if folder is not None else paths.runs_dir()) / f"{stamp}-{model}-{source}"
+    base = (folder if folder is not None else paths.runs_dir()) / f"{stamp}-{model}-{source}-{secrets.token_hex(2)}"
     path = base.with_suffix(".safetensors")
     n = 2
     while path.exists():
