@@ -313,12 +313,13 @@ def run_sweep(
     gpu_count: int = 0,
     control: RunControl | None = None,
     on_trial: Callable[[Trial], Any] | None = None,
+    on_start: Callable[[Trial], Any] | None = None,
     python: Sequence[str] = (sys.executable, "-m", "cvstudio"),
 ) -> SweepRecord:
     """Run every trial not finished before, ``parallel`` at a time; returns the complete record.
 
     ``on_trial`` is called (in this thread) as each trial ends, after it is
-    recorded. ``control.request_stop()`` ends the running trials (they save
+    recorded; ``on_start`` as each trial's process has started. ``control.request_stop()`` ends the running trials (they save
     their best weights, as a stopped run does) and starts no new ones.
     """
     project = Path(project)
@@ -356,6 +357,8 @@ def run_sweep(
             child = _RunningTrial(trial, argv, _child_env(slot, parallel, gpu_count))
             child.slot = slot  # type: ignore[attr-defined]
             running.append(child)
+            if on_start is not None:
+                on_start(trial)
         time.sleep(0.05)
         for child in [c for c in running if c.process.poll() is not None]:
             running.remove(child)

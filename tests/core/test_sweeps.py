@@ -119,3 +119,16 @@ def test_stop_ends_the_sweep_and_marks_the_rest_not_run(tmp_path, fake_train):
     record = sweeps.run_sweep([], grid, project, parallel=1, control=control, python=fake_train)
     assert record.trials[-1].status == "not run"
     assert sum(t.status == "finished" for t in record.trials) <= 1
+
+
+def test_on_start_reports_each_trial_as_its_process_starts(tmp_path, fake_train):
+    project = tmp_path / "p"
+    project.mkdir()
+    events = []
+    sweeps.run_sweep([], [("lr", ("0.1", "0.2", "0.3"))], project, parallel=2, python=fake_train,
+                     on_start=lambda t: events.append(("start", t.settings["lr"], t.status)),
+                     on_trial=lambda t: events.append(("end", t.settings["lr"], t.status)))
+    starts = [e for e in events if e[0] == "start"]
+    assert [e[1] for e in starts] == ["0.1", "0.2", "0.3"] and {e[2] for e in starts} == {"running"}
+    for lr in ("0.1", "0.2", "0.3"):  # each starts before it ends
+        assert events.index(("start", lr, "running")) < next(i for i, e in enumerate(events) if e[:2] == ("end", lr))
