@@ -86,6 +86,7 @@ PAGES: list[PageEntry] = [
     PageEntry("Inspect", "inspect", "cvstudio.gui.pages.inspect:InspectPage"),
     PageEntry("Classify", "classify", "cvstudio.gui.pages.classify:ClassifyPage"),
     PageEntry("Runs", "runs", "cvstudio.gui.pages.runs:RunsPage"),
+    PageEntry("Sweeps", "runs", "cvstudio.gui.pages.sweeps:SweepsPage"),
 ]
 
 
@@ -441,6 +442,8 @@ class MainWindow(QMainWindow):
             attach_projects = getattr(page, "attach_projects", None)
             if attach_projects is not None:
                 attach_projects(self.projects)
+            if hasattr(page, "runs_added"):  # a sweep's trials are runs of the project: list them
+                page.runs_added.connect(lambda: getattr(self.pages.get("Runs"), "refresh", lambda: None)())
             data_page_requested = getattr(page, "data_page_requested", None)
             if data_page_requested is not None:
                 data_page_requested.connect(lambda: self.show_page(self._page_index("Data")))
