@@ -397,8 +397,6 @@ class SweepsPage(Page):
         s = self.state
         command = train_command(s.data_config, s.spec, s.train_config, model_override=self.model_override)
         self.base_args, self.base_problems = list(command.args), command.problems
-        self.base_edit.setText("cvstudio train " + shlex.join(self.base_args))
-        self.base_edit.setCursorPosition(0)
         hand_edited = s.spec is not None and any("edited by hand" in p for p in command.problems)
         if self.model_override is not None and s.spec is not None:
             self.base_banner.show_message(
@@ -462,6 +460,7 @@ class SweepsPage(Page):
 
     def _update_controls(self, *_: Any) -> None:
         grid, trials, problem = self.grid()
+        self._show_command(grid)
         self.grid_error.setText(problem or "")
         self.grid_error.setVisible(bool(problem) and self.rows != [] and any(r.values_edit.text() for r in self.rows))
         parallel = self.parallel_spin.value() or sweeps.auto_parallel()
@@ -480,6 +479,22 @@ class SweepsPage(Page):
         self.best_button.setToolTip(f"Open {best.checkpoint} (val acc {best.val_acc:.4f})" if best else
                                     "No trial has finished yet")
 
+    def trial_base(self, grid: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+        """The base options less those the grid varies (a base --batchnorm would outlive batchnorm=off)."""
+        from cvstudio.core.train_command import without_options
+
+        varied = {sweeps.SWEEPABLE[n] for n, _ in grid if n in sweeps.SWEEPABLE}
+        return without_options(self.base_args, varied, {f"--{n}" for n, _ in grid if n in sweeps.FLAGS})
+
+    def _show_command(self, grid: Sequence[tuple[str, Sequence[str]]]) -> None:
+        if not self.state.torch_loaded:
+            return
+        swept = " ".join(f"--{n} …" if n in sweeps.SWEEPABLE else f"[--{n}]" for n, _ in grid)
+        text = "cvstudio train " + shlex.join(self.trial_base(grid)) + (f"  + {swept}" if swept else "")
+        if text != self.base_edit.text():
+            self.base_edit.setText(text)
+            self.base_edit.setCursorPosition(0)
+
     def start_sweep(self) -> None:
         if self._base_stale:
             self.refresh_base()
@@ -487,10 +502,7 @@ class SweepsPage(Page):
         project = self.project_folder
         problem = problem or ("open a project you can write to" if project is None else None)
         problem = problem or (self.base_problems[0] if self.base_problems else None)
-        varied = {sweeps.SWEEPABLE[n] for n, _ in grid if n in sweeps.SWEEPABLE}
-        from cvstudio.core.train_command import without_options
-
-        base = without_options(self.base_args, varied, {f"--{n}" for n, _ in grid if n in sweeps.FLAGS})
+        base = self.trial_base(grid)
         problem = problem or invalid_value(base, grid)
         if problem:
             show_error(self, "Sweep", f"The sweep cannot start: {problem}")

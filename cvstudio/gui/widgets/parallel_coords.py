@@ -104,7 +104,9 @@ class ParallelCoordinatesPlot(ThemedPlot):
             self._axis_lines.append(line)
             ticks = self._ticks(name)
             for text, y in ticks:
-                label = pg.TextItem(text, color=fg, anchor=(0, 0.5) if x < len(axes) - 1 else (1, 0.5))
+                label = pg.TextItem(text, color=fg, fill=pg.mkBrush(mix(bg, fg, 0.08)),  # readable over lines
+                                    anchor=(0, 0.5) if x < len(axes) - 1 else (1, 0.5))
+                label.setZValue(10)
                 label.setPos(x + (0.03 if x < len(axes) - 1 else -0.03), y)
                 item.addItem(label)
                 self._labels.append(label)
