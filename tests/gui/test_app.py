@@ -340,7 +340,7 @@ def test_apply_theme_switches_palettes(qapp):
 
 
 def test_every_page_is_in_the_sidebar():
-    assert [p.title for p in PAGES] == ["Data", "Model", "Train", "Evaluate", "Inspect", "Classify", "Runs"]
+    assert [p.title for p in PAGES] == ["Data", "Model", "Train", "Evaluate", "Inspect", "Classify", "Runs", "Sweeps"]
 
 
 def test_export_menu_follows_the_current_model_and_exports(qtbot, window, checkpoint, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.tasks import TaskGroup
 
-PAGES = ["data", "model", "train", "inspect", "evaluate", "classify"]
+PAGES = ["data", "model", "train", "inspect", "evaluate", "classify", "runs", "sweeps"]
 
 
 def page_class(name):
