@@ -27,6 +27,7 @@ The function receives, when asked, ``control=`` (the RunControl),
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -86,22 +87,49 @@ class _ProgressBridge:
 
 
 class _PartialSink:
-    """``on_partial(items)`` for the worker function: coalesces lists, emits them at most every interval."""
+    """``on_partial(items)`` for the worker function: coalesces lists, emits them at most every interval.
+
+    Items held back are sent by a timer when the interval has passed, so a
+    worker that goes quiet after a burst (a sweep trial that takes an hour)
+    does not keep its last result to itself until the next one.
+    """
 
     def __init__(self, signal: Signal):
         self._signal = signal
         self._items: list[Any] = []
         self._last = 0.0
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
 
     def __call__(self, items: Sequence[Any]) -> None:
-        self._items.extend(items)
-        now = time.monotonic()
-        if self._last == 0.0 or now - self._last >= PARTIAL_INTERVAL_S:  # the first rows go out at once
-            self.flush(now)
+        with self._lock:
+            self._items.extend(items)
+            now = time.monotonic()
+            if self._last == 0.0 or now - self._last >= PARTIAL_INTERVAL_S:  # the first rows go out at once
+                self._emit(now)
+            elif self._timer is None:
+                self._timer = threading.Timer(PARTIAL_INTERVAL_S - (now - self._last), self._on_timer)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer = None
+            self._emit(time.monotonic())
 
     def flush(self, now: float | None = None) -> None:
+        """Send what is held back now (the worker function returned); no timer outlives the task."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+            self._emit(time.monotonic() if now is None else now)
+        if timer is not None:
+            timer.cancel()
+            if timer is not threading.current_thread():
+                timer.join()
+
+    def _emit(self, now: float) -> None:
         if self._items:
-            self._last = time.monotonic() if now is None else now
+            self._last = now
             items, self._items = self._items, []
             self._signal.emit(items)
 

@@ -1,3 +1,5 @@
+import time
+
 from cvstudio.core.errors import DataError
 from cvstudio.core.events import Progress, emit
 from cvstudio.gui.tasks import start_task
@@ -127,3 +129,21 @@ def test_the_leak_fixture_names_where_a_thread_was_started(monkeypatch):
         release.set()
         pool_thread.join()
     assert watch.leaks(1.0) == []
+
+
+def _burst_then_quiet(on_partial, control):
+    on_partial(["first"])
+    on_partial(["held back"])  # within the coalescing interval: sent by the timer, not at the end
+    while not control.stop_requested:
+        time.sleep(0.01)
+    return "done"
+
+
+def test_a_result_held_back_by_coalescing_arrives_while_the_worker_is_quiet(qtbot):
+    seen = []
+    task = start_task(_burst_then_quiet, pass_partial=True, pass_control=True)
+    task.partial.connect(seen.extend)
+    qtbot.waitUntil(lambda: seen == ["first", "held back"], timeout=2000)
+    assert not task.done  # it came from the timer, while the function still ran
+    task.control.request_stop()
+    qtbot.waitUntil(lambda: task.done, timeout=5000)
