@@ -71,6 +71,20 @@ def default_name(state: Any, fmt: str) -> str:
     return (meta.model_spec.name if meta is not None else "model") + suffix
 
 
+def default_folder(state: Any) -> Path:
+    """Where an export is proposed: next to the current checkpoint, else the exports folder (created)."""
+    from cvstudio.core.paths import exports_dir
+
+    if state.checkpoint_path and Path(state.checkpoint_path).parent.is_dir():
+        return Path(state.checkpoint_path).parent
+    folder = exports_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # the dialog then falls back to the last export folder or the home folder
+    return folder
+
+
 def export_current_model(parent: QWidget | None, state: Any, fmt: str | None = None) -> None:
     """Ask for a format (unless ``fmt`` is given) and a file, export ``state.model`` there and report the result.
 
@@ -91,7 +105,9 @@ def export_current_model(parent: QWidget | None, state: Any, fmt: str | None = N
     if fmt not in EXPORT_CHOICES:
         raise ValueError(f"unknown export format {fmt!r}")
     _, file_filter, suffix = EXPORT_CHOICES[fmt]
-    out = ask_save_path(parent, f"Export as {FORMAT_TITLES[fmt]}", default_name(state, fmt), file_filter, suffix)
+    # An export belongs with its checkpoint: that folder wins over the last export folder.
+    out = ask_save_path(parent, f"Export as {FORMAT_TITLES[fmt]}", default_name(state, fmt), file_filter, suffix,
+                        "exports", default_folder(state), prefer_default=bool(state.checkpoint_path))
     if out is None:
         return
 

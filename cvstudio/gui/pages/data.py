@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from cvstudio.core.specs import DataConfig
+from cvstudio.gui import settings as prefs
 from cvstudio.gui.pages.base import Page
 from cvstudio.gui.pages.data_jobs import DatasetOverview, describe_dataset, list_classes, load_and_describe
 from cvstudio.gui.pages.data_ui import (
@@ -273,9 +274,13 @@ class DataPage(DataPageLayout, Page):
 
     @Slot()
     def _on_folder_button_clicked(self) -> None:
-        start = self.folder_edit.text().strip() or str(Path.home())
+        s = prefs.make_settings()
+        current = self.folder_edit.text().strip()
+        # the dataset folder's parent: the dialog then shows the folder itself and its siblings
+        start = str(Path(current).parent) if current and Path(current).is_dir() else prefs.last_dir(s, "datasets")
         path = QFileDialog.getExistingDirectory(self, "Choose an image folder", start)
         if path:
+            prefs.remember_dir(s, path, "datasets")
             self.open_folder(path)
 
     @Slot()

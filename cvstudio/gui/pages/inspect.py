@@ -535,7 +535,7 @@ class InspectPage(Page):
                 "playground": "playground"}[what]
         suggested = f"{name}-{what}.{fmt}" if what != "playground" else f"playground-output.{fmt}"
         title = "Save image" if fmt == "png" else "Save values"
-        path = ask_save_path(self, title, suggested, PNG_FILTER if fmt == "png" else NPY_FILTER, f".{fmt}")
+        path = ask_save_path(self, title, suggested, PNG_FILTER if fmt == "png" else NPY_FILTER, f".{fmt}", "plots")
         if path is None:
             return
         try:

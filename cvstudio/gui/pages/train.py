@@ -832,7 +832,7 @@ class TrainPage(Page):
         self._update_controls()
 
     def _on_export_png_button_clicked(self) -> None:
-        path = dialogs.ask_save_path(self, "Export plots", "training-plots.png", dialogs.PNG_FILTER, ".png")
+        path = dialogs.ask_save_path(self, "Export plots", "training-plots.png", dialogs.PNG_FILTER, ".png", "plots")
         if path is None:
             return
         self.plots.redraw_now()
@@ -844,7 +844,7 @@ class TrainPage(Page):
         self.state.status_message.emit(f"Plots saved to {path}")
 
     def _on_export_csv_button_clicked(self) -> None:
-        path = dialogs.ask_save_path(self, "Export history", "training-history.csv", dialogs.CSV_FILTER, ".csv")
+        path = dialogs.ask_save_path(self, "Export history", "training-history.csv", dialogs.CSV_FILTER, ".csv", "csv")
         if path is None:
             return
         try:
