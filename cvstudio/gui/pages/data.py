@@ -30,10 +30,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cvstudio.core.errors import for_window
 from cvstudio.core.specs import DataConfig
 from cvstudio.gui import settings as prefs
 from cvstudio.gui.pages.base import Page
-from cvstudio.gui.pages.data_jobs import DatasetOverview, describe_dataset, list_classes, load_and_describe
+from cvstudio.gui.pages.data_jobs import (
+    ClassListing,
+    DatasetOverview,
+    describe_dataset,
+    list_classes,
+    list_classes_and_split,
+    load_and_describe,
+)
 from cvstudio.gui.pages.data_ui import (
     CHEATSHEET_SUBSET,
     DEFAULT_IMAGE_SIZE,
@@ -41,6 +49,7 @@ from cvstudio.gui.pages.data_ui import (
     MAX_WARNINGS_SHOWN,
     SHAPES,
     TORCHVISION_LABELS,
+    VAL_SHARE_TIP,
     DataPageLayout,
 )
 from cvstudio.gui.state import AppState
@@ -482,11 +491,12 @@ class DataPage(DataPageLayout, Page):
         self._set_class_list_message("Looking for classes…")
         self._classes_generation += 1
         generation = self._classes_generation
+        self._show_own_split(None)
         self.tasks.start(
-            list_classes,
+            list_classes_and_split,
             config,
             key="classes",
-            on_result=lambda names: self._on_classes_task_result(generation, config, names),
+            on_result=lambda listing: self._on_classes_task_result(generation, config, listing),
             on_error=lambda error: self._on_classes_task_error(generation, error),
         )
 
@@ -506,10 +516,11 @@ class DataPage(DataPageLayout, Page):
     def _same_source(a: DataConfig, b: DataConfig) -> bool:
         return (a.source, a.data_dir) == (b.source, b.data_dir)
 
-    def _on_classes_task_result(self, generation: int, config: DataConfig, names: tuple[str, ...]) -> None:
+    def _on_classes_task_result(self, generation: int, config: DataConfig, listing: ClassListing) -> None:
         if generation != self._classes_generation:
             return  # the source changed meanwhile; a newer request is on its way
-        self._available = tuple(names)
+        self._available = tuple(listing.names)
+        self._show_own_split(listing.own_split)
         self._fill_class_list(self._available, self._wanted_classes)
         self._update_pending()
 
@@ -522,10 +533,11 @@ class DataPage(DataPageLayout, Page):
             return  # a failed load already explained this source and that the previous dataset stays
         if self._selected_kind() == "torchvision" and error.user_error:
             self.banner.show_message(
-                error.message, WARNING, action_text="Download", action=self._on_download_button_clicked
+                for_window(error.message), WARNING, action_text="Download", action=self._on_download_button_clicked
             )
         else:
-            self._show_error(error.message if error.user_error else f"Could not list the classes: {error.message}")
+            self._show_error(for_window(error.message) if error.user_error
+                             else f"Could not list the classes: {error.message}")
 
     # ================================================================== loading
 
@@ -595,7 +607,7 @@ class DataPage(DataPageLayout, Page):
         self.state.status_message.emit(f"Loaded {bundle.description}")
 
     def _on_load_task_error(self, config: DataConfig, error: TaskError) -> None:
-        message = error.message if error.user_error else f"Loading failed: {error.message}"
+        message = for_window(error.message) if error.user_error else f"Loading failed: {error.message}"
         restored = ""
         if self._previous is not None:
             old_config, old_bundle = self._previous
@@ -733,12 +745,24 @@ class DataPage(DataPageLayout, Page):
             self._source_group.blockSignals(False)
             self._update_source_widgets()
 
+    def _show_own_split(self, own_split: str | None) -> None:
+        """The validation share means nothing for a folder that brings its own validation images: say so."""
+        self.val_fraction_spin.setEnabled(own_split is None)
+        if own_split is None:
+            self.val_fraction_spin.setToolTip(VAL_SHARE_TIP)
+        else:
+            self.val_fraction_spin.setToolTip(
+                f"Not used: this folder has its own validation images in {own_split}, next to train/")
+        self.val_fraction_note.setText(f"validation images come from {own_split}" if own_split else "")
+        self.val_fraction_note.setVisible(own_split is not None)
+
     def _update_source_widgets(self) -> None:
         kind = self._selected_kind()
         for widget in (self.torchvision_combo, self.data_dir_edit, self.data_dir_button, self.download_button):
             widget.setEnabled(kind == "torchvision")
         self.folder_box.setVisible(kind in (SHAPES, FOLDER))  # torchvision datasets come in their own size
         self._options_form.setRowVisible(self.val_fraction_spin, kind == FOLDER)
+        self._options_form.setRowVisible(self.val_fraction_note, kind == FOLDER and not self.val_fraction_spin.isEnabled())
         self._update_class_buttons()
 
     def _show_config(self, config: DataConfig) -> None:

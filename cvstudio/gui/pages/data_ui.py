@@ -60,6 +60,7 @@ AUGMENT_LABELS = {
 assert set(AUGMENT_LABELS) == set(AUGMENTATIONS)
 DEFAULT_IMAGE_SIZE = 32  # DataConfig.image_size None means this
 MAX_WARNINGS_SHOWN = 6
+VAL_SHARE_TIP = "Share of each class held out for validation when the folder has no train/test split"
 
 
 
@@ -205,9 +206,12 @@ class DataPageLayout:
         self.val_fraction_spin.setRange(0.05, 0.9)
         self.val_fraction_spin.setSingleStep(0.05)
         self.val_fraction_spin.setDecimals(2)
-        self.val_fraction_spin.setToolTip(
-            "Share of each class held out for validation when the folder has no train/test split"
-        )
+        self.val_fraction_spin.setToolTip(VAL_SHARE_TIP)
+        self.val_fraction_note = QLabel(self.folder_box)  # why the share is disabled, when it is
+        self.val_fraction_note.setObjectName("valFractionNote")
+        self.val_fraction_note.setWordWrap(True)
+        self.val_fraction_note.setEnabled(False)  # drawn in the disabled (muted) colour
+        self.val_fraction_note.hide()
         self.image_size_spin = QSpinBox(self.folder_box)
         self.image_size_spin.setRange(4, 1024)
         self.image_size_spin.setSuffix(" px")
@@ -217,6 +221,7 @@ class DataPageLayout:
             widget.valueChanged.connect(self._on_option_changed)
         self.grayscale_check.toggled.connect(self._on_option_changed)
         form.addRow("Validation share", self.val_fraction_spin)
+        form.addRow("", self.val_fraction_note)
         form.addRow("Image size", self.image_size_spin)
         form.addRow("Grayscale", self.grayscale_check)
         layout.addWidget(self.folder_box)
