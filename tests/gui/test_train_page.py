@@ -168,7 +168,8 @@ def test_stop_mid_epoch_keeps_a_checkpoint(qtbot, page, state):
     assert 0 < _steps_seen(run) < run.steps_per_epoch
     assert run.checkpoint is not None and run.checkpoint.is_file()
     assert state.checkpoint_path == run.checkpoint
-    assert "Stopped" in page.result_banner.text()
+    text = page.result_banner.text()
+    assert text.startswith("Stopped by the user during epoch 1.")  # said once, not "Stopped: Stopped by ..."
 
 
 def test_stop_while_paused(qtbot, page, state):
@@ -418,14 +419,34 @@ def test_kernels_reach_the_app_state_at_each_epoch_end(qtbot, page, state):
     state.epoch_weights.connect(seen.append)
     with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
         _click(qtbot, page.start_button)
-    qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
-    epochs = [epoch for epoch, _ in seen]
-    assert epochs == [1, 2]
-    kernels = seen[-1][1]
+    qtbot.waitUntil(lambda: len([p for p in seen if p[2] == "after"]) == 2, timeout=5000)
+    ends = [p for p in seen if p[2] == "after"]
+    assert [epoch for epoch, _, _ in ends] == [1, 2]
+    kernels = ends[-1][1]
     assert list(kernels) == ["conv1", "conv2"] and kernels["conv1"].shape == (16, 3, 3, 3)
     final = state.model.conv1.weight.detach().numpy()  # the best epoch's weights
-    assert any(np.array_equal(k["conv1"], final) for _, k in seen)
-    assert not np.array_equal(seen[0][1]["conv1"], seen[1][1]["conv1"])  # copies, not live views
+    assert any(np.array_equal(k["conv1"], final) for _, k, _ in ends)
+    assert not np.array_equal(ends[0][1]["conv1"], ends[1][1]["conv1"])  # copies, not live views
+
+
+def test_kernels_arrive_during_the_first_epoch_of_a_slow_run(qtbot, page, state, monkeypatch):
+    import cvstudio.gui.workers as workers
+
+    monkeypatch.setattr(workers, "KERNEL_INTERVAL_S", 0.3)  # the run's first epoch lasts several seconds here
+    _slow_state(state, steps=4096)
+    seen, epochs_done = [], []
+    state.epoch_weights.connect(seen.append)
+    with qtbot.waitSignal(page.plots.redrawn, timeout=RUN_TIMEOUT_MS):
+        _click(qtbot, page.start_button)
+    run = page.current_run
+    page.task.epochs_ended.connect(epochs_done.append)
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=RUN_TIMEOUT_MS)
+    arrived_during_epoch_1 = not epochs_done and not run.epochs
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
+        _click(qtbot, page.stop_button)
+    assert arrived_during_epoch_1, "kernels waited for the end of the epoch"
+    assert [(epoch, when) for epoch, _, when in seen[:2]] == [(1, "during"), (1, "during")]
+    assert not np.array_equal(seen[0][1]["conv1"], seen[1][1]["conv1"])  # the kernels moved between snapshots
 
 
 def test_find_lr_button_opens_the_finder_and_follows_train_blockers(qtbot, page, state, monkeypatch):

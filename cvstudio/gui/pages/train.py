@@ -768,8 +768,7 @@ class TrainPage(Page):
         r = outcome.result
         if run is not None:
             run.status, run.message, run.checkpoint = r.status, r.message, outcome.checkpoint
-        title = STATUS_TEXT.get(r.status, r.status)
-        text = f"{title}: {_sentence(r.message)}."
+        text = f"{outcome_sentence(r.status, r.message)}."
         if r.metrics:
             text += (f" Accuracy: training {r.metrics['train_acc']:.3f}, validation {r.metrics['val_acc']:.3f}"
                      f" (best epoch {r.best_epoch}) · {r.images_per_s:,.0f} img/s on {r.device}.")
@@ -916,6 +915,16 @@ class TrainPage(Page):
 def _sentence(text: str) -> str:
     text = text.strip().rstrip(".")
     return text[:1].upper() + text[1:] if text else text
+
+
+def outcome_sentence(status: str, message: str) -> str:
+    """How a run ended, said once: "Stopped by the user during epoch 3", not "Stopped: Stopped by ..."."""
+    title = STATUS_TEXT.get(status, status)
+    if not message.strip():
+        return title
+    if message.strip().lower().startswith(title.lower()):
+        return _sentence(message)
+    return f"{title}: {_sentence(message)}"
 
 
 if __name__ == "__main__":  # open the page alone: python -m cvstudio.gui.pages.train
