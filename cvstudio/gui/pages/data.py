@@ -164,6 +164,19 @@ class DataPage(DataPageLayout, Page):
             config = dataclasses.replace(config, download=True)
         return self._start_load(config)
 
+    def load(self, config: DataConfig) -> bool:
+        """Load ``config`` as it is (e.g. set up by an experiment); the controls follow. False with a message if not."""
+        if self.state.training:
+            self._show_error("A run is training: the dataset cannot change until it ends.")
+            return False
+        if config == self.state.data_config and self.state.dataset is not None and not self.is_loading():
+            return True  # already loaded
+        self._wanted_classes = config.classes
+        self._show_config(config)
+        if self._ready:
+            self._request_classes()
+        return self._start_load(config)
+
     def open_folder(self, path: str) -> bool:
         """Use ``path`` as a folder dataset with all its classes and load it (Browse and drop both end here)."""
         folder = Path(path).expanduser()
