@@ -240,8 +240,8 @@ class ExperimentsPanel(QDialog):
         return True
 
     def _offer_download(self, experiment: Experiment, missing: str) -> None:
-        self.banner.show_message(f"This experiment uses {missing}. Download it once, or point to a folder that "
-                                 "holds it.", WARNING)
+        self.banner.show_message(f"This experiment needs {missing}: download it once, or point to a folder "
+                                 "that holds it.", WARNING)
         self.download_button.setText("Download and set up")
         self._set_missing_visible(True)
 

@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
@@ -99,10 +100,22 @@ def test_two_runs_overlay_with_legend_labels_then_clear(qtbot, page, state):
     labels = [r.label for r in page.plots.runs]
     assert labels == ["convnet · sgd lr 0.01 · bs 32", "convnet · sgd lr 0.05 · bs 32"]
     assert len({r.colour for r in page.plots.runs}) == 2
+    key = ["● training", "○ validation"]  # one marker convention, stated in both legends
     legend = [label.text for _, label in page.plots.loss_plot.legend.items]
-    assert legend == labels
+    assert legend == key + labels
+    assert [label.text for _, label in page.plots.acc_plot.legend.items] == key
+    # filled = training and hollow = validation, in the loss plot and in the accuracy plot alike
+    items = page.plots._items[id(page.plots.runs[0])]
+    colour = page.plots.runs[0].colour
+    def fill(item):
+        return pg.mkBrush(item.opts["symbolBrush"]).color().name()
+
+    for training, validation in ((items.train_loss, items.val_loss), (items.train_acc, items.val_acc)):
+        assert fill(training) == colour
+        assert fill(validation) != colour
+        assert validation.opts["pen"].style() == Qt.PenStyle.DashLine
     _click(qtbot, page.clear_button)
-    assert page.plots.runs == [] and page.plots.loss_plot.legend.items == []
+    assert page.plots.runs == [] and [label.text for _, label in page.plots.loss_plot.legend.items] == key
     assert not page.clear_button.isEnabled()
 
 

@@ -297,8 +297,8 @@ class TrainPage(Page):
         # plots and their tools
         self.plots = TrainingPlots()
         self.plots_hint = HintLabel(
-            "Loss: faint = every step, line = smoothed, ● = epoch mean (training), ○ dashed = validation.  "
-            "Accuracy: solid = validation, dashed = training.  Drag to pan, wheel to zoom, right-click for options."
+            "Both plots: ● filled, solid = training; ○ hollow, dashed = validation.  Loss also shows every step "
+            "(faint) and its smoothed line.  Drag to pan, wheel to zoom, right-click for options."
         )
         self.log_check = QCheckBox("Log-scale loss")
         self.clear_button = QPushButton("Clear runs")
