@@ -709,3 +709,14 @@ def test_classify_dialogs_remember_their_own_folder(qtbot, make_page, tmp_path, 
     assert starts[2] == str(class_folder)  # images come from where images came from
     s = prefs.make_settings()
     assert prefs.last_dir(s, "exports") == str(Path.home())
+
+
+def test_first_run_hint_shows_until_the_first_image_is_classified(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    assert page.first_run_hint.isVisible() and "Drop images here, or open a folder" in page.first_run_hint.text()
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        drop(page, [noise(tmp_path / "a.png")])
+    wait_idle(qtbot, page)
+    assert not page.first_run_hint.isVisible()
+    page.clear()
+    assert not make_page().first_run_hint.isVisible()  # gone for good, in later sessions too

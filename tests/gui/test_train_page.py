@@ -169,6 +169,19 @@ def test_pause_then_resume(qtbot, page, state):
     assert run.status == "stopped"
 
 
+def test_first_run_hint_says_what_train_does_until_the_first_run(qtbot, page, state):
+    hint = page.first_run_hint
+    assert hint.isVisible()
+    assert hint.text().startswith("Press Train to train the convnet on ")
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
+        _click(qtbot, page.start_button)
+    assert not hint.isVisible()
+    again = TrainPage(state)  # a later session: the hint stays gone
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.first_run_hint.isVisible()
+
+
 def test_stop_mid_epoch_keeps_a_checkpoint(qtbot, page, state):
     _slow_state(state)
     with qtbot.waitSignal(page.plots.redrawn, timeout=RUN_TIMEOUT_MS):

@@ -524,6 +524,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
             else:
                 updates.append((msg[1], msg[2]))
         if rows:
+            self.first_run_hint.mark_used()
             first = self.results_model.rowCount()
             self.results_model.append(rows)
             for r in rows:

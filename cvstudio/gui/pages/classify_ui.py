@@ -48,6 +48,7 @@ from cvstudio.gui.widgets.classify_results import (
     ResultsProxy,
 )
 from cvstudio.gui.widgets.drop_zone import DropOverlay, DropZone
+from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.prediction_detail import ElidedLabel, PredictionDetail
 
 
@@ -229,6 +230,11 @@ class ClassifyPageLayout:
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(6)
         left_layout.addWidget(self.tools_bar)
+        # a newcomer's first line, until the first image is classified
+        self.first_run_hint = FirstRunHint("classify", left)
+        self.first_run_hint.show_hint("Drop images here, or open a folder: each image gets its predicted class and "
+                                      "the model's top probabilities.")
+        left_layout.addWidget(self.first_run_hint)
         left_layout.addWidget(self.results_stack, 1)
         left_layout.addWidget(self.progress_row)
         self.bottom_bar = QWidget(left)

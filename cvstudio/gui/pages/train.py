@@ -48,6 +48,7 @@ from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
+from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.labels import ElidedLabel, HintLabel
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
 from cvstudio.gui.tasks import TaskError
@@ -353,6 +354,8 @@ class TrainPage(Page):
         right.addLayout(buttons)
         right.addLayout(progress)
         right.addWidget(self.blocker_label)
+        self.first_run_hint = FirstRunHint("train", self)  # "Press Train to train …" until the first run
+        right.addWidget(self.first_run_hint)
         right.addWidget(self.plots, 1)
         right.addWidget(self.plots_hint)
         right.addLayout(tools)
@@ -406,6 +409,7 @@ class TrainPage(Page):
         s.spec_changed.connect(self._on_state_inputs_changed)
         s.spec_error_changed.connect(self._on_state_inputs_changed)
         s.training_changed.connect(self._on_state_training_changed)
+        self.first_run_hint.show_hint(first_run_text(s))
 
     # --- settings form ------------------------------------------------------------------
 
@@ -538,6 +542,7 @@ class TrainPage(Page):
     def _on_state_inputs_changed(self, *_: Any) -> None:
         self._update_summary()
         self._update_controls()
+        self.first_run_hint.show_hint(first_run_text(self.state))
 
     def _on_state_training_changed(self, _running: bool) -> None:
         self._update_controls()
@@ -629,6 +634,7 @@ class TrainPage(Page):
                 n += 1
             label = f"{label} ({n})"
         run = self.plots.add_run(label)
+        self.first_run_hint.mark_used()
         run.epochs_planned = config.epochs
         self.current_run = run
         self._last_outcome = None
@@ -915,6 +921,16 @@ class TrainPage(Page):
 def _sentence(text: str) -> str:
     text = text.strip().rstrip(".")
     return text[:1].upper() + text[1:] if text else text
+
+
+def first_run_text(state: AppState) -> str:
+    """What the first-run hint says: the run Train would start now (the start-up default: about 30 s on a CPU)."""
+    if state.spec is None or state.dataset is None:
+        return ""
+    default = state.spec.name == "convnet" and state.data_config.source == "shapes" and state.train_config.epochs <= 10
+    data = "the built-in shapes" if state.data_config.source == "shapes" else state.dataset.description
+    return (f"Press Train to train the {state.spec.name} on {data}"
+            + (" — about 30 s." if default else "."))
 
 
 def outcome_sentence(status: str, message: str) -> str:
