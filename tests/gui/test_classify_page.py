@@ -141,7 +141,7 @@ def test_empty_state_waits_for_torch_then_classifies(qtbot, tmp_path, ckpt):
     page.show()
     assert page.results_stack.currentWidget() is page.drop_zone
     assert isinstance(page.drop_zone, DropZone)
-    assert page.drop_zone.title.text() == "Drop images or a folder here"
+    assert page.drop_zone.title.text() == "Drop images here, or open a folder"
     assert "Ctrl+O / Ctrl+V" in page.drop_zone.hint.text()
     assert not page.model_combo.isEnabled() and "PyTorch" in page.model_info.full_text()
     assert page.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
@@ -713,7 +713,8 @@ def test_classify_dialogs_remember_their_own_folder(qtbot, make_page, tmp_path, 
 
 def test_first_run_hint_shows_until_the_first_image_is_classified(qtbot, make_page, tmp_path, ckpt):
     page = ready_page(qtbot, make_page, ckpt)
-    assert page.first_run_hint.isVisible() and "Drop images here, or open a folder" in page.first_run_hint.text()
+    assert page.drop_zone.title.text() == "Drop images here, or open a folder"
+    assert page.first_run_hint.isVisible() and page.first_run_hint.text().startswith("New here?")
     with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
         drop(page, [noise(tmp_path / "a.png")])
     wait_idle(qtbot, page)

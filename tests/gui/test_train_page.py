@@ -100,7 +100,7 @@ def test_two_runs_overlay_with_legend_labels_then_clear(qtbot, page, state):
     labels = [r.label for r in page.plots.runs]
     assert labels == ["convnet · sgd lr 0.01 · bs 32", "convnet · sgd lr 0.05 · bs 32"]
     assert len({r.colour for r in page.plots.runs}) == 2
-    key = ["● training", "○ validation"]  # one marker convention, stated in both legends
+    key = ["training", "validation"]  # one marker convention (filled, hollow), stated in both legends
     legend = [label.text for _, label in page.plots.loss_plot.legend.items]
     assert legend == key + labels
     assert [label.text for _, label in page.plots.acc_plot.legend.items] == key

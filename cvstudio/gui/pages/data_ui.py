@@ -315,7 +315,11 @@ class DataPageLayout:
         layout.addWidget(self.title_label)
         layout.addWidget(self.sizes_label)
 
-        tables = QHBoxLayout()
+        # The tables and the normalization note scroll inside the box when it is short (a 700 px high
+        # window): squeezed below their size, the note was drawn over the mean/std table.
+        tables_area = QWidget(box)
+        tables = QHBoxLayout(tables_area)
+        tables.setContentsMargins(0, 0, 0, 0)
         tables.setSpacing(12)
         self.class_table = QTableWidget(0, 4, box)
         self.class_table.setHorizontalHeaderLabels(["Label", "Class", "Train", "Validation"])
@@ -328,6 +332,8 @@ class DataPageLayout:
         for col in (1, 2):
             self.stats_table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         self.stats_table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        rows = self.stats_table.verticalHeader().defaultSectionSize()
+        self.stats_table.setMinimumHeight(self.stats_table.horizontalHeader().sizeHint().height() + 3 * rows + 4)
         self.normalize_label = QLabel(box)
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.normalize_label.setFont(mono)
@@ -341,7 +347,12 @@ class DataPageLayout:
         stats.addStretch(1)
         tables.addWidget(self.class_table, 3)
         tables.addLayout(stats, 2)
-        layout.addLayout(tables, 1)
+        scroll = QScrollArea(box)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(tables_area)
+        layout.addWidget(scroll, 1)
         return box
 
     @staticmethod

@@ -333,8 +333,8 @@ class TrainingPlots(QWidget):
                                    symbolPen=pg.mkPen(bg))
         validation = pg.PlotDataItem(pen=pg.mkPen(fg, width=1.5, style=Qt.PenStyle.DashLine), symbol="o",
                                      symbolSize=7, symbolBrush=pg.mkBrush(bg), symbolPen=pg.mkPen(fg, width=1.5))
-        plot.legend.addItem(training, "● training")
-        plot.legend.addItem(validation, "○ validation")
+        plot.legend.addItem(training, "training")
+        plot.legend.addItem(validation, "validation")
         return training, validation
 
     def _show_legends(self) -> None:
