@@ -48,6 +48,8 @@ from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
+from cvstudio.gui.pages.train_text import STATUS_TEXT, first_run_text, outcome_sentence
+from cvstudio.gui.pages.train_text import sentence as _sentence
 from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.labels import ElidedLabel, HintLabel
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
@@ -58,14 +60,6 @@ log = logging.getLogger(__name__)
 
 OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 AUGMENT_LABELS = {"none": "None", "flip-crop": "Random flip + crop"}
-STATUS_TEXT = {
-    "finished": "Finished",
-    "stopped": "Stopped",
-    "early_stopped": "Stopped early",
-    "loss_reached": "Loss threshold reached",
-    "diverged": "Diverged",
-    "failed": "Failed",
-}
 SETTINGS_WIDTH = 356  # pixels: the settings column
 
 
@@ -916,31 +910,6 @@ class TrainPage(Page):
         path = self.checkpoint_label.text()
         if path:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
-
-
-def _sentence(text: str) -> str:
-    text = text.strip().rstrip(".")
-    return text[:1].upper() + text[1:] if text else text
-
-
-def first_run_text(state: AppState) -> str:
-    """What the first-run hint says: the run Train would start now (the start-up default: about 30 s on a CPU)."""
-    if state.spec is None or state.dataset is None:
-        return ""
-    default = state.spec.name == "convnet" and state.data_config.source == "shapes" and state.train_config.epochs <= 10
-    data = "the built-in shapes" if state.data_config.source == "shapes" else state.dataset.description
-    return (f"Press Train to train the {state.spec.name} on {data}"
-            + (" — about 30 s." if default else "."))
-
-
-def outcome_sentence(status: str, message: str) -> str:
-    """How a run ended, said once: "Stopped by the user during epoch 3", not "Stopped: Stopped by ..."."""
-    title = STATUS_TEXT.get(status, status)
-    if not message.strip():
-        return title
-    if message.strip().lower().startswith(title.lower()):
-        return _sentence(message)
-    return f"{title}: {_sentence(message)}"
 
 
 if __name__ == "__main__":  # open the page alone: python -m cvstudio.gui.pages.train

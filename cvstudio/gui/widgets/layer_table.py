@@ -510,16 +510,16 @@ class LayerTable(QTableView):
         super().setModel(model)
         header = self.horizontalHeader()
         fm = self.fontMetrics()
-        pad = 14  # cell margins: every column fits the table's 710 px in a 1280x800 window
+        pad, header_pad = 10, 12  # cell / header text margins: every column fits ~700 px (a 1280x800 window)
         widths = {
             COL_INDEX: fm.horizontalAdvance("000") + pad,
             COL_KIND: fm.horizontalAdvance("Residual block") + pad + 4,
-            COL_OUT: fm.horizontalAdvance("Channels/units") + pad,
-            COL_KERNEL: fm.horizontalAdvance("Kernel") + pad,
-            COL_STRIDE: fm.horizontalAdvance("Stride") + pad,
-            COL_PADDING: fm.horizontalAdvance("Padding") + pad,
+            COL_OUT: fm.horizontalAdvance("Channels/units") + header_pad,
+            COL_KERNEL: fm.horizontalAdvance("Kernel") + header_pad,
+            COL_STRIDE: fm.horizontalAdvance("Stride") + header_pad,
+            COL_PADDING: fm.horizontalAdvance("Padding") + header_pad,
             COL_FN: fm.horizontalAdvance("leaky_relu") + pad,
-            COL_P: fm.horizontalAdvance("Dropout p") + pad,
+            COL_P: fm.horizontalAdvance("Dropout p") + header_pad,
             COL_SHAPE: fm.horizontalAdvance("128×32×32") + pad,
             COL_PARAMS: fm.horizontalAdvance("1,574,912") + pad,
         }
