@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import shiboken6
 from PySide6.QtCore import QSize, Signal, Slot
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
@@ -42,7 +42,7 @@ from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.feature_grid import shape_text
 from cvstudio.gui.widgets.image_picker import SPLITS, ImagePicker
 from cvstudio.gui.widgets.inspect_tabs import FeaturesTab, KernelsTab, PlaygroundTab
-from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
+from cvstudio.gui.widgets.labels import ElidedLabel
 from cvstudio.gui.tasks import TaskError
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,8 @@ class InspectPage(Page):
         font.setPointSizeF(font.pointSizeF() * 1.1)
         font.setBold(True)
         self.model_label.setFont(font)
-        self.model_detail = SecondaryLabel("", self._content, wrap=False)
-        self.model_detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_detail = ElidedLabel("", self._content)  # shortened, not cut, in a 1024 px window
+        self.model_detail.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.open_button = QPushButton("Open checkpoint…", self._content)
         self.open_button.setToolTip("Inspect a model saved earlier (a .safetensors checkpoint)")
         header.addWidget(self.model_label)
