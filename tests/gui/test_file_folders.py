@@ -65,3 +65,35 @@ def test_export_without_a_checkpoint_goes_to_the_exports_folder(save_starts):
     assert folder == paths.exports_dir() and folder.is_dir()
     dialogs.ask_save_path(None, "Export", "model.onnx", "ONNX (*.onnx)", ".onnx", "exports", folder)
     assert save_starts[-1] == str(paths.exports_dir() / "model.onnx")
+
+
+def test_the_status_bar_line_of_an_export_ends_with_the_export(qtbot, tmp_path, monkeypatch):
+    """"Exporting the model to …" is replaced once the export is done (it stayed there after success)."""
+    import torch
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
+    from cvstudio.core.models import build_model, get_preset
+    from cvstudio.gui.export_dialog import export_current_model, running_exports
+    from cvstudio.gui.state import AppState
+
+    torch.manual_seed(0)
+    spec = get_preset("convnet")
+    model = build_model(spec, (3, 32, 32), 2).eval()
+    meta = CheckpointMeta(model_spec=spec, class_names=("a", "b"), input_shape=(3, 32, 32), mean=(0.5,) * 3,
+                          std=(0.25,) * 3)
+    path = save_checkpoint(tmp_path / "runs" / "convnet.safetensors", model, meta)
+    state = AppState()
+    state.mark_torch_ready()
+    state.set_model(model, meta, path)
+    statuses: list[str] = []
+    state.status_message.connect(statuses.append)
+    out = tmp_path / "model.pt"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(out), "")))
+    export_current_model(None, state, "torchscript")
+    assert statuses[-1] == f"Exporting the model to {out}…"
+    qtbot.waitUntil(lambda: not running_exports(), timeout=120_000)
+    assert statuses[-1] == f"Exported the model to {out}"
+    for box in QApplication.topLevelWidgets():
+        if isinstance(box, QMessageBox):
+            box.close()
