@@ -68,8 +68,11 @@ def _dir_key(kind: str) -> str:
     return f"folders/{kind}"
 
 
-def last_dir(settings: QSettings, kind: str, default: str | Path | None = None) -> str:
-    """The folder the last dialog for ``kind`` files used; else ``default``; else the home folder."""
+def last_dir(settings: QSettings, kind: str = "exports", default: str | Path | None = None) -> str:
+    """The folder the last dialog for ``kind`` files used; else ``default``; else the home folder.
+
+    Pass the kind (DIR_KINDS); the default only keeps callers written before kinds existed working.
+    """
     folder = str(settings.value(_dir_key(kind), "") or "")
     if folder and Path(folder).is_dir():
         return folder
@@ -78,7 +81,7 @@ def last_dir(settings: QSettings, kind: str, default: str | Path | None = None) 
     return str(Path.home())
 
 
-def remember_dir(settings: QSettings, path: str | Path, kind: str) -> None:
+def remember_dir(settings: QSettings, path: str | Path, kind: str = "exports") -> None:
     """Remember the folder holding file ``path`` for the next ``kind`` dialog."""
     settings.setValue(_dir_key(kind), str(Path(path).parent))
 
