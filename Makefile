@@ -1,4 +1,4 @@
-# make run   - create .venv, install, open CV Studio on the built-in dataset
+# make run   - create .venv, install, check Qt's system libraries, open CV Studio on the built-in dataset
 # make test  - create .venv, install, run the whole test suite (offscreen Qt)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,7 +23,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# preflight: Qt's platform plugin needs system libraries (libxcb-cursor0 ...); when one is missing
+# it prints this distribution's install command and stops (exit 3) instead of Qt's abort
 run: $(STAMP)
+	@$(PY) -m cvstudio.preflight
 	$(PY) -m cvstudio
 
 test: $(STAMP)

@@ -3,9 +3,10 @@
 The window is opened as a user would: the built-in dataset loads, the
 convnet preset is set, and two short real training runs (different learning
 rates) are made from the Train page so that its plots have something to
-show. Images go to docs/screenshots/<page>-<theme>.png. Works offscreen:
+show. Images go to docs/screenshots/<page>-<theme>.png at 1280x800 and
+<page>-<theme>-1024x700.png at the smallest supported size. Works offscreen:
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py [--epochs 4]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/screenshots.py [--epochs 4] [--sizes 1024x700,1280x800]
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
-SIZE = (1280, 800)
+SIZE = (1280, 800)  # the README's images; other sizes get their size in the file name
+SIZES = "1024x700,1280x800"
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,9 +31,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4, help="epochs of each training run shown on the Train page")
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--pages", default="Data,Model,Train",
+    parser.add_argument("--sizes", default=SIZES, help="comma-separated window sizes, WIDTHxHEIGHT")
+    parser.add_argument("--pages", default="Data,Model,Train,Evaluate,Inspect,Classify",
                         help="comma-separated page titles to render (Train is shot after the runs)")
     args = parser.parse_args()
+    try:
+        sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        raise SystemExit(f"--sizes: expected WIDTHxHEIGHT,..., got {args.sizes!r}") from None
     os.environ["CVSTUDIO_HOME"] = tempfile.mkdtemp(prefix="cvstudio-shots-")  # a first start, nothing of the user's
 
     from PySide6.QtCore import QEventLoop, Qt
@@ -71,11 +78,14 @@ def main() -> int:
 
     def shoot(title: str, theme: str) -> None:
         window.show_page(titles.index(title))
-        settle(0.6)
-        path = args.out / f"{title.lower()}-{theme}.png"
-        if not window.grab().save(str(path)):
-            raise SystemExit(f"could not write {path}")
-        written.append(path)
+        for size in sizes:
+            window.resize(*size)
+            settle(0.6)
+            suffix = "" if size == SIZE else f"-{size[0]}x{size[1]}"
+            path = args.out / f"{title.lower()}-{theme}{suffix}.png"
+            if not window.grab().save(str(path)):
+                raise SystemExit(f"could not write {path}")
+            written.append(path)
 
     window.set_theme("light")
     for title in wanted:
@@ -103,7 +113,7 @@ def main() -> int:
     window.set_theme("light")
     window.close()
     for path in written:
-        print(path.relative_to(ROOT))
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 
 

@@ -51,3 +51,14 @@ def raise_if_stopped(control) -> None:  # control: cvstudio.core.control.RunCont
     control.wait_while_paused()
     if control.stop_requested:
         raise Cancelled("loading the dataset was stopped")
+
+
+# How a data message tells the user to download. The window shows these messages through for_window:
+# its users have a Download button, not a command line.
+DOWNLOAD_ADVICE = "run with --download (or press Download)"
+WINDOW_DOWNLOAD_ADVICE = "press Download"
+
+
+def for_window(message: str) -> str:
+    """A data message worded for the window: the Download button instead of the --download option."""
+    return message.replace(DOWNLOAD_ADVICE, WINDOW_DOWNLOAD_ADVICE)

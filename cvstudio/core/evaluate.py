@@ -8,7 +8,7 @@ import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
@@ -189,10 +189,12 @@ def find_lr(
     steps: int = 100,
     callbacks: Iterable[Any] | None = None,
     control: RunControl | None = None,
+    on_point: Callable[[float, float], Any] | None = None,
 ) -> LRFinderResult:
     """A short run with an exponentially growing learning rate (Smith 2015, fastai's lr_find).
 
     Works on a deep copy: ``model`` and its weights are never touched.
+    ``on_point(lr, smoothed_loss)`` gets each point as it is measured (a window draws the curve as it grows).
     """
     if not 0 < start_lr < end_lr:
         raise ConfigError(f"the learning-rate range must satisfy 0 < start < end, got {start_lr:g}..{end_lr:g}")
@@ -230,6 +232,8 @@ def find_lr(
         lrs.append(lr)
         smoothed.append(debiased)
         best = min(best, debiased)
+        if on_point is not None:
+            on_point(lr, debiased)
         emit(callbacks, Progress("lr_find", step, steps))
         if step > 10 and debiased > 4 * best:  # diverging: the useful range is behind us
             break

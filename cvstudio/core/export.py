@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from cvstudio.core.atomic import replacing
-from cvstudio.core.checkpoints import CheckpointMeta, load_checkpoint
+from cvstudio.core.checkpoints import CheckpointMeta, load_checkpoint, save_checkpoint
 from cvstudio.core.errors import UserError
 from cvstudio.core.models.codegen import model_source
 
@@ -41,6 +41,8 @@ class ExportReport:
     format: str
     max_abs_diff: float  # between the exported artifact and the in-app model on a sample batch
     checked_with: str  # what ran the artifact
+    weights: Path | None = None  # python: the checkpoint next to the .py that its load() reads
+    wrote_weights: bool = False  # python: that checkpoint was written by this export (else it already was there)
 
     def __str__(self) -> str:
         return (
@@ -81,10 +83,11 @@ def export_model(
     with torch.inference_mode():
         expected = model(x)
 
+    weights, write_weights = (python_weights_for(out, checkpoint_path) if fmt == "python" else (None, False))
     try:
         with replacing(out) as tmp:
             if fmt == "python":
-                diff, checked = _export_python(model, meta, tmp, x, expected, checkpoint_path)
+                diff, checked = _export_python(model, meta, tmp, x, expected, weights)
             elif fmt == "torchscript":
                 diff, checked = _export_torchscript(model, tmp, x, expected)
             else:
@@ -93,13 +96,30 @@ def export_model(
                 raise ExportError(
                     f"the {fmt} export does not reproduce the model: max abs difference {diff:.3g} > {TOLERANCE:g}"
                 )
+            if write_weights:  # before the .py takes its name: a .py never points at weights that are not there
+                save_checkpoint(weights, model, meta)
     except ExportError:
         raise
+    except UserError as exc:  # the weights could not be written next to the .py
+        raise ExportError(str(exc)) from exc
     except OSError as exc:
         raise ExportError(f"could not write {out}: {exc.strerror or exc}") from exc
     except Exception as exc:
         raise ExportError(f"{fmt} export failed: {type(exc).__name__}: {exc}") from exc
-    return ExportReport(out, fmt, diff, checked)
+    return ExportReport(out, fmt, diff, checked, weights, write_weights)
+
+
+def python_weights_for(out: Path, checkpoint_path: Path | None) -> tuple[Path, bool]:
+    """(the checkpoint a Python export at ``out`` loads, whether the export must write it).
+
+    The .py runs as is only with its weights beside it: a checkpoint already in
+    that folder is named; otherwise the model's weights are written next to the
+    .py as ``<name>.safetensors`` (a CV Studio checkpoint, so the app opens it too).
+    """
+    if checkpoint_path is not None and checkpoint_path.is_file():
+        if checkpoint_path.resolve().parent == out.resolve().parent:
+            return checkpoint_path, False
+    return out.with_suffix(".safetensors"), True
 
 
 # --- PyTorch code ------------------------------------------------------------------------
@@ -168,9 +188,16 @@ def predict(model, image):
     probs = out.exp() if OUTPUTS_LOG_PROBS else out.softmax(0)
     return dict(zip(CLASSES, probs.tolist()))
 '''
-    # model_source ends with an ``if __name__ == "__main__"`` demo; keep it last.
+    # model_source ends with an ``if __name__ == "__main__"`` demo of an untrained Net; the export's demo
+    # runs the trained model instead, in eval mode, so `python file.py` proves the weights beside it load.
     main_at = body.index('\nif __name__ == "__main__":')
-    return header + body[:main_at].rstrip() + "\n" + tail + "\n" + body[main_at:]
+    c, h, w = (int(v) for v in meta.input_shape)
+    demo = (
+        '\nif __name__ == "__main__":\n'
+        "    model = load()\n"
+        f"    print(model(torch.zeros(1, {c}, {h}, {w})).shape)  # torch.Size([1, {len(meta.class_names)}])\n"
+    )
+    return header + body[:main_at].rstrip() + "\n" + tail + "\n" + demo
 
 
 def _code_shape(source: str) -> str:
@@ -216,7 +243,7 @@ from safetensors.torch import load_file
 spec = importlib.util.spec_from_file_location("exported", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-model = module.load(sys.argv[2])
+model = module.load()  # as a user runs it: the weights file it names, next to it
 x = load_file(sys.argv[3])["x"]
 with torch.inference_mode():
     y = model(x)
@@ -225,21 +252,23 @@ print(float((y - expected).abs().max()))
 """
 
 
-def _export_python(model, meta, tmp: Path, x, expected, checkpoint_path) -> tuple[float, str]:
+def _export_python(model, meta, tmp: Path, x, expected, weights_path: Path) -> tuple[float, str]:
     from safetensors.torch import save_file
 
-    source = python_module_source(meta, checkpoint_path)
-    check_generated_source(source, meta, checkpoint_path)  # before anything runs it
+    source = python_module_source(meta, weights_path)
+    check_generated_source(source, meta, weights_path)  # before anything runs it
     tmp.write_text(source, encoding="utf-8")
-    # Run the written file in a fresh interpreter, as a user would, with this model's weights.
+    # Run the written file in a fresh interpreter, as a user would, with this model's weights beside it.
     with tempfile.TemporaryDirectory() as work:
-        weights = Path(work) / "weights.safetensors"
+        module_dir = Path(work) / "module"  # the .py and its weights alone: any weights name is safe here
+        module_dir.mkdir()
+        weights = module_dir / weights_path.name
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
         io_file = Path(work) / "io.safetensors"
         save_file({"x": x.contiguous(), "expected": expected.contiguous()}, str(io_file))
         script = Path(work) / "verify.py"
         script.write_text(_VERIFY_PYTHON, encoding="utf-8")
-        module_copy = Path(work) / "exported_model.py"
+        module_copy = module_dir / "exported_model.py"
         module_copy.write_bytes(tmp.read_bytes())
         proc = subprocess.run(
             [sys.executable, str(script), str(module_copy), str(weights), str(io_file)],

@@ -41,5 +41,10 @@ def runs_dir() -> Path:
     return _base("data") / "runs"
 
 
+def exports_dir() -> Path:
+    """Default folder for models exported as ONNX, TorchScript or Python."""
+    return _base("data") / "exports"
+
+
 def log_dir() -> Path:
     return _base("logs")

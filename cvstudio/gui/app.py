@@ -35,8 +35,20 @@ def _bench_print(name: str, at: float | None = None) -> None:
     print(f"{name}={(at or time.time()) - _launch_t0():.3f}", flush=True)
 
 
+def prefer_wayland(env: dict[str, str] | os._Environ = os.environ) -> None:
+    """On a Wayland session use Qt's wayland plugin, falling back to X11 (XWayland) when it cannot load.
+
+    An explicit QT_QPA_PLATFORM (offscreen tests, a user's choice) is left alone.
+    """
+    if env.get("WAYLAND_DISPLAY") and not env.get("QT_QPA_PLATFORM"):
+        env["QT_QPA_PLATFORM"] = "wayland;xcb"
+
+
 def create_application(argv: list[str] | None = None):  # noqa: ANN201 - QApplication
     from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        prefer_wayland()
 
     import cvstudio
     from cvstudio.gui import settings as prefs

@@ -26,24 +26,41 @@ CSV_FILTER = "CSV tables (*.csv)"
 
 def ask_open_checkpoint(parent: QWidget | None) -> str | None:
     s = prefs.make_settings()
-    path, _ = QFileDialog.getOpenFileName(parent, "Open checkpoint", prefs.last_dir(s), CHECKPOINT_FILTER)
+    path, _ = QFileDialog.getOpenFileName(parent, "Open checkpoint", prefs.last_dir(s, "checkpoints"), CHECKPOINT_FILTER)
     if not path:
         return None
-    prefs.remember_dir(s, path)
+    prefs.remember_dir(s, path, "checkpoints")
     return path
 
 
-def ask_save_path(parent: QWidget | None, title: str, suggested_name: str, file_filter: str, suffix: str) -> Path | None:
-    """A path to write, always ending in ``suffix`` (e.g. '.png'); None when cancelled."""
+def ask_save_path(
+    parent: QWidget | None,
+    title: str,
+    suggested_name: str,
+    file_filter: str,
+    suffix: str,
+    kind: str = "exports",
+    default_dir: str | Path | None = None,
+    prefer_default: bool = False,
+) -> Path | None:
+    """A path to write, always ending in ``suffix`` (e.g. '.png'); None when cancelled.
+
+    The dialog opens in the folder the last ``kind`` dialog used (settings.DIR_KINDS), else in
+    ``default_dir``; with ``prefer_default`` an existing ``default_dir`` wins over the remembered folder.
+    """
     s = prefs.make_settings()
-    start = str(Path(prefs.last_dir(s)) / suggested_name)
+    if prefer_default and default_dir is not None and Path(default_dir).is_dir():
+        folder = str(default_dir)
+    else:
+        folder = prefs.last_dir(s, kind, default_dir)
+    start = str(Path(folder) / suggested_name)
     path, _ = QFileDialog.getSaveFileName(parent, title, start, file_filter)
     if not path:
         return None
     out = Path(path)
     if out.suffix.lower() != suffix:
         out = out.with_name(out.name + suffix)
-    prefs.remember_dir(s, out)
+    prefs.remember_dir(s, out, kind)
     return out
 
 
@@ -82,7 +99,7 @@ def save_model_as(
     """Ask where to save weights that exist only in memory, and write the checkpoint in a worker."""
     from cvstudio.core.checkpoints import save_checkpoint
 
-    dst = ask_save_path(parent, "Save checkpoint as", suggested_name, CHECKPOINT_FILTER, ".safetensors")
+    dst = ask_save_path(parent, "Save checkpoint as", suggested_name, CHECKPOINT_FILTER, ".safetensors", "checkpoints")
     if dst is None:
         return None
     task = start_task(save_checkpoint, dst, model, meta)
@@ -119,7 +136,8 @@ def save_checkpoint_as(
     on_saved: Callable[[Path], None] | None = None,
 ) -> Task | None:
     """Ask where to save a copy of checkpoint ``src`` and copy it there in a worker."""
-    dst = ask_save_path(parent, "Save checkpoint as", Path(src).name, CHECKPOINT_FILTER, ".safetensors")
+    dst = ask_save_path(parent, "Save checkpoint as", Path(src).name, CHECKPOINT_FILTER, ".safetensors", "checkpoints",
+                        default_dir=Path(src).parent)
     if dst is None:
         return None
     task = start_task(copy_checkpoint, src, dst)

@@ -71,6 +71,20 @@ def default_name(state: Any, fmt: str) -> str:
     return (meta.model_spec.name if meta is not None else "model") + suffix
 
 
+def default_folder(state: Any) -> Path:
+    """Where an export is proposed: next to the current checkpoint, else the exports folder (created)."""
+    from cvstudio.core.paths import exports_dir
+
+    if state.checkpoint_path and Path(state.checkpoint_path).parent.is_dir():
+        return Path(state.checkpoint_path).parent
+    folder = exports_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # the dialog then falls back to the last export folder or the home folder
+    return folder
+
+
 def export_current_model(parent: QWidget | None, state: Any, fmt: str | None = None) -> None:
     """Ask for a format (unless ``fmt`` is given) and a file, export ``state.model`` there and report the result.
 
@@ -91,7 +105,9 @@ def export_current_model(parent: QWidget | None, state: Any, fmt: str | None = N
     if fmt not in EXPORT_CHOICES:
         raise ValueError(f"unknown export format {fmt!r}")
     _, file_filter, suffix = EXPORT_CHOICES[fmt]
-    out = ask_save_path(parent, f"Export as {FORMAT_TITLES[fmt]}", default_name(state, fmt), file_filter, suffix)
+    # An export belongs with its checkpoint: that folder wins over the last export folder.
+    out = ask_save_path(parent, f"Export as {FORMAT_TITLES[fmt]}", default_name(state, fmt), file_filter, suffix,
+                        "exports", default_folder(state), prefer_default=bool(state.checkpoint_path))
     if out is None:
         return
 
@@ -109,11 +125,12 @@ def export_current_model(parent: QWidget | None, state: Any, fmt: str | None = N
     entry = (task, busy)
     _active.add(entry)
     # Plain functions, not the parent's methods: the parent may be gone before the export ends.
-    task.result.connect(lambda report: _on_exported(parent, report, path))
-    task.error.connect(lambda error: _on_failed(parent, error, out))
+    status = getattr(state, "status_message", None)
+    task.result.connect(lambda report: _on_exported(parent, report, path, status))
+    task.error.connect(lambda error: _on_failed(parent, error, out, status))
     task.finished.connect(lambda: _on_finished(entry))
-    if hasattr(state, "status_message"):
-        state.status_message.emit(f"Exporting the model to {out}…")
+    if status is not None:
+        status.emit(f"Exporting the model to {out}…")
 
 
 def running_exports() -> list[Task]:
@@ -155,9 +172,11 @@ def describe_report(report: Any, checkpoint_path: str | None) -> tuple[str, str]
     details = (f"Verified with {report.checked_with}: the largest difference from the model's own outputs on a "
                f"sample batch is {report.max_abs_diff:.2e}.")
     if report.format == "python":
-        if checkpoint_path:
-            details += (f"\n\nThe file defines the network and loads its weights from {Path(checkpoint_path).name}; "
-                        "keep that checkpoint next to it (or pass its path to load()).")
+        weights = getattr(report, "weights", None)
+        if weights is not None:
+            made = "wrote them next to it" if getattr(report, "wrote_weights", False) else "it is next to it"
+            details += (f"\n\nThe file defines the network and load() reads its weights from {Path(weights).name} "
+                        f"({made}): `python {Path(report.path).name}` runs as is; keep the two files together.")
         else:
             details += "\n\nThe file defines the network; load() needs the path of a checkpoint with its weights."
     elif report.format == "onnx":
@@ -165,13 +184,17 @@ def describe_report(report: Any, checkpoint_path: str | None) -> tuple[str, str]
     return text, details
 
 
-def _on_exported(parent: QWidget | None, report: Any, checkpoint_path: str | None) -> None:
+def _on_exported(parent: QWidget | None, report: Any, checkpoint_path: str | None, status: Any = None) -> None:
     text, details = describe_report(report, checkpoint_path)
+    if status is not None:  # the "Exporting …" line must not outlive the export
+        status.emit(f"Exported the model to {report.path}")
     _message(parent, QMessageBox.Icon.Information, "Export model", text, details, name="exportReport")
 
 
-def _on_failed(parent: QWidget | None, error: TaskError, out: Path) -> None:
+def _on_failed(parent: QWidget | None, error: TaskError, out: Path, status: Any = None) -> None:
     log.info("export to %s failed: %s", out, error.message)
+    if status is not None:
+        status.emit(f"Export to {out.name} failed: {error.message}")
     show_task_error(_alive(parent), error, "Export failed")
 
 

@@ -249,6 +249,7 @@ class MainWindow(QMainWindow):
         self._quit_after_stop = False
         self._device_text = "Device: loading PyTorch…"
         self.torch_info: TorchInfo | None = None
+        self.experiments_panel: Any = None  # Help > Experiments, made when first opened
 
         self.setWindowTitle("CV Studio")
         self.setWindowIcon(app_icon())
@@ -374,6 +375,18 @@ class MainWindow(QMainWindow):
             self.theme_actions[name] = action
 
         help_menu = menu.addMenu("&Help")
+        # the cheatsheet's experiments: Help > Experiments > one of them sets it up (three clicks from start-up)
+        self.experiments_action = QAction("&Experiments…", self)
+        self.experiments_action.setToolTip("The cheatsheet's experiments, each set up with one click")
+        self.experiments_action.triggered.connect(lambda _checked=False: self.show_experiments())
+        help_menu.addAction(self.experiments_action)
+        self.experiments_menu = help_menu.addMenu("Set up an e&xperiment")
+        from cvstudio.core.experiments import EXPERIMENTS
+
+        for number, experiment in enumerate(EXPERIMENTS, start=1):
+            action = self.experiments_menu.addAction(f"{number}. {experiment.title}")
+            action.triggered.connect(lambda _checked=False, key=experiment.key: self.show_experiments(key, set_up=True))
+        help_menu.addSeparator()
         shortcuts = QAction("&Keyboard shortcuts", self)
         shortcuts.setShortcut(QKeySequence("F1"))
         shortcuts.triggered.connect(self.show_shortcuts)
@@ -383,6 +396,35 @@ class MainWindow(QMainWindow):
         help_menu.addAction(shortcuts)
         help_menu.addSeparator()
         help_menu.addAction(about)
+
+    def show_experiments(self, key: str | None = None, set_up: bool = False) -> Any:
+        """Open the experiments panel (one per window), on ``key``; with ``set_up`` set that experiment up."""
+        from cvstudio.gui.experiments_panel import ExperimentsPanel
+
+        if self.experiments_panel is None:
+            self.experiments_panel = ExperimentsPanel(self.state, self._load_experiment_data,
+                                                      self._show_experiment_page, self)
+        panel = self.experiments_panel
+        panel.show()
+        panel.raise_()
+        if key is not None:
+            panel.select(key)
+            if set_up:
+                panel.set_up()
+        return panel
+
+    def _load_experiment_data(self, config: Any) -> bool:
+        data = self.page("Data")
+        if data is None or not hasattr(data, "load"):
+            return False
+        return bool(data.load(config))
+
+    def _show_experiment_page(self, title: str, focus: str) -> None:
+        if title in [e.title for e in self.page_entries]:
+            self.show_page(self._page_index(title))
+        page = self.page(title)
+        if focus == "playground" and page is not None and hasattr(page, "tabs") and hasattr(page, "playground"):
+            page.tabs.setCurrentWidget(page.playground)
 
     def _restore_settings(self) -> None:
         geometry = self.settings.value(prefs.GEOMETRY)

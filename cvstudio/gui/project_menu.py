@@ -114,8 +114,11 @@ class ProjectMenu(QObject):
 
     def _ask_folder(self, title: str) -> str | None:
         folder = self.projects.folder
-        start = str(folder.parent) if folder is not None else prefs.last_dir(self.settings)
-        return QFileDialog.getExistingDirectory(self.window, title, start) or None
+        start = str(folder.parent) if folder is not None else prefs.last_dir(self.settings, "projects")
+        chosen = QFileDialog.getExistingDirectory(self.window, title, start) or None
+        if chosen:
+            prefs.remember_dir(self.settings, chosen, "projects")  # its parent: where projects live
+        return chosen
 
     def _on_new_action_triggered(self) -> None:
         folder = self._ask_folder("New project: choose an empty folder")

@@ -20,7 +20,10 @@ LAST_PAGE = "window/last_page"
 THEME = "view/theme"
 RECENT_FILES = "files/recent"
 RECENT_PROJECTS = "projects/recent"
-LAST_DIR = "files/last_dir"
+
+# Each kind of file remembers its own folder, so opening a dataset class folder
+# in Classify never makes File > Export propose to write into it.
+DIR_KINDS = ("datasets", "checkpoints", "exports", "csv", "images", "plots", "code", "projects")
 
 MAX_RECENT = 8
 
@@ -60,13 +63,33 @@ def clear_recent_files(settings: QSettings) -> None:
     settings.setValue(RECENT_FILES, [])
 
 
-def last_dir(settings: QSettings) -> str:
-    folder = str(settings.value(LAST_DIR, "") or "")
-    return folder if folder and Path(folder).is_dir() else str(Path.home())
+def _dir_key(kind: str) -> str:
+    if kind not in DIR_KINDS:
+        raise ValueError(f"unknown kind of file {kind!r}; expected one of {', '.join(DIR_KINDS)}")
+    return f"folders/{kind}"
 
 
-def remember_dir(settings: QSettings, path: str | Path) -> None:
-    settings.setValue(LAST_DIR, str(Path(path).parent))
+def last_dir(settings: QSettings, kind: str = "exports", default: str | Path | None = None) -> str:
+    """The folder the last dialog for ``kind`` files used; else ``default``; else the home folder.
+
+    Pass the kind (DIR_KINDS); the default only keeps callers written before kinds existed working.
+    """
+    folder = str(settings.value(_dir_key(kind), "") or "")
+    if folder and Path(folder).is_dir():
+        return folder
+    if default is not None and Path(default).is_dir():
+        return str(default)
+    return str(Path.home())
+
+
+def remember_dir(settings: QSettings, path: str | Path, kind: str = "exports") -> None:
+    """Remember the folder holding file ``path`` for the next ``kind`` dialog."""
+    settings.setValue(_dir_key(kind), str(Path(path).parent))
+
+
+def remember_folder(settings: QSettings, folder: str | Path, kind: str) -> None:
+    """Remember a chosen folder itself (folder dialogs) for the next ``kind`` dialog."""
+    settings.setValue(_dir_key(kind), str(Path(folder)))
 
 
 def recent_projects(settings: QSettings) -> list[str]:

@@ -58,7 +58,7 @@ class AppState(QObject):
     train_config_changed = Signal(object)  # TrainConfig
     model_changed = Signal()  # a trained or loaded model is available (see .model, .checkpoint_meta)
     training_changed = Signal(bool)  # a run started (True) / ended (False)
-    epoch_weights = Signal(object)  # (epoch, {conv layer: float32 kernels}) from the run in progress
+    epoch_weights = Signal(object)  # (epoch, {conv layer: float32 kernels}, "during"|"after" the epoch): live run
     status_message = Signal(str)  # short text for the status bar
     checkpoint_opened = Signal(object)  # Path of a checkpoint that became the current model (any door)
     checkpoint_data_offered = Signal(object)  # DataConfig a just-opened checkpoint was trained on, loadable here

@@ -79,24 +79,47 @@ class _TrainingBridge:
             self._epochs = []
 
 
+# Kernels are copied during an epoch at most this often: live enough to watch them form, and a copy of
+# even a ResNet's convolutions every few seconds costs the training thread well under 1 %.
+KERNEL_INTERVAL_S = 2.0
+
+
 class _KernelSnapshots:
-    """Copies the conv kernels at each epoch end (in the training thread) for the Inspect page."""
+    """Copies the conv kernels (in the training thread, between steps) for the Inspect page.
 
-    def __init__(self, worker: TrainingWorker, model: Any):
+    Every KERNEL_INTERVAL_S during an epoch, and at each epoch end. Emits
+    ``(epoch, kernels, "during" | "after")``: numpy copies, safe for the GUI thread.
+    """
+
+    def __init__(self, worker: TrainingWorker, model: Any, interval_s: float | None = None):
         self._worker, self._model = worker, model
+        self._interval_s = KERNEL_INTERVAL_S if interval_s is None else interval_s
+        self._last = time.monotonic()
+        self._none = False  # the model has no convolutions: nothing to copy, ever
 
-    def on_epoch_ended(self, event: Any) -> None:
+    def _emit(self, epoch: int, when: str) -> None:
         from cvstudio.core.inspect import conv_kernels
 
-        kernels = conv_kernels(self._model)  # numpy copies: safe to hand to the GUI thread
+        self._last = time.monotonic()
+        kernels = conv_kernels(self._model)
         if kernels:
-            self._worker.kernels_updated.emit((event.epoch, kernels))
+            self._worker.kernels_updated.emit((epoch, kernels, when))
+        else:
+            self._none = True
+
+    def on_batches_ended(self, event: Any) -> None:
+        if not self._none and time.monotonic() - self._last >= self._interval_s and event.step < event.steps_per_epoch:
+            self._emit(event.epoch, "during")
+
+    def on_epoch_ended(self, event: Any) -> None:
+        if not self._none:
+            self._emit(event.epoch, "after")
 
 
 class TrainingWorker(QObject):
     """Runs ``core.runs.train_and_save`` in its thread; the GUI adds no training logic."""
 
-    kernels_updated = Signal(object)  # (epoch, {conv layer name: float32 weights}) at each epoch end
+    kernels_updated = Signal(object)  # (epoch, {conv layer: float32 weights}, "during"|"after"): every few s
     fit_started = Signal(object)  # core FitStarted
     batches_ended = Signal(object)  # core BatchesEnded (possibly several groups merged)
     epochs_ended = Signal(object)  # tuple[EpochEnded, ...], in order

@@ -46,6 +46,23 @@ def test_exported_python_loads_the_checkpoint_in_a_fresh_interpreter(tmp_path):
     assert "MEAN = (0.5, 0.4, 0.3)" in python_module_source(meta, path)
 
 
+def test_python_export_elsewhere_writes_its_weights_beside_it_and_runs_as_is(tmp_path):
+    path, model, meta = _checkpoint(tmp_path)
+    elsewhere = tmp_path / "shared" / "deploy"
+    report = export_model(model, meta, "python", elsewhere / "classifier.py", checkpoint_path=path)
+    assert report.weights == elsewhere / "classifier.safetensors" and report.wrote_weights
+    assert "CHECKPOINT = 'classifier.safetensors'" in (elsewhere / "classifier.py").read_text()
+    proc = subprocess.run([sys.executable, "classifier.py"], cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    script = "import classifier as m; net = m.load(); print(type(net).__name__)"
+    proc = subprocess.run([sys.executable, "-c", script], cwd=elsewhere, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "Net", proc.stderr
+    # next to its checkpoint, the export names that checkpoint and writes no second copy
+    report = export_model(model, meta, "python", tmp_path / "other-name.py", checkpoint_path=path)
+    assert report.weights == path and not report.wrote_weights
+    assert not (tmp_path / "other-name.safetensors").exists()
+
+
 def test_failed_export_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch):
     path, model, meta = _checkpoint(tmp_path)
     out = tmp_path / "model.onnx"

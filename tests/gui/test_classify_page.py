@@ -141,7 +141,7 @@ def test_empty_state_waits_for_torch_then_classifies(qtbot, tmp_path, ckpt):
     page.show()
     assert page.results_stack.currentWidget() is page.drop_zone
     assert isinstance(page.drop_zone, DropZone)
-    assert page.drop_zone.title.text() == "Drop images or a folder here"
+    assert page.drop_zone.title.text() == "Drop images here, or open a folder"
     assert "Ctrl+O / Ctrl+V" in page.drop_zone.hint.text()
     assert not page.model_combo.isEnabled() and "PyTorch" in page.model_info.full_text()
     assert page.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
@@ -654,3 +654,70 @@ def test_drop_overlay_while_results_are_shown(qtbot, make_page, tmp_path, ckpt):
 
     QApplication.sendEvent(page, QDragLeaveEvent())
     assert not page.overlay.isVisible()
+
+
+def test_adding_a_folder_again_adds_each_file_once(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    root = tmp_path / "photos"
+    root.mkdir()
+    for i in range(3):
+        noise(root / f"{i}.png", seed=i)
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        drop(page, [root])
+    wait_idle(qtbot, page)
+    assert len(rows(page)) == 3
+    link = tmp_path / "same-photos"
+    link.symlink_to(root, target_is_directory=True)
+    noise(root / "new.png", seed=9)
+    # the same folder again, through a link, one of its files by a roundabout path, and one new file
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        drop(page, [root, link, root / ".." / "photos" / "1.png"])
+    wait_idle(qtbot, page)
+    got = rows(page)
+    assert sorted(Path(r.path).name for r in got) == ["0.png", "1.png", "2.png", "new.png"]
+    assert "8 images are already in the list" in page.banner.text()
+    page.clear()  # an emptied list takes the files again
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        drop(page, [root])
+    wait_idle(qtbot, page)
+    assert len(rows(page)) == 4
+
+
+def test_classify_dialogs_remember_their_own_folder(qtbot, make_page, tmp_path, ckpt, monkeypatch):
+    """Opening a dataset class folder to classify does not move where checkpoints or CSV files are proposed."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from cvstudio.gui import settings as prefs
+
+    page = ready_page(qtbot, make_page, ckpt)
+    class_folder = tmp_path / "dataset" / "train" / "cat"
+    class_folder.mkdir(parents=True)
+    noise(class_folder / "a.png")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(class_folder)))
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        page.open_folder_dialog()
+    wait_idle(qtbot, page)
+    starts = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda _p, _t, start, _f: (starts.append(start), ("", ""))[1]))
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda _p, _t, start, _f: (starts.append(start), ([], ""))[1]))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda _p, _t, start, _f: (starts.append(start), ("", ""))[1]))
+    page.open_checkpoint_dialog()
+    page.export_csv_dialog()
+    page.open_images_dialog()
+    assert starts[0] == str(Path.home())  # no checkpoint dialog was used yet
+    assert Path(starts[1]).parent == Path.home()  # nor a CSV one
+    assert starts[2] == str(class_folder)  # images come from where images came from
+    s = prefs.make_settings()
+    assert prefs.last_dir(s, "exports") == str(Path.home())
+
+
+def test_first_run_hint_shows_until_the_first_image_is_classified(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    assert page.drop_zone.title.text() == "Drop images here, or open a folder"
+    assert page.first_run_hint.isVisible() and page.first_run_hint.text().startswith("New here?")
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        drop(page, [noise(tmp_path / "a.png")])
+    wait_idle(qtbot, page)
+    assert not page.first_run_hint.isVisible()
+    page.clear()
+    assert not make_page().first_run_hint.isVisible()  # gone for good, in later sessions too

@@ -196,6 +196,24 @@ def test_folder_options_reach_the_config(page, state, qtbot, tmp_path):
     assert page.stats_table.rowCount() == 1 and page.stats_table.item(0, 0).text() == "Gray"
 
 
+def test_validation_share_is_disabled_with_a_reason_for_a_folder_with_its_own_split(page, state, qtbot, tmp_path):
+    split = tmp_path / "parts"
+    make_folder(split / "train", {"ok": 6, "bad": 6})
+    make_folder(split / "test", {"ok": 2, "bad": 2}, seed=1)
+    drop(page, split)
+    wait_loaded(qtbot, page, state)
+    qtbot.waitUntil(lambda: not page.tasks.busy("classes"), timeout=10_000)
+    assert not page.val_fraction_spin.isEnabled()
+    assert "own validation images in test/" in page.val_fraction_spin.toolTip()
+    assert page.val_fraction_note.isVisibleTo(page) and "test/" in page.val_fraction_note.text()
+    plain = make_folder(tmp_path / "pets", {"cats": 6, "dogs": 6})
+    drop(page, plain)
+    wait_loaded(qtbot, page, state)
+    qtbot.waitUntil(lambda: not page.tasks.busy("classes"), timeout=10_000)
+    assert page.val_fraction_spin.isEnabled()
+    assert not page.val_fraction_note.isVisibleTo(page)
+
+
 def test_folder_without_images_shows_a_message(page, state, qtbot, tmp_path):
     folder = tmp_path / "empty"
     for name in ("cats", "dogs"):
@@ -272,6 +290,9 @@ def test_missing_torchvision_files_suggest_download(page, state, qtbot, tmp_path
     assert state.dataset is None
     assert not page.banner.isHidden() and page.banner.level == "error"
     assert page.banner._button.isVisible() and page.banner._button.text() == "Download"
+    # the window speaks of its Download button, not of the command line's --download
+    assert "press Download to fetch it" in page.banner.text()
+    assert "--download" not in page.banner.text()
 
 
 def test_cifar10_offers_the_cheatsheet_subset(page, state, qtbot, tmp_path):

@@ -381,3 +381,21 @@ def test_results_for_a_replaced_model_are_dropped(qtbot, page, state, bundle):
     assert page.features.stack.currentWidget() is page.features.explanation
     assert page.model_label.text() == "No model"
     assert page.playground.output is not None  # the playground needs no model
+
+
+def test_header_follows_a_training_run_that_shows_live_kernels(qtbot, page, state, bundle):
+    from cvstudio.core.models import get_preset
+
+    ready(qtbot, page, state, bundle)
+    state.set_spec(get_preset("convnet"))
+    assert page.model_label.text() == "No model"
+    state.set_training(True)
+    kernels = {"conv1": np.random.default_rng(0).standard_normal((16, 3, 3, 3)).astype(np.float32)}
+    with qtbot.waitSignal(page.kernels_drawn, timeout=WAIT_MS):
+        state.epoch_weights.emit((1, kernels, "during"))
+    assert page.model_label.text() == "convnet · training"
+    assert "live from the run in progress, during epoch 1" in page.model_detail.text()
+    assert "No model" not in page.model_label.text() + page.model_detail.text()
+    assert "during epoch 1" in page.kernels.source_label.text()
+    state.set_training(False)  # the run ended without a model (e.g. it failed): the header says so again
+    assert page.model_label.text() == "No model"

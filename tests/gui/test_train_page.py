@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
@@ -99,10 +100,22 @@ def test_two_runs_overlay_with_legend_labels_then_clear(qtbot, page, state):
     labels = [r.label for r in page.plots.runs]
     assert labels == ["convnet · sgd lr 0.01 · bs 32", "convnet · sgd lr 0.05 · bs 32"]
     assert len({r.colour for r in page.plots.runs}) == 2
+    key = ["training", "validation"]  # one marker convention (filled, hollow), stated in both legends
     legend = [label.text for _, label in page.plots.loss_plot.legend.items]
-    assert legend == labels
+    assert legend == key + labels
+    assert [label.text for _, label in page.plots.acc_plot.legend.items] == key
+    # filled = training and hollow = validation, in the loss plot and in the accuracy plot alike
+    items = page.plots._items[id(page.plots.runs[0])]
+    colour = page.plots.runs[0].colour
+    def fill(item):
+        return pg.mkBrush(item.opts["symbolBrush"]).color().name()
+
+    for training, validation in ((items.train_loss, items.val_loss), (items.train_acc, items.val_acc)):
+        assert fill(training) == colour
+        assert fill(validation) != colour
+        assert validation.opts["pen"].style() == Qt.PenStyle.DashLine
     _click(qtbot, page.clear_button)
-    assert page.plots.runs == [] and page.plots.loss_plot.legend.items == []
+    assert page.plots.runs == [] and [label.text for _, label in page.plots.loss_plot.legend.items] == key
     assert not page.clear_button.isEnabled()
 
 
@@ -156,6 +169,19 @@ def test_pause_then_resume(qtbot, page, state):
     assert run.status == "stopped"
 
 
+def test_first_run_hint_says_what_train_does_until_the_first_run(qtbot, page, state):
+    hint = page.first_run_hint
+    assert hint.isVisible()
+    assert hint.text().startswith("Press Train to train the convnet on ")
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
+        _click(qtbot, page.start_button)
+    assert not hint.isVisible()
+    again = TrainPage(state)  # a later session: the hint stays gone
+    qtbot.addWidget(again)
+    again.show()
+    assert not again.first_run_hint.isVisible()
+
+
 def test_stop_mid_epoch_keeps_a_checkpoint(qtbot, page, state):
     _slow_state(state)
     with qtbot.waitSignal(page.plots.redrawn, timeout=RUN_TIMEOUT_MS):
@@ -168,7 +194,8 @@ def test_stop_mid_epoch_keeps_a_checkpoint(qtbot, page, state):
     assert 0 < _steps_seen(run) < run.steps_per_epoch
     assert run.checkpoint is not None and run.checkpoint.is_file()
     assert state.checkpoint_path == run.checkpoint
-    assert "Stopped" in page.result_banner.text()
+    text = page.result_banner.text()
+    assert text.startswith("Stopped by the user during epoch 1.")  # said once, not "Stopped: Stopped by ..."
 
 
 def test_stop_while_paused(qtbot, page, state):
@@ -418,14 +445,34 @@ def test_kernels_reach_the_app_state_at_each_epoch_end(qtbot, page, state):
     state.epoch_weights.connect(seen.append)
     with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
         _click(qtbot, page.start_button)
-    qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
-    epochs = [epoch for epoch, _ in seen]
-    assert epochs == [1, 2]
-    kernels = seen[-1][1]
+    qtbot.waitUntil(lambda: len([p for p in seen if p[2] == "after"]) == 2, timeout=5000)
+    ends = [p for p in seen if p[2] == "after"]
+    assert [epoch for epoch, _, _ in ends] == [1, 2]
+    kernels = ends[-1][1]
     assert list(kernels) == ["conv1", "conv2"] and kernels["conv1"].shape == (16, 3, 3, 3)
     final = state.model.conv1.weight.detach().numpy()  # the best epoch's weights
-    assert any(np.array_equal(k["conv1"], final) for _, k in seen)
-    assert not np.array_equal(seen[0][1]["conv1"], seen[1][1]["conv1"])  # copies, not live views
+    assert any(np.array_equal(k["conv1"], final) for _, k, _ in ends)
+    assert not np.array_equal(ends[0][1]["conv1"], ends[1][1]["conv1"])  # copies, not live views
+
+
+def test_kernels_arrive_during_the_first_epoch_of_a_slow_run(qtbot, page, state, monkeypatch):
+    import cvstudio.gui.workers as workers
+
+    monkeypatch.setattr(workers, "KERNEL_INTERVAL_S", 0.3)  # the run's first epoch lasts several seconds here
+    _slow_state(state, steps=4096)
+    seen, epochs_done = [], []
+    state.epoch_weights.connect(seen.append)
+    with qtbot.waitSignal(page.plots.redrawn, timeout=RUN_TIMEOUT_MS):
+        _click(qtbot, page.start_button)
+    run = page.current_run
+    page.task.epochs_ended.connect(epochs_done.append)
+    qtbot.waitUntil(lambda: len(seen) >= 2, timeout=RUN_TIMEOUT_MS)
+    arrived_during_epoch_1 = not epochs_done and not run.epochs
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS):
+        _click(qtbot, page.stop_button)
+    assert arrived_during_epoch_1, "kernels waited for the end of the epoch"
+    assert [(epoch, when) for epoch, _, when in seen[:2]] == [(1, "during"), (1, "during")]
+    assert not np.array_equal(seen[0][1]["conv1"], seen[1][1]["conv1"])  # the kernels moved between snapshots
 
 
 def test_find_lr_button_opens_the_finder_and_follows_train_blockers(qtbot, page, state, monkeypatch):

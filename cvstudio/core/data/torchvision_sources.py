@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cvstudio.core.errors import DataError
+from cvstudio.core.errors import DOWNLOAD_ADVICE, DataError
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -151,13 +151,13 @@ def check_present(info: TorchvisionSource, root: Path) -> None:
         return
     if len(missing) == len(info.files):
         raise DataError(
-            f"{info.title} not found in {root}: run with --download (or press Download) "
+            f"{info.title} not found in {root}: {DOWNLOAD_ADVICE} "
             f"to fetch it ({info.download_size})"
         )
     raise DataError(
         f"{info.title} is incomplete in {root} (missing {missing[0]}"
         f"{f' and {len(missing) - 1} more' if len(missing) > 1 else ''}): "
-        f"run with --download (or press Download) to fetch it ({info.download_size})"
+        f"{DOWNLOAD_ADVICE} to fetch it ({info.download_size})"
     )
 
 
@@ -193,8 +193,8 @@ def decode_torchvision(
         te_x, te_y = _arrays(info, test)
     except RuntimeError as exc:  # torchvision: "Dataset not found or corrupted."
         raise DataError(
-            f"{info.title} files in {root} are corrupted or incomplete: delete them and run with "
-            f"--download (or press Download) to fetch them again"
+            f"{info.title} files in {root} are corrupted or incomplete: delete them and {DOWNLOAD_ADVICE} "
+            f"to fetch them again"
         ) from exc
     except MemoryError:
         raise

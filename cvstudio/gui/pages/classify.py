@@ -124,6 +124,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._last_rate = 0.0
         self._label_counts: collections.Counter[str] = collections.Counter()  # predicted labels of all rows
         self._problems = 0  # rows that could not be classified
+        self._listed_paths: set[str] = set()  # resolved paths of the files in the list: added once only
 
         self._build()
         self._make_actions()
@@ -242,6 +243,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         """Remove all results (a running job is cancelled first)."""
         self.cancel()
         self.results_model.clear()
+        self._listed_paths.clear()
         self._label_counts.clear()
         self._problems = 0
         self._inspections.clear()
@@ -286,35 +288,35 @@ class ClassifyPage(ClassifyPageLayout, Page):
 
     def open_images_dialog(self) -> None:
         s = prefs.make_settings()
-        files, _ = QFileDialog.getOpenFileNames(self, "Classify images", prefs.last_dir(s), IMAGE_FILTER)
+        files, _ = QFileDialog.getOpenFileNames(self, "Classify images", prefs.last_dir(s, "images"), IMAGE_FILTER)
         if files:
-            prefs.remember_dir(s, files[0])
+            prefs.remember_dir(s, files[0], "images")
             self.classify(files)
 
     def open_folder_dialog(self) -> None:
         s = prefs.make_settings()
-        folder = QFileDialog.getExistingDirectory(self, "Classify a folder of images", prefs.last_dir(s))
+        folder = QFileDialog.getExistingDirectory(self, "Classify a folder of images", prefs.last_dir(s, "images"))
         if folder:
-            prefs.remember_dir(s, Path(folder) / "x")
+            prefs.remember_folder(s, folder, "images")
             self.classify([folder])
 
     def open_checkpoint_dialog(self) -> None:
         s = prefs.make_settings()
-        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", prefs.last_dir(s), CHECKPOINT_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", prefs.last_dir(s, "checkpoints"), CHECKPOINT_FILTER)
         if path:
-            prefs.remember_dir(s, path)
+            prefs.remember_dir(s, path, "checkpoints")
             self.load_checkpoint(path)
 
     def export_csv_dialog(self) -> None:
         if self.proxy.rowCount() == 0:
             return
         s = prefs.make_settings()
-        start = str(Path(prefs.last_dir(s)) / "predictions.csv")
+        start = str(Path(prefs.last_dir(s, "csv")) / "predictions.csv")
         path, _ = QFileDialog.getSaveFileName(self, "Export results as CSV", start, CSV_FILTER)
         if path:
             if not path.lower().endswith(".csv"):
                 path += ".csv"
-            prefs.remember_dir(s, path)
+            prefs.remember_dir(s, path, "csv")
             self.export_csv(path)
 
     # ------------------------------------------------------------------ tasks
@@ -494,7 +496,8 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._job_single = len(sources) == 1 and not (isinstance(sources[0], str) and os.path.isdir(sources[0]))
         self._job_first_row = None
         self._job_total = 0
-        self.tasks.start(classify_job, self._loaded, sources, self._keys, key="job", pass_control=True,
+        self.tasks.start(classify_job, self._loaded, sources, self._keys, seen=frozenset(self._listed_paths),
+                         key="job", pass_control=True,
                          pass_partial=True, pass_callbacks=True, on_partial=self._on_job_task_partial,
                          on_progress=self._on_job_task_progress, on_result=self._on_job_task_result,
                          on_error=self._on_job_task_error, on_finished=self._on_job_task_finished)
@@ -512,9 +515,16 @@ class ClassifyPage(ClassifyPageLayout, Page):
         for msg in messages:
             if msg[0] == "rows":
                 rows.extend(msg[1])
+                self._listed_paths.update(real for real in msg[2] if real)
+            elif msg[0] == "skipped":
+                n = msg[1]
+                self.banner.show_message(
+                    f"{n:,} image{'s are' if n != 1 else ' is'} already in the list and {'were' if n != 1 else 'was'}"
+                    " not added again.", INFO)
             else:
                 updates.append((msg[1], msg[2]))
         if rows:
+            self.first_run_hint.mark_used()
             first = self.results_model.rowCount()
             self.results_model.append(rows)
             for r in rows:

@@ -140,18 +140,42 @@ def classify_job(
     control: Any,
     on_partial: Callable[[list[Any]], Any],
     callbacks: Any = None,
+    seen: frozenset[str] = frozenset(),
 ) -> Any:
     """Classify files, folders (recursively) and pasted images with the core's pipeline (worker thread).
 
-    Sends ``("rows", [ImageResult])`` and ``("update", key, changes)`` to
-    ``on_partial``; ``keys`` is an iterator of unique row keys (the page's
-    counter). Stops between batches when ``control`` asks. One image takes the
-    fast path: its answer first, its thumbnail after. Returns the core's ClassifySummary.
+    Sends ``("rows", [ImageResult], [resolved path or None])``, ``("update", key, changes)`` and
+    ``("skipped", n)`` to ``on_partial``; ``keys`` is an iterator of unique row keys (the page's
+    counter). Files whose resolved path is in ``seen`` (already in the page's list) or
+    repeated within the inputs are classified once. Stops between batches when
+    ``control`` asks. One image takes the fast path: its answer first, its
+    thumbnail after. Returns the core's ClassifySummary.
     """
-    from cvstudio.core.inference import classify, thumbnail
+    from cvstudio.core.inference import classify, expand_inputs, thumbnail
 
-    items = [_named(s) for s in sources]
-    single = len(items) == 1 and not (isinstance(items[0], str) and os.path.isdir(items[0]))
+    single = len(sources) == 1 and not (isinstance(sources[0], (str, os.PathLike)) and os.path.isdir(sources[0]))
+    items: list[Any] = []
+    resolved: dict[str, str] = {}  # path as classified -> resolved path
+    taken = set(seen)
+    skipped = 0
+    for source in sources:
+        if not isinstance(source, (str, os.PathLike)):
+            items.append(_named(source))
+            continue
+        is_folder = os.path.isdir(source)
+        files = expand_inputs([source]) if is_folder else [Path(source)]
+        if is_folder and not files:
+            items.append(os.fspath(source))  # the core reports the empty folder
+        for file in files:
+            real = os.path.realpath(file)
+            if real in taken:
+                skipped += 1
+                continue
+            taken.add(real)
+            resolved[str(file)] = real
+            items.append(str(file))
+    if skipped:
+        on_partial([("skipped", skipped)])
     shown: list[ImageResult] = []
 
     def on_rows(rows: list[Any]) -> None:
@@ -161,7 +185,8 @@ def classify_job(
             out.append(ImageResult(next(keys), r.source, name, location, r.prediction, r.thumbnail, r.view,
                                    r.original_size, r.image_format, loaded.name))
         shown.extend(out[:1] if single else ())
-        on_partial([("rows", out)])
+        reals = [resolved.get(r.source) if isinstance(r.source, str) else None for r in out]
+        on_partial([("rows", out, reals)])
 
     summary = classify(loaded.classifier, items, control, on_rows, top_k=TOP_K, first_batch=FIRST_BATCH,
                        batch_size=BATCH_SIZE, workers=DECODE_WORKERS, thumbnail_side=0 if single else THUMB_SIDE,

@@ -48,6 +48,7 @@ from cvstudio.gui.widgets.classify_results import (
     ResultsProxy,
 )
 from cvstudio.gui.widgets.drop_zone import DropOverlay, DropZone
+from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.prediction_detail import ElidedLabel, PredictionDetail
 
 
@@ -136,22 +137,28 @@ class ClassifyPageLayout:
         self.clear_button.setToolTip("Remove all results")
         self.clear_button.clicked.connect(self.clear)
 
+        # Two rows: in one, at 1024 px wide the filter field covered "Problems only" and clipped the buttons.
         self.tools_bar = QWidget(left)
-        tools = QHBoxLayout(self.tools_bar)
-        tools.setContentsMargins(0, 0, 0, 0)
+        tools_rows = QVBoxLayout(self.tools_bar)
+        tools_rows.setContentsMargins(0, 0, 0, 0)
+        tools_rows.setSpacing(6)
+        tools = QHBoxLayout()
         tools.setSpacing(6)
         tools.addWidget(self.open_images_button)
         tools.addWidget(self.open_folder_button)
         tools.addWidget(self.paste_button)
-        tools.addSpacing(16)
-        tools.addWidget(self.filter_edit, 1)
-        tools.addWidget(self.problems_check)
-        tools.addSpacing(8)
+        tools.addStretch(1)
         views = QHBoxLayout()
         views.setSpacing(0)
         views.addWidget(self.grid_button)
         views.addWidget(self.table_button)
         tools.addLayout(views)
+        filters = QHBoxLayout()
+        filters.setSpacing(8)
+        filters.addWidget(self.filter_edit, 1)
+        filters.addWidget(self.problems_check)
+        tools_rows.addLayout(tools)
+        tools_rows.addLayout(filters)
 
         self.results_model = ResultsModel(self)
         self.proxy = ResultsProxy(self)
@@ -198,7 +205,7 @@ class ClassifyPageLayout:
         self.grid.setSelectionModel(self.table.selectionModel())  # one selection for both views
         self.table.selectionModel().currentRowChanged.connect(self._on_selection_current_row_changed)
 
-        self.drop_zone = DropZone(parent=left)
+        self.drop_zone = DropZone("Drop images here, or open a folder", parent=left)
         self.drop_zone.open_images_requested.connect(self.open_images_dialog)
         self.drop_zone.open_folder_requested.connect(self.open_folder_dialog)
         self.drop_zone.paste_requested.connect(self.paste)
@@ -229,6 +236,11 @@ class ClassifyPageLayout:
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(6)
         left_layout.addWidget(self.tools_bar)
+        # a newcomer's first line, until the first image is classified
+        self.first_run_hint = FirstRunHint("classify", left)
+        self.first_run_hint.show_hint("New here? Each image you add gets its predicted class and the model's top "
+                                      "probabilities; select one to see it as the model sees it.")
+        left_layout.addWidget(self.first_run_hint)
         left_layout.addWidget(self.results_stack, 1)
         left_layout.addWidget(self.progress_row)
         self.bottom_bar = QWidget(left)

@@ -30,9 +30,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cvstudio.core.errors import for_window
 from cvstudio.core.specs import DataConfig
+from cvstudio.gui import settings as prefs
 from cvstudio.gui.pages.base import Page
-from cvstudio.gui.pages.data_jobs import DatasetOverview, describe_dataset, list_classes, load_and_describe
+from cvstudio.gui.pages.data_jobs import (
+    ClassListing,
+    DatasetOverview,
+    describe_dataset,
+    list_classes,
+    list_classes_and_split,
+    load_and_describe,
+)
 from cvstudio.gui.pages.data_ui import (
     CHEATSHEET_SUBSET,
     DEFAULT_IMAGE_SIZE,
@@ -40,6 +49,7 @@ from cvstudio.gui.pages.data_ui import (
     MAX_WARNINGS_SHOWN,
     SHAPES,
     TORCHVISION_LABELS,
+    VAL_SHARE_TIP,
     DataPageLayout,
 )
 from cvstudio.gui.state import AppState
@@ -152,6 +162,19 @@ class DataPage(DataPageLayout, Page):
             return False
         if download:
             config = dataclasses.replace(config, download=True)
+        return self._start_load(config)
+
+    def load(self, config: DataConfig) -> bool:
+        """Load ``config`` as it is (e.g. set up by an experiment); the controls follow. False with a message if not."""
+        if self.state.training:
+            self._show_error("A run is training: the dataset cannot change until it ends.")
+            return False
+        if config == self.state.data_config and self.state.dataset is not None and not self.is_loading():
+            return True  # already loaded
+        self._wanted_classes = config.classes
+        self._show_config(config)
+        if self._ready:
+            self._request_classes()
         return self._start_load(config)
 
     def open_folder(self, path: str) -> bool:
@@ -273,9 +296,13 @@ class DataPage(DataPageLayout, Page):
 
     @Slot()
     def _on_folder_button_clicked(self) -> None:
-        start = self.folder_edit.text().strip() or str(Path.home())
+        s = prefs.make_settings()
+        current = self.folder_edit.text().strip()
+        # the dataset folder's parent: the dialog then shows the folder itself and its siblings
+        start = str(Path(current).parent) if current and Path(current).is_dir() else prefs.last_dir(s, "datasets")
         path = QFileDialog.getExistingDirectory(self, "Choose an image folder", start)
         if path:
+            prefs.remember_dir(s, path, "datasets")
             self.open_folder(path)
 
     @Slot()
@@ -477,11 +504,12 @@ class DataPage(DataPageLayout, Page):
         self._set_class_list_message("Looking for classes…")
         self._classes_generation += 1
         generation = self._classes_generation
+        self._show_own_split(None)
         self.tasks.start(
-            list_classes,
+            list_classes_and_split,
             config,
             key="classes",
-            on_result=lambda names: self._on_classes_task_result(generation, config, names),
+            on_result=lambda listing: self._on_classes_task_result(generation, config, listing),
             on_error=lambda error: self._on_classes_task_error(generation, error),
         )
 
@@ -501,10 +529,11 @@ class DataPage(DataPageLayout, Page):
     def _same_source(a: DataConfig, b: DataConfig) -> bool:
         return (a.source, a.data_dir) == (b.source, b.data_dir)
 
-    def _on_classes_task_result(self, generation: int, config: DataConfig, names: tuple[str, ...]) -> None:
+    def _on_classes_task_result(self, generation: int, config: DataConfig, listing: ClassListing) -> None:
         if generation != self._classes_generation:
             return  # the source changed meanwhile; a newer request is on its way
-        self._available = tuple(names)
+        self._available = tuple(listing.names)
+        self._show_own_split(listing.own_split)
         self._fill_class_list(self._available, self._wanted_classes)
         self._update_pending()
 
@@ -517,10 +546,11 @@ class DataPage(DataPageLayout, Page):
             return  # a failed load already explained this source and that the previous dataset stays
         if self._selected_kind() == "torchvision" and error.user_error:
             self.banner.show_message(
-                error.message, WARNING, action_text="Download", action=self._on_download_button_clicked
+                for_window(error.message), WARNING, action_text="Download", action=self._on_download_button_clicked
             )
         else:
-            self._show_error(error.message if error.user_error else f"Could not list the classes: {error.message}")
+            self._show_error(for_window(error.message) if error.user_error
+                             else f"Could not list the classes: {error.message}")
 
     # ================================================================== loading
 
@@ -590,7 +620,7 @@ class DataPage(DataPageLayout, Page):
         self.state.status_message.emit(f"Loaded {bundle.description}")
 
     def _on_load_task_error(self, config: DataConfig, error: TaskError) -> None:
-        message = error.message if error.user_error else f"Loading failed: {error.message}"
+        message = for_window(error.message) if error.user_error else f"Loading failed: {error.message}"
         restored = ""
         if self._previous is not None:
             old_config, old_bundle = self._previous
@@ -728,12 +758,24 @@ class DataPage(DataPageLayout, Page):
             self._source_group.blockSignals(False)
             self._update_source_widgets()
 
+    def _show_own_split(self, own_split: str | None) -> None:
+        """The validation share means nothing for a folder that brings its own validation images: say so."""
+        self.val_fraction_spin.setEnabled(own_split is None)
+        if own_split is None:
+            self.val_fraction_spin.setToolTip(VAL_SHARE_TIP)
+        else:
+            self.val_fraction_spin.setToolTip(
+                f"Not used: this folder has its own validation images in {own_split}, next to train/")
+        self.val_fraction_note.setText(f"validation images come from {own_split}" if own_split else "")
+        self.val_fraction_note.setVisible(own_split is not None)
+
     def _update_source_widgets(self) -> None:
         kind = self._selected_kind()
         for widget in (self.torchvision_combo, self.data_dir_edit, self.data_dir_button, self.download_button):
             widget.setEnabled(kind == "torchvision")
         self.folder_box.setVisible(kind in (SHAPES, FOLDER))  # torchvision datasets come in their own size
         self._options_form.setRowVisible(self.val_fraction_spin, kind == FOLDER)
+        self._options_form.setRowVisible(self.val_fraction_note, kind == FOLDER and not self.val_fraction_spin.isEnabled())
         self._update_class_buttons()
 
     def _show_config(self, config: DataConfig) -> None:

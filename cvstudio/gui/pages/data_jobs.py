@@ -49,4 +49,24 @@ def list_classes(config: DataConfig) -> tuple[str, ...]:
     return tuple(available_classes(config))
 
 
-__all__ = ["DatasetOverview", "describe_dataset", "list_classes", "load_and_describe"]
+@dataclass(frozen=True)
+class ClassListing:
+    names: tuple[str, ...]
+    own_split: str | None  # a folder's own validation folder ("test/", "val/"); None when it is split by share
+
+
+def list_classes_and_split(config: DataConfig) -> ClassListing:
+    """The classes of ``config``'s source and, for folders, whether they bring their own validation images (worker)."""
+    from cvstudio.core.data.loader import resolve_source
+
+    if resolve_source(config.source).kind != "folder":
+        return ClassListing(list_classes(config), None)
+    from cvstudio.core.data.folders import scan_folder
+
+    scan = scan_folder(config.source)
+    own = f"{scan.val_dir.name}/" if scan.val is not None and scan.val_dir is not None else None
+    return ClassListing(tuple(scan.class_names), own)
+
+
+__all__ = ["ClassListing", "DatasetOverview", "describe_dataset", "list_classes", "list_classes_and_split",
+           "load_and_describe"]

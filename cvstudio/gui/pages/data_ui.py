@@ -60,6 +60,7 @@ AUGMENT_LABELS = {
 assert set(AUGMENT_LABELS) == set(AUGMENTATIONS)
 DEFAULT_IMAGE_SIZE = 32  # DataConfig.image_size None means this
 MAX_WARNINGS_SHOWN = 6
+VAL_SHARE_TIP = "Share of each class held out for validation when the folder has no train/test split"
 
 
 
@@ -205,9 +206,12 @@ class DataPageLayout:
         self.val_fraction_spin.setRange(0.05, 0.9)
         self.val_fraction_spin.setSingleStep(0.05)
         self.val_fraction_spin.setDecimals(2)
-        self.val_fraction_spin.setToolTip(
-            "Share of each class held out for validation when the folder has no train/test split"
-        )
+        self.val_fraction_spin.setToolTip(VAL_SHARE_TIP)
+        self.val_fraction_note = QLabel(self.folder_box)  # why the share is disabled, when it is
+        self.val_fraction_note.setObjectName("valFractionNote")
+        self.val_fraction_note.setWordWrap(True)
+        self.val_fraction_note.setEnabled(False)  # drawn in the disabled (muted) colour
+        self.val_fraction_note.hide()
         self.image_size_spin = QSpinBox(self.folder_box)
         self.image_size_spin.setRange(4, 1024)
         self.image_size_spin.setSuffix(" px")
@@ -217,6 +221,7 @@ class DataPageLayout:
             widget.valueChanged.connect(self._on_option_changed)
         self.grayscale_check.toggled.connect(self._on_option_changed)
         form.addRow("Validation share", self.val_fraction_spin)
+        form.addRow("", self.val_fraction_note)
         form.addRow("Image size", self.image_size_spin)
         form.addRow("Grayscale", self.grayscale_check)
         layout.addWidget(self.folder_box)
@@ -310,7 +315,11 @@ class DataPageLayout:
         layout.addWidget(self.title_label)
         layout.addWidget(self.sizes_label)
 
-        tables = QHBoxLayout()
+        # The tables and the normalization note scroll inside the box when it is short (a 700 px high
+        # window): squeezed below their size, the note was drawn over the mean/std table.
+        tables_area = QWidget(box)
+        tables = QHBoxLayout(tables_area)
+        tables.setContentsMargins(0, 0, 0, 0)
         tables.setSpacing(12)
         self.class_table = QTableWidget(0, 4, box)
         self.class_table.setHorizontalHeaderLabels(["Label", "Class", "Train", "Validation"])
@@ -323,6 +332,8 @@ class DataPageLayout:
         for col in (1, 2):
             self.stats_table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
         self.stats_table.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        rows = self.stats_table.verticalHeader().defaultSectionSize()
+        self.stats_table.setMinimumHeight(self.stats_table.horizontalHeader().sizeHint().height() + 3 * rows + 4)
         self.normalize_label = QLabel(box)
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         self.normalize_label.setFont(mono)
@@ -336,7 +347,12 @@ class DataPageLayout:
         stats.addStretch(1)
         tables.addWidget(self.class_table, 3)
         tables.addLayout(stats, 2)
-        layout.addLayout(tables, 1)
+        scroll = QScrollArea(box)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(tables_area)
+        layout.addWidget(scroll, 1)
         return box
 
     @staticmethod

@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import shiboken6
 from PySide6.QtCore import QSize, Signal, Slot
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
 
 from cvstudio.gui.pages.base import Page
 from cvstudio.gui.state import AppState
@@ -42,7 +42,7 @@ from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.feature_grid import shape_text
 from cvstudio.gui.widgets.image_picker import SPLITS, ImagePicker
 from cvstudio.gui.widgets.inspect_tabs import FeaturesTab, KernelsTab, PlaygroundTab
-from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
+from cvstudio.gui.widgets.labels import ElidedLabel
 from cvstudio.gui.tasks import TaskError
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,7 @@ class InspectPage(Page):
         self.pixels: np.ndarray | None = None  # the chosen image at the model's input size, uint8 (C, H, W)
         self._pixels_shape: tuple[int, int, int] | None = None
         self._kernel_source = ""
+        self._live: str | None = None  # "during epoch 3" while the grid shows a training run's kernels
         self._source: Any = None  # what the chosen image is made from: a uint8 array or a file path
         self._has_conv: bool | None = None
         self._generation = 0  # counts model changes: results computed for an older model are dropped
@@ -149,8 +150,8 @@ class InspectPage(Page):
         font.setPointSizeF(font.pointSizeF() * 1.1)
         font.setBold(True)
         self.model_label.setFont(font)
-        self.model_detail = SecondaryLabel("", self._content, wrap=False)
-        self.model_detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.model_detail = ElidedLabel("", self._content)  # shortened, not cut, in a 1024 px window
+        self.model_detail.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.open_button = QPushButton("Open checkpoint…", self._content)
         self.open_button.setToolTip("Inspect a model saved earlier (a .safetensors checkpoint)")
         header.addWidget(self.model_label)
@@ -318,21 +319,26 @@ class InspectPage(Page):
     @Slot(bool)
     def _on_state_training_changed(self, running: bool) -> None:
         if running and self._ready:
-            when = "at the end of each epoch" if hasattr(self.state, "epoch_weights") else "when it ends"
+            when = "every few seconds" if hasattr(self.state, "epoch_weights") else "when it ends"
             self.kernels.source_label.setText(
                 f"{self._kernel_source}\nA run is training: the grid shows its kernels {when}.")
         elif self._ready:
+            self._live = None
             self.kernels.source_label.setText(self._kernel_source)
+        self._update_header()
 
     @Slot(object)
     def _on_state_epoch_weights(self, payload: Any) -> None:
-        """Kernels sent at the end of a training epoch: a dict, or (epoch, dict)."""
-        epoch = None
-        if isinstance(payload, tuple) and len(payload) == 2:
-            epoch, payload = payload
+        """Kernels of the run in progress: a dict, (epoch, dict) or (epoch, dict, "during"|"after")."""
+        epoch, when = None, "after"
+        if isinstance(payload, tuple) and len(payload) in (2, 3):
+            epoch, when = payload[0], (payload[2] if len(payload) == 3 else "after")
+            payload = payload[1]
         if isinstance(payload, dict):
             where = f"epoch {epoch}" if epoch is not None else "the last epoch"
-            self.refresh_kernels(payload, f"Live from the run in progress, after {where}.")
+            self._live = f"{'during' if when == 'during' else 'after'} {where}"
+            self.refresh_kernels(payload, f"Live from the run in progress, {self._live}.")
+            self._update_header()
 
     # ------------------------------------------------------------------ model facts
 
@@ -368,6 +374,16 @@ class InspectPage(Page):
 
     def _update_header(self) -> None:
         meta, model = self._meta(), self.state.model
+        if self.state.training and self._live is not None:  # the grid shows the run, whatever model is current
+            spec = self.state.spec
+            self.model_label.setText(f"{spec.name if spec is not None else 'Model'} · training")
+            detail = f"kernels live from the run in progress, {self._live}"
+            if model is not None:
+                name = meta.model_spec.name if meta is not None else type(model).__name__
+                detail += f"  ·  feature maps: {name}"
+            self.model_detail.setText(detail)
+            self.model_detail.setToolTip("")
+            return
         if model is None:
             self.model_label.setText("No model")
             self.model_detail.setText("Train one or open a checkpoint")
@@ -535,7 +551,7 @@ class InspectPage(Page):
                 "playground": "playground"}[what]
         suggested = f"{name}-{what}.{fmt}" if what != "playground" else f"playground-output.{fmt}"
         title = "Save image" if fmt == "png" else "Save values"
-        path = ask_save_path(self, title, suggested, PNG_FILTER if fmt == "png" else NPY_FILTER, f".{fmt}")
+        path = ask_save_path(self, title, suggested, PNG_FILTER if fmt == "png" else NPY_FILTER, f".{fmt}", "plots")
         if path is None:
             return
         try:

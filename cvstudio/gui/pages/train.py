@@ -45,10 +45,13 @@ from cvstudio.core.specs import DataConfig, TrainConfig
 from cvstudio.gui import dialogs
 from cvstudio.gui.errors import show_error, show_task_error
 from cvstudio.gui.pages.base import Page
-from cvstudio.gui.pages.train_text import AUGMENT_LABELS, OPTIMIZER_LABELS, STATUS_TEXT, fmt_duration, run_label, sentence
+from cvstudio.gui.pages.train_text import (
+    AUGMENT_LABELS, OPTIMIZER_LABELS, STATUS_TEXT, first_run_text, fmt_duration, outcome_sentence, run_label, sentence,
+)
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
+from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.labels import ElidedLabel, HintLabel
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
 from cvstudio.gui.tasks import TaskError
@@ -262,8 +265,8 @@ class TrainPage(Page):
         # plots and their tools
         self.plots = TrainingPlots()
         self.plots_hint = HintLabel(
-            "Loss: faint = every step, line = smoothed, ● = epoch mean (training), ○ dashed = validation.  "
-            "Accuracy: solid = validation, dashed = training.  Drag to pan, wheel to zoom, right-click for options."
+            "Both plots: ● filled, solid = training; ○ hollow, dashed = validation.  Loss also shows every step "
+            "(faint) and its smoothed line.  Drag to pan, wheel to zoom, right-click for options."
         )
         self.log_check = QCheckBox("Log-scale loss")
         self.clear_button = QPushButton("Clear runs")
@@ -318,6 +321,8 @@ class TrainPage(Page):
         right.addLayout(buttons)
         right.addLayout(progress)
         right.addWidget(self.blocker_label)
+        self.first_run_hint = FirstRunHint("train", self)  # "Press Train to train …" until the first run
+        right.addWidget(self.first_run_hint)
         right.addWidget(self.plots, 1)
         right.addWidget(self.plots_hint)
         right.addLayout(tools)
@@ -371,6 +376,7 @@ class TrainPage(Page):
         s.spec_changed.connect(self._on_state_inputs_changed)
         s.spec_error_changed.connect(self._on_state_inputs_changed)
         s.training_changed.connect(self._on_state_training_changed)
+        self.first_run_hint.show_hint(first_run_text(s))
 
     # --- settings form ------------------------------------------------------------------
 
@@ -503,6 +509,7 @@ class TrainPage(Page):
     def _on_state_inputs_changed(self, *_: Any) -> None:
         self._update_summary()
         self._update_controls()
+        self.first_run_hint.show_hint(first_run_text(self.state))
 
     def _on_state_training_changed(self, _running: bool) -> None:
         self._update_controls()
@@ -594,6 +601,7 @@ class TrainPage(Page):
                 n += 1
             label = f"{label} ({n})"
         run = self.plots.add_run(label)
+        self.first_run_hint.mark_used()
         run.epochs_planned = config.epochs
         self.current_run = run
         self._last_outcome = None
@@ -733,8 +741,7 @@ class TrainPage(Page):
         r = outcome.result
         if run is not None:
             run.status, run.message, run.checkpoint = r.status, r.message, outcome.checkpoint
-        title = STATUS_TEXT.get(r.status, r.status)
-        text = f"{title}: {sentence(r.message)}."
+        text = f"{outcome_sentence(r.status, r.message)}."
         if r.metrics:
             text += (f" Accuracy: training {r.metrics['train_acc']:.3f}, validation {r.metrics['val_acc']:.3f}"
                      f" (best epoch {r.best_epoch}) · {r.images_per_s:,.0f} img/s on {r.device}.")
@@ -797,7 +804,7 @@ class TrainPage(Page):
         self._update_controls()
 
     def _on_export_png_button_clicked(self) -> None:
-        path = dialogs.ask_save_path(self, "Export plots", "training-plots.png", dialogs.PNG_FILTER, ".png")
+        path = dialogs.ask_save_path(self, "Export plots", "training-plots.png", dialogs.PNG_FILTER, ".png", "plots")
         if path is None:
             return
         self.plots.redraw_now()
@@ -809,7 +816,7 @@ class TrainPage(Page):
         self.state.status_message.emit(f"Plots saved to {path}")
 
     def _on_export_csv_button_clicked(self) -> None:
-        path = dialogs.ask_save_path(self, "Export history", "training-history.csv", dialogs.CSV_FILTER, ".csv")
+        path = dialogs.ask_save_path(self, "Export history", "training-history.csv", dialogs.CSV_FILTER, ".csv", "csv")
         if path is None:
             return
         try:

@@ -1,6 +1,8 @@
-"""The Train page's words: labels of settings and outcomes, durations, run labels for the legend."""
+"""The Train page's words: labels of settings, how a run ended, durations, run labels, the first-run hint."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from cvstudio.core.specs import DataConfig, ModelSpec, TrainConfig
 
@@ -45,3 +47,23 @@ def sentence(text: str) -> str:
     """A message as a sentence: capitalised, without a trailing full stop (the caller adds its own)."""
     text = text.strip().rstrip(".")
     return text[:1].upper() + text[1:] if text else text
+
+
+def first_run_text(state: Any) -> str:
+    """What the first-run hint says: the run Train would start now (the start-up default: about 30 s on a CPU)."""
+    if state.spec is None or state.dataset is None:
+        return ""
+    default = state.spec.name == "convnet" and state.data_config.source == "shapes" and state.train_config.epochs <= 10
+    data = "the built-in shapes" if state.data_config.source == "shapes" else state.dataset.description
+    return (f"Press Train to train the {state.spec.name} on {data}"
+            + (" — about 30 s." if default else "."))
+
+
+def outcome_sentence(status: str, message: str) -> str:
+    """How a run ended, said once: "Stopped by the user during epoch 3", not "Stopped: Stopped by ..."."""
+    title = STATUS_TEXT.get(status, status)
+    if not message.strip():
+        return title
+    if message.strip().lower().startswith(title.lower()):
+        return sentence(message)
+    return f"{title}: {sentence(message)}"

@@ -168,10 +168,15 @@ class CodeView(QWidget):
         self.banner.show_message("Copied the code to the clipboard.", INFO)
 
     def _on_save_button_clicked(self) -> None:
+        from cvstudio.gui import settings as prefs
+
+        s = prefs.make_settings()
         path, _ = QFileDialog.getSaveFileName(
-            self, "Save the model as Python", str(Path.home() / self._default_name), "Python files (*.py)"
+            self, "Save the model as Python", str(Path(prefs.last_dir(s, "code")) / self._default_name),
+            "Python files (*.py)"
         )
         if path:
+            prefs.remember_dir(s, path, "code")
             self.save_to(path)
 
     def save_to(self, path: str | os.PathLike) -> bool:

@@ -226,9 +226,9 @@ class ImagePicker(QGroupBox):
         from cvstudio.gui import settings as prefs
 
         s = prefs.make_settings()
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", prefs.last_dir(s), IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", prefs.last_dir(s, "images"), IMAGE_FILTER)
         if path:
-            prefs.remember_dir(s, path)
+            prefs.remember_dir(s, path, "images")
             self.file_requested.emit(path)
 
     def choose(self, split: str, index: int) -> None:

@@ -64,7 +64,7 @@ KIND_HELP = {
 }
 
 (COL_INDEX, COL_KIND, COL_OUT, COL_KERNEL, COL_STRIDE, COL_PADDING, COL_FN, COL_P, COL_SHAPE, COL_PARAMS) = range(10)
-HEADERS = ("#", "Type", "Channels / units", "Kernel", "Stride", "Padding", "Activation", "Dropout p", "Output", "Params")
+HEADERS = ("#", "Type", "Channels/units", "Kernel", "Stride", "Padding", "Activation", "Dropout p", "Output", "Params")
 HEADER_TIPS = (
     "position in the network",
     "the kind of layer",
@@ -510,22 +510,25 @@ class LayerTable(QTableView):
         super().setModel(model)
         header = self.horizontalHeader()
         fm = self.fontMetrics()
+        pad, header_pad = 10, 12  # cell / header text margins: every column fits ~700 px (a 1280x800 window)
         widths = {
-            COL_INDEX: fm.horizontalAdvance("000") + 28,
-            COL_KIND: fm.horizontalAdvance("Residual block") + 36,
-            COL_OUT: fm.horizontalAdvance("classes (100)") + 24,
-            COL_KERNEL: fm.horizontalAdvance("Kernel") + 24,
-            COL_STRIDE: fm.horizontalAdvance("Stride") + 24,
-            COL_PADDING: fm.horizontalAdvance("Padding") + 24,
-            COL_FN: fm.horizontalAdvance("leaky_relu") + 36,
-            COL_P: fm.horizontalAdvance("Dropout p") + 24,
-            COL_SHAPE: fm.horizontalAdvance("128×32×32") + 24,
-            COL_PARAMS: fm.horizontalAdvance("1,574,912") + 24,
+            COL_INDEX: fm.horizontalAdvance("000") + pad,
+            COL_KIND: fm.horizontalAdvance("Residual block") + pad + 4,
+            COL_OUT: fm.horizontalAdvance("Channels/units") + header_pad,
+            COL_KERNEL: fm.horizontalAdvance("Kernel") + header_pad,
+            COL_STRIDE: fm.horizontalAdvance("Stride") + header_pad,
+            COL_PADDING: fm.horizontalAdvance("Padding") + header_pad,
+            COL_FN: fm.horizontalAdvance("leaky_relu") + pad,
+            COL_P: fm.horizontalAdvance("Dropout p") + header_pad,
+            COL_SHAPE: fm.horizontalAdvance("128×32×32") + pad,
+            COL_PARAMS: fm.horizontalAdvance("1,574,912") + pad,
         }
         for col, width in widths.items():
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, width)
-        header.setSectionResizeMode(COL_SHAPE, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)  # Params takes what is left; no column is pushed out of view
+        # a new preset resets the rows: start at the left again, or the Type column stayed scrolled away
+        model.modelReset.connect(lambda: self.horizontalScrollBar().setValue(0))
 
     def current_row(self) -> int:
         index = self.currentIndex()

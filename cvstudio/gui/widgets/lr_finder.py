@@ -58,14 +58,18 @@ def lr_text(lr: float) -> str:
 
 
 def run_lr_finder(spec: Any, data: Any, config: Any, start_lr: float, end_lr: float, steps: int, *,
-                  control: Any = None, callbacks: Any = None) -> Any:
-    """Build a fresh model from ``spec`` and sweep the learning rate on it (worker thread)."""
+                  control: Any = None, callbacks: Any = None, on_partial: Any = None) -> Any:
+    """Build a fresh model from ``spec`` and sweep the learning rate on it (worker thread).
+
+    Each measured (lr, smoothed loss) goes to ``on_partial`` as it comes (the task coalesces them).
+    """
     from cvstudio.core.evaluate import find_lr
     from cvstudio.core.training.loop import new_model
 
     model = new_model(spec, data, config.seed)
+    on_point = (lambda lr, loss: on_partial([(lr, loss)])) if on_partial is not None else None
     return find_lr(model, data, config, loss=spec.loss, start_lr=start_lr, end_lr=end_lr, steps=steps,
-                   callbacks=callbacks, control=control)
+                   callbacks=callbacks, control=control, on_point=on_point)
 
 
 class LRFinderDialog(QDialog):
@@ -80,6 +84,7 @@ class LRFinderDialog(QDialog):
         self.result: Any = None  # the last LRFinderResult
         self.tasks = TaskGroup(self)  # key "sweep"
         self._closing = False
+        self._points: list[tuple[float, float]] = []  # (lr, smoothed loss) of the sweep in progress
         self.setWindowTitle("Learning-rate finder")
         self.setModal(True)
         self.resize(760, 560)
@@ -238,12 +243,16 @@ class LRFinderDialog(QDialog):
         self.use_button.setEnabled(False)
         self.use_button.setText("Use")
         self.message.setText("Sweeping the learning rate…")
+        self._points = []
+        self.curve.setData([], [])
+        self.plot.setXRange(math.log10(start), math.log10(end), padding=0.02)  # the curve grows into the range
         self.progress.setRange(0, steps)
         self.progress.setValue(0)
         self._show_current_lr()
         self.tasks.start(run_lr_finder, self.state.spec, self.state.dataset, self.state.train_config, start, end,
-                         steps, key="sweep", pass_control=True, pass_callbacks=True,
-                         on_progress=self._on_task_progress, on_result=self._on_task_result,
+                         steps, key="sweep", pass_control=True, pass_callbacks=True, pass_partial=True,
+                         on_progress=self._on_task_progress, on_partial=self._on_task_partial,
+                         on_result=self._on_task_result,
                          on_error=self._on_task_error, on_finished=self._on_task_finished)
         self._set_running(True)
         return True
@@ -283,6 +292,16 @@ class LRFinderDialog(QDialog):
         if event.total:
             self.progress.setMaximum(int(event.total))
         self.progress.setValue(int(event.done))
+
+    @Slot(object)
+    def _on_task_partial(self, points: list[tuple[float, float]]) -> None:
+        """Points of the running sweep: the curve grows as they are measured."""
+        if self._closing or not points:
+            return
+        self._points.extend(points)
+        lrs, losses = np.array(self._points, dtype=float).T
+        self.curve.setData(lrs, losses)
+        self.message.setText(f"Sweeping the learning rate… {lr_text(float(lrs[-1]))}, loss {losses[-1]:.3f}")
 
     @Slot(object)
     def _on_task_result(self, result: Any) -> None:

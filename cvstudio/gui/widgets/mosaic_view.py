@@ -93,7 +93,10 @@ class MosaicView(QWidget):
         self.info.setFont(monospace_font(self.info.font()))
         self.info.setTextFormat(Qt.TextFormat.PlainText)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.info.setMinimumHeight(self.info.fontMetrics().height() + 4)
+        # two lines, always: a hover text longer than the view wraps instead of being cut, and the view
+        # does not jump as texts of one or two lines come and go
+        self.info.setWordWrap(True)
+        self.info.setFixedHeight(2 * self.info.fontMetrics().lineSpacing() + 4)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

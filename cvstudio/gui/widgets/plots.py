@@ -280,7 +280,7 @@ class TrainingPlots(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.loss_plot = ThemedPlot("Loss", "epoch", "loss")
-        self.acc_plot = ThemedPlot("Accuracy", "epoch", "accuracy", legend_offset=None)  # colours as in the loss legend
+        self.acc_plot = ThemedPlot("Accuracy", "epoch", "accuracy", legend_offset=(-8, -8))  # colours: the loss legend
         self.acc_plot.setXLink(self.loss_plot)
         self.acc_plot.getPlotItem().setYRange(0.0, 1.0, padding=0.04)  # accuracy is a fraction: keep its scale honest
 
@@ -310,6 +310,8 @@ class TrainingPlots(QWidget):
         self._timer.setSingleShot(True)  # armed by run_changed: data arriving in the meantime is drawn together
         self._timer.setInterval(REDRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
+        # One marker convention in both plots, stated in both legends: filled = training, hollow + dashed = validation.
+        self._key_items = {plot: self._make_key_items(plot) for plot in (self.loss_plot, self.acc_plot)}
         self._show_legends()
 
     # --- runs ---
@@ -323,8 +325,21 @@ class TrainingPlots(QWidget):
         self._show_legends()
         return run
 
+    def _make_key_items(self, plot: ThemedPlot) -> tuple[pg.PlotDataItem, pg.PlotDataItem]:
+        """Legend entries (not drawn in the plot) that say what filled and hollow markers mean."""
+        fg = self.palette().color(QPalette.ColorRole.Text)
+        bg = self.palette().color(QPalette.ColorRole.Base)
+        training = pg.PlotDataItem(pen=pg.mkPen(fg, width=1.5), symbol="o", symbolSize=7, symbolBrush=fg,
+                                   symbolPen=pg.mkPen(bg))
+        validation = pg.PlotDataItem(pen=pg.mkPen(fg, width=1.5, style=Qt.PenStyle.DashLine), symbol="o",
+                                     symbolSize=7, symbolBrush=pg.mkBrush(bg), symbolPen=pg.mkPen(fg, width=1.5))
+        plot.legend.addItem(training, "training")
+        plot.legend.addItem(validation, "validation")
+        return training, validation
+
     def _show_legends(self) -> None:
         self.loss_plot.legend.setVisible(bool(self.runs))  # an empty legend is a stray little box
+        self.acc_plot.legend.setVisible(bool(self.runs))
 
     def _make_items(self, run: RunHistory) -> _RunItems:
         c = QColor(run.colour)
@@ -341,12 +356,12 @@ class TrainingPlots(QWidget):
                 pen=pg.mkPen(c, width=1.5, style=dash), symbol="o", symbolSize=7, symbolBrush=pg.mkBrush(bg),
                 symbolPen=pg.mkPen(c, width=1.5),
             ),
-            train_acc=pg.PlotDataItem(
-                pen=pg.mkPen(c, width=1.5, style=dash), symbol="o", symbolSize=5, symbolBrush=pg.mkBrush(bg),
-                symbolPen=pg.mkPen(c),
+            train_acc=pg.PlotDataItem(pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6, symbolBrush=c,
+                                      symbolPen=pg.mkPen(bg)),
+            val_acc=pg.PlotDataItem(
+                pen=pg.mkPen(c, width=1.5, style=dash), symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(bg),
+                symbolPen=pg.mkPen(c, width=1.5),
             ),
-            val_acc=pg.PlotDataItem(pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6, symbolBrush=c,
-                                    symbolPen=pg.mkPen(bg)),
         )
         for item in (items.raw, items.smooth, items.train_loss, items.val_loss):
             loss.addItem(item)
@@ -474,6 +489,14 @@ class TrainingPlots(QWidget):
             for items in self._items.values():
                 items.train_loss.setSymbolPen(pg.mkPen(bg))
                 items.val_loss.setSymbolBrush(pg.mkBrush(bg))
-                items.train_acc.setSymbolBrush(pg.mkBrush(bg))
-                items.val_acc.setSymbolPen(pg.mkPen(bg))
+                items.train_acc.setSymbolPen(pg.mkPen(bg))
+                items.val_acc.setSymbolBrush(pg.mkBrush(bg))
+            fg = self.palette().color(QPalette.ColorRole.Text)
+            for training, validation in self._key_items.values():
+                training.setPen(pg.mkPen(fg, width=1.5))
+                training.setSymbolBrush(fg)
+                training.setSymbolPen(pg.mkPen(bg))
+                validation.setPen(pg.mkPen(fg, width=1.5, style=Qt.PenStyle.DashLine))
+                validation.setSymbolBrush(pg.mkBrush(bg))
+                validation.setSymbolPen(pg.mkPen(fg, width=1.5))
         super().changeEvent(event)

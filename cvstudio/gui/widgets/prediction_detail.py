@@ -111,6 +111,9 @@ class PredictionDetail(QWidget):
         saliency_row.addWidget(self.saliency_check)
         saliency_row.addStretch(1)
         saliency_row.addWidget(self.opacity_slider)
+        # never narrower than the saliency row: "Show where the model looked" was cut at 1024 px
+        margins = self.contentsMargins().left() + self.contentsMargins().right() + 32
+        self.setMinimumWidth(max(300, self.saliency_check.sizeHint().width() + 8 + 110 + margins))
 
         self.label = ElidedLabel("", self, Qt.TextElideMode.ElideRight)
         self.label.setFont(_scaled_font(self, 1.6, QFont.Weight.DemiBold))
