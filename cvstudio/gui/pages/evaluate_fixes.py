@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu
 
 from cvstudio.core.errors import UserError
 from cvstudio.gui.widgets.banner import ERROR, INFO
+from cvstudio.gui.widgets.confusion_matrix import percent
 from cvstudio.gui.widgets.image_viewer import ImageViewer
 from cvstudio.gui.widgets.prediction_gallery import PredictionGallery
 
@@ -107,7 +108,7 @@ class MistakeFixes(QObject):
         names = source.class_names
         true, predicted = int(source.labels[index]), int(source.probs[index].argmax())
         caption = (f"True class: {names[true]} · predicted: {names[predicted]} "
-                   f"({100 * float(source.probs[index][predicted]):.1f} %)")
+                   f"({percent(float(source.probs[index][predicted]))})")
         if self.viewer is None:
             self.viewer = ImageViewer(self.page)
             self.viewer.show_in_folder_requested.connect(self.show_in_folder)

@@ -86,11 +86,8 @@ class ImageViewer(QDialog):
         self.path = path
         image = read_image(path) if path else None
         if image is None:
-            c, h, w = pixels.shape
-            image = array_to_qimage(pixels if c == 1 else pixels[:3], channels_first=True)
-            factor = max(1, VIEW_SIDE // max(h, w, 1))
-            image = image.scaled(w * factor, h * factor, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                 Qt.TransformationMode.FastTransformation)
+            c = pixels.shape[0]
+            image = array_to_qimage(pixels if c == 1 else pixels[:3], channels_first=True)  # enlarged by _fit
         self._pixmap = QPixmap.fromImage(image)
         self.caption.setText(caption)
         self.set_path(path)
@@ -118,6 +115,11 @@ class ImageViewer(QDialog):
         pm = self._pixmap
         if pm.width() > target.width() or pm.height() > target.height():
             pm = pm.scaled(target, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+        else:  # a small image: enlarged by a whole factor without smoothing, so no detail is invented
+            factor = min(target.width() // max(1, pm.width()), target.height() // max(1, pm.height()))
+            if factor > 1:
+                pm = pm.scaled(pm.width() * factor, pm.height() * factor, Qt.AspectRatioMode.IgnoreAspectRatio,
+                               Qt.TransformationMode.FastTransformation)
         self.image_label.setPixmap(pm)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
