@@ -224,3 +224,30 @@ def test_a_torchvision_architecture_is_refused(page, state):
     before = page.current_spec()
     assert not page.load_architecture(spec, "Load")
     assert page.current_spec() == before and "torchvision" in page.banner.text()
+
+
+def test_the_windows_edit_menu_undoes_the_page_on_screen(qtbot):
+    from PySide6.QtGui import QKeySequence
+
+    from cvstudio.gui.main_window import PAGES, MainWindow
+
+    pages = [p for p in PAGES if p.title in ("Model", "Evaluate")]
+    w = MainWindow(load_data=False, pages=pages)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.state.torch_loaded and len(w.pages) == 2, timeout=60_000)
+    model, evaluate = w.page("Model"), w.page("Evaluate")
+    w.show_page(0)
+    assert w.undo_group.activeStack() is model.undo_stack
+    assert w.undo_action.shortcut() == QKeySequence("Ctrl+Z") and QKeySequence("Ctrl+Shift+Z") in w.redo_action.shortcuts()
+    assert not w.undo_action.isEnabled()
+    set_cell(model, 0, COL_OUT, 20)
+    assert w.undo_action.isEnabled() and "layer 1" in w.undo_action.text()
+    w.undo_action.trigger()
+    assert w.state.spec.layers[0].out == 16 and w.redo_action.isEnabled()
+    w.redo_action.trigger()
+    assert w.state.spec.layers[0].out == 20
+    w.show_page(1)
+    assert w.undo_group.activeStack() is evaluate.undo_stack and not w.undo_action.isEnabled()
+    w.show_page(0)
+    assert w.undo_action.isEnabled()
