@@ -91,9 +91,10 @@ def test_move_to_class_is_undoable(qtbot, loaded, monkeypatch):
     assert page.banner.level == INFO and "Data page" in page.banner.text()
     assert page.undo_stack.undoText() == f"Move {path.name} to class {predicted}"
     assert page.fixes.viewer.path == str(moved)
+    assert page.fixes.current_path(str(path)) == str(moved)  # what the card's menu acts on now
     assert f"Moved to class {predicted}" in gallery.model.tooltip(0)
     page.undo_stack.undo()
-    assert path.is_file() and not moved.exists()
+    assert path.is_file() and not moved.exists() and page.fixes.current_path(str(path)) == str(path)
     assert "Moved to class" not in gallery.model.tooltip(0) and page.fixes.viewer.path == str(path)
     page.undo_stack.redo()
     assert moved.is_file() and not path.exists()
