@@ -31,6 +31,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QPainter,
     QPalette,
+    QUndoGroup,
 )
 from PySide6.QtWidgets import (
     QApplication,
@@ -352,6 +353,16 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         self._on_recent_menu_about_to_show()
 
+        # Edit: undo/redo of the page on screen (pages with an ``undo_stack`` join this group as they are built)
+        edit_menu = menu.addMenu("&Edit")
+        self.undo_group = QUndoGroup(self)
+        self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+
         view_menu = menu.addMenu("&View")
         self.page_actions: list[QAction] = []
         group = QActionGroup(self)
@@ -486,6 +497,9 @@ class MainWindow(QMainWindow):
                 attach_projects(self.projects)
             if hasattr(page, "runs_added"):  # a sweep's trials are runs of the project: list them
                 page.runs_added.connect(lambda: getattr(self.pages.get("Runs"), "refresh", lambda: None)())
+            undo_stack = getattr(page, "undo_stack", None)
+            if undo_stack is not None:
+                self.undo_group.addStack(undo_stack)
             data_page_requested = getattr(page, "data_page_requested", None)
             if data_page_requested is not None:
                 data_page_requested.connect(lambda: self.show_page(self._page_index("Data")))
@@ -699,7 +713,7 @@ class MainWindow(QMainWindow):
 
     def shortcuts_text(self) -> str:
         rows = [("Ctrl+O", "Open a checkpoint"), ("Ctrl+Shift+S", "Save the current checkpoint as…"),
-                ("Ctrl+Q", "Quit")]
+                ("Ctrl+Q", "Quit"), ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (Model and Evaluate pages)")]
         rows += [(f"Ctrl+{i + 1}", f"Go to the {e.title} page") for i, e in enumerate(self.page_entries[:9])]
         rows += [("F5", "Train (on the Train page)"), ("F6 / F7", "Pause / resume the run"),
                  ("Shift+F5", "Stop the run (its checkpoint is kept)"), ("F1", "This list")]

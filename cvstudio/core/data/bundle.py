@@ -9,10 +9,16 @@ import torch
 
 @dataclass(frozen=True)
 class ImageSet:
-    """One split: ``images`` uint8 (N, C, H, W), ``labels`` int64 (N,) in 0..k-1."""
+    """One split: ``images`` uint8 (N, C, H, W), ``labels`` int64 (N,) in 0..k-1.
+
+    ``paths`` names the file of each image (absolute, same order) for image
+    folders, so a mislabelled image found while evaluating can be opened or
+    moved; None for built-in and torchvision sources, whose images have no file.
+    """
 
     images: torch.Tensor
     labels: torch.Tensor
+    paths: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])

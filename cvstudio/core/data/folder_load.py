@@ -8,6 +8,7 @@ whole-folder decode would make it (same files, same order, same pixels).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable
 
@@ -137,7 +138,11 @@ def load_classes(
     # one copy into the result, class by class, each class's decoded images let go once copied
     train, val = (_empty(sum(len(rows[c][i]) for c in order), shape) for i in (0, 1))
     at = [0, 0]
+    paths: tuple[list[str], list[str]] = ([], [])  # the file of each row; kept indexes files[c], rows index kept
     for c in order:
+        kept = entries[c].kept.tolist()  # type: ignore[union-attr]
+        for i in (0, 1):
+            paths[i].extend(files[c][kept[r]] for r in rows[c][i].tolist())
         images = entries.pop(c).images  # type: ignore[union-attr]
         for i, part in enumerate((train, val)):
             idx = rows[c][i]
@@ -150,6 +155,7 @@ def load_classes(
             at[i] += k
         del images
 
+    train, val = (dataclasses.replace(part, paths=tuple(p)) for part, p in zip((train, val), paths))
     stats = None
     if len(train) and all(h is not None for h in hists):
         total = torch.stack(hists).sum(dim=0)  # type: ignore[arg-type]

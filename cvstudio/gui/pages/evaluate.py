@@ -68,6 +68,7 @@ from PySide6.QtWidgets import (
 )
 
 from cvstudio.gui.pages.base import Page
+from cvstudio.gui.pages.evaluate_fixes import MistakeFixes
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.confusion_matrix import COUNTS, RATES, ConfusionMatrixView, percent
@@ -101,6 +102,7 @@ class SplitReport:
     images: np.ndarray  # uint8 (N, C, H, W): the split's pixels as the dataset stores them (a view, not a copy)
     seconds: float
     device: str
+    paths: tuple[str, ...] | None = None  # the file of each image (folder datasets)
 
     @property
     def accuracy(self) -> float:
@@ -153,10 +155,10 @@ def evaluate_for_page(model: Any, data: Any, meta: Any, split: str, device: str,
                                 device=str(dev), callbacks=[_SplitProgress(callbacks, split)], control=control)
     if evaluation is None:
         return None
-    images = (data.val if split == "val" else data.train).images.numpy()
+    part = data.val if split == "val" else data.train
     return SplitReport(split, evaluation, normalized_rows(evaluation.confusion),
-                       top_losses(evaluation.probs, evaluation.labels, TOP_LOSSES_SHOWN), images,
-                       time.perf_counter() - t0, str(dev))
+                       top_losses(evaluation.probs, evaluation.labels, TOP_LOSSES_SHOWN), part.images.numpy(),
+                       time.perf_counter() - t0, str(dev), getattr(part, "paths", None))
 
 
 def describe_mismatch(meta: Any, data: Any) -> str | None:
@@ -387,6 +389,9 @@ class EvaluatePage(Page):
         self.cell_caption = SecondaryLabel("", self.gallery_tabs)
         self.gallery_tabs.addTab(self._captioned(self.top_losses_caption, self.top_losses), "Most confidently wrong")
         self.gallery_tabs.addTab(self._captioned(self.cell_caption, self.cell_gallery), "Selected cell")
+        # double-click a card: the image large; its menu: show in folder, move to another class folder (undoable)
+        self.fixes = MistakeFixes(self, [self.top_losses, self.cell_gallery])
+        self.undo_stack = self.fixes.undo_stack  # the main window's Edit menu follows it while the page is shown
         gb = QVBoxLayout(self.gallery_box)
         gb.setContentsMargins(6, 6, 6, 6)
         gb.addWidget(self.gallery_tabs)
@@ -699,7 +704,8 @@ class EvaluatePage(Page):
 
     def _gallery_source(self, report: SplitReport) -> GallerySource:
         ev = report.evaluation
-        return GallerySource(report.images, ev.labels, ev.probs, tuple(ev.class_names), SPLIT_TITLES[report.split])
+        return GallerySource(report.images, ev.labels, ev.probs, tuple(ev.class_names), SPLIT_TITLES[report.split],
+                             report.paths)
 
     @Slot(int)
     def _on_split_combo_changed(self, _index: int) -> None:
@@ -803,8 +809,13 @@ class EvaluatePage(Page):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
+        self.undo_stack.setActive(True)
         if self._ready and self._wanted and not self.tasks.busy("evaluate") and not self.state.training:
             self.evaluate()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        self.undo_stack.setActive(False)
 
     def sizeHint(self) -> QSize:
         return QSize(1240, 780)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QFont, QKeySequence
+from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -41,13 +41,32 @@ from PySide6.QtWidgets import (
 
 from cvstudio.core.errors import SpecError
 from cvstudio.core.specs import LAYER_KINDS, LayerSpec, ModelSpec
+from cvstudio.gui.pages import model_files
 from cvstudio.gui.pages.base import Page
+from cvstudio.gui.pages.model_knobs import (
+    DEPTH_LABELS,
+    DEPTH_TIPS,
+    WIDTH_LABELS,
+    WIDTH_TIPS,
+    Knobs,
+    infer_knobs,
+    preset_family,
+)
+from cvstudio.gui.pages.model_history import BuilderHistory, BuilderSnapshot, train_values
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, MessageBanner
 from cvstudio.gui.widgets.code_view import CodeView
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.labels import HintLabel
-from cvstudio.gui.widgets.layer_table import KIND_HELP, KIND_LABELS, LayerTable, LayerTableModel, RowSummary, default_layer
+from cvstudio.gui.widgets.layer_table import (
+    HEADERS,
+    KIND_HELP,
+    KIND_LABELS,
+    LayerTable,
+    LayerTableModel,
+    RowSummary,
+    default_layer,
+)
 
 DEFAULT_INPUT_SHAPE = (3, 32, 32)  # until a dataset is loaded
 DEFAULT_NUM_CLASSES = 2
@@ -56,17 +75,6 @@ EDITED_SUFFIX = "-edited"  # spec name of a preset changed by hand, e.g. "convne
 DEFAULT_PRESET = "convnet"
 
 LOSS_LABELS = {"cross_entropy": "Cross-entropy", "nll": "NLL (after LogSoftmax)"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Knobs:
-    """What generates the layers: a preset and its width/depth/regularization settings."""
-
-    preset: str
-    width: int
-    depth: int
-    dropout: float  # 0 = none
-    batchnorm: bool
 
 
 def _shape_text(shape) -> str:
@@ -81,26 +89,7 @@ def _bytes_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def _preset_family(name: str) -> str:
-    if name.startswith("mlp"):
-        return "mlp"
-    if name == "resnet":
-        return "resnet"
-    return "convnet"
-
-
-_WIDTH_LABELS = {"mlp": "Hidden units", "convnet": "Channels", "resnet": "Channels"}
-_DEPTH_LABELS = {"mlp": "Hidden layers", "convnet": "Conv blocks", "resnet": "Residual blocks"}
-_WIDTH_TIPS = {
-    "mlp": "units of the first hidden layer",
-    "convnet": "output channels of the first convolution (the next ones get half)",
-    "resnet": "channels of the stem and the residual blocks (the last block doubles them)",
-}
-_DEPTH_TIPS = {
-    "mlp": "number of hidden linear layers",
-    "convnet": "number of [conv, activation, max-pool] blocks; each halves the image side",
-    "resnet": "number of residual blocks at full resolution",
-}
+_KNOB_WORDS = {"width": "width", "depth": "depth", "dropout": "dropout", "batchnorm": "batch norm"}
 
 
 class ModelPage(Page):
@@ -125,6 +114,12 @@ class ModelPage(Page):
         self._summary_timer.setSingleShot(True)
         self._summary_timer.setInterval(SUMMARY_DELAY_MS)
         self._summary_timer.timeout.connect(self._on_summary_timer_timeout)
+
+        # every edit is a command: the main window's Edit menu undoes the stack of the page on screen
+        self.undo_stack = QUndoStack(self)
+        self.history = BuilderHistory(self.undo_stack, self.snapshot, self.restore,
+                                      lambda: self.state.train_config, self._restore_train_values)
+        self._pending_edit: tuple[str, object] | None = None  # (command text, merge key) of a table action
 
         self._build_ui()
 
@@ -316,6 +311,8 @@ class ModelPage(Page):
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             toolbar.addWidget(button)
+        self.file_button = model_files.make_file_button(self, box)
+        toolbar.addWidget(self.file_button)
         toolbar.addStretch(1)
         self.input_label = HintLabel("", box)
         self.input_label.setWordWrap(False)
@@ -359,6 +356,51 @@ class ModelPage(Page):
         self._summary_timer.stop()
         self._refresh_summary()
 
+    def load_architecture(self, spec: ModelSpec, text: str) -> bool:
+        """Show ``spec`` (from an architecture file or a checkpoint) as one undoable edit; False if refused."""
+        if self.state.training:
+            self.banner.show_message("A run is training: load the architecture once it ends.", ERROR)
+            return False
+        if spec.arch is not None:
+            self.banner.show_message(f"{spec.name} is torchvision's {spec.arch}: the model builder edits networks "
+                                     "made of layers.", ERROR)
+            return False
+        self._load_spec(spec)
+        self.history.record(text)
+        return True
+
+    # ------------------------------------------------------------------ undo
+
+    def snapshot(self) -> BuilderSnapshot:
+        return BuilderSnapshot(self._knobs, self._generated, self._loss, self.table_model.layers,
+                               self._custom_name, self.table.current_row())
+
+    def restore(self, snap: BuilderSnapshot) -> None:
+        """Show a snapshot again (undo / redo)."""
+        self._knobs, self._generated, self._custom_name = snap.knobs, snap.generated, snap.custom_name
+        if snap.knobs is not None:
+            self._show_knobs(snap.knobs)
+        else:
+            self.description_label.setText(f"{snap.custom_name}: a network loaded as it was saved, not from a preset.")
+        self._set_loss(snap.loss)
+        self.table_model.set_layers(snap.layers)
+        self.table.select_row(min(snap.row, self.table_model.rowCount() - 1))
+        self._update_actions()
+        self.code_view.set_default_name(f"{self._spec_name()}.py")
+        self.refresh_now()
+
+    def _sync_undo_active(self, visible: bool) -> None:
+        """The window's Edit menu follows this page's stack while it is on screen and no run is training."""
+        self.undo_stack.setActive(visible and not self.state.training)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._sync_undo_active(True)
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().hideEvent(event)
+        self._sync_undo_active(False)
+
     # ------------------------------------------------------------------ state signals
 
     @Slot()
@@ -379,11 +421,13 @@ class ModelPage(Page):
         else:
             self._show_knobs(self._default_knobs(DEFAULT_PRESET))
             self._regenerate(self._default_knobs(DEFAULT_PRESET))
+        self.history.reset()
 
     @Slot(object)
     def _on_state_spec_changed(self, spec) -> None:
         if self._ready and spec is not None and spec != self.current_spec():
             self._load_spec(spec)
+            self.history.record(f"Load network {spec.name}")
 
     @Slot(object)
     def _on_state_dataset_changed(self, bundle) -> None:
@@ -408,6 +452,8 @@ class ModelPage(Page):
 
     @Slot(bool)
     def _on_state_training_changed(self, running: bool) -> None:
+        self._sync_undo_active(self.isVisible())
+        self.file_button.setEnabled(not running)
         self._controls.setEnabled(not running)
         self.table_model.set_read_only(running)
         self.add_button.setEnabled(not running)
@@ -425,20 +471,10 @@ class ModelPage(Page):
         if not name or (self._knobs is not None and name == self._knobs.preset and not self._edited()):
             return
         knobs = self._default_knobs(name)
+        train_before = train_values(self.state.train_config)
         if not self._apply_knobs(knobs):
             return
-        info = self._presets[name]
-        momentum = info.momentum if self.state.train_config.optimizer == "sgd" else self.state.train_config.momentum
-        config = dataclasses.replace(
-            self.state.train_config, lr=info.lr, momentum=momentum, weight_decay=info.weight_decay,
-            nesterov=self.state.train_config.nesterov and momentum > 0,
-        )
-        if config != self.state.train_config:
-            self.state.set_train_config(config)
-            self.state.status_message.emit(
-                f"Preset {name}: learning rate {info.lr:g}, momentum {momentum:g}, "
-                f"weight decay {info.weight_decay:g}"
-            )
+        self._record_preset(name, train_before)
 
     @Slot(int)
     def _on_width_spin_value_changed(self, _value: int) -> None:
@@ -456,11 +492,28 @@ class ModelPage(Page):
     def _on_batchnorm_check_toggled(self, _checked: bool) -> None:
         self._on_knob_edited()
 
+    def _record_preset(self, name: str, train_before: dict) -> None:
+        """Once the preset's training settings are applied too: one command for both."""
+        info = self._presets[name]
+        momentum = info.momentum if self.state.train_config.optimizer == "sgd" else self.state.train_config.momentum
+        config = dataclasses.replace(
+            self.state.train_config, lr=info.lr, momentum=momentum, weight_decay=info.weight_decay,
+            nesterov=self.state.train_config.nesterov and momentum > 0,
+        )
+        if config != self.state.train_config:
+            self.state.set_train_config(config)
+            self.state.status_message.emit(
+                f"Preset {name}: learning rate {info.lr:g}, momentum {momentum:g}, "
+                f"weight decay {info.weight_decay:g}"
+            )
+        self.history.record(f"Choose preset {name}", train_before=train_before)
+
     @Slot()
     def _on_reset_button_clicked(self) -> None:
         knobs = self._knobs_from_widgets()
         if knobs is not None and (not self._edited() or self._confirm_discard_edits()):
             self._regenerate(knobs)
+            self.history.record("Re-generate layers")
 
     @Slot(int)
     def _on_loss_combo_activated(self, _index: int) -> None:
@@ -468,18 +521,29 @@ class ModelPage(Page):
         if loss != self._loss:
             self._loss = loss
             self._summary_timer.start()
+            self.history.record(f"Change loss to {LOSS_LABELS.get(loss, loss)}")
 
     @Slot(float)
     def _on_l1_spin_value_changed(self, value: float) -> None:
-        self._set_train_value(l1=float(value))
+        self._set_train_value("Change L1 weight", l1=float(value))
 
     @Slot(float)
     def _on_weight_decay_spin_value_changed(self, value: float) -> None:
-        self._set_train_value(weight_decay=float(value))
+        self._set_train_value("Change weight decay", weight_decay=float(value))
 
-    def _set_train_value(self, **changes) -> None:
+    def _set_train_value(self, text: str, **changes) -> None:
+        before = train_values(self.state.train_config)
         try:
             config = dataclasses.replace(self.state.train_config, **changes)
+        except Exception as exc:  # noqa: BLE001 - a ConfigError explains a bad value
+            self.banner.show_message(str(exc), ERROR)
+            return
+        self.state.set_train_config(config)
+        self.history.record(text, merge_key=("train", *changes), train_before=before)
+
+    def _restore_train_values(self, values: dict) -> None:
+        try:
+            config = dataclasses.replace(self.state.train_config, **values)
         except Exception as exc:  # noqa: BLE001 - a ConfigError explains a bad value
             self.banner.show_message(str(exc), ERROR)
             return
@@ -491,6 +555,20 @@ class ModelPage(Page):
     def _on_table_model_layers_edited(self) -> None:
         self._update_actions()
         self._summary_timer.start()
+        text, key = self._pending_edit or self._cell_edit_text()
+        self._pending_edit = None
+        self.history.record(text, merge_key=key)
+
+    def _cell_edit_text(self) -> tuple[str, object]:
+        edit = self.table_model.last_edit
+        if edit and edit[0] == "set":
+            _, row, col = edit
+            return f"Change {HEADERS[col].lower()} of layer {row + 1}", ("cell", row, col)
+        return "Edit layers", None
+
+    def _table_edit(self, text: str) -> None:
+        """Name the command of the table action about to run (its layers_edited records it)."""
+        self._pending_edit = (text, None)
 
     @Slot(object, object)
     def _on_table_current_row_changed(self, _current, _previous) -> None:
@@ -511,6 +589,7 @@ class ModelPage(Page):
         row = self.table.current_row()
         n = self.table_model.rowCount()
         at = row + 1 if row >= 0 else max(0, n - 1)
+        self._table_edit(f"Add {KIND_LABELS.get(kind, kind)} layer")
         at = self.table_model.insert_layer(at, default_layer(kind))
         self.table.select_row(at)
         return at
@@ -519,6 +598,7 @@ class ModelPage(Page):
     def _on_duplicate_action_triggered(self) -> None:
         row = self.table.current_row()
         if row >= 0:
+            self._table_edit(f"Duplicate layer {row + 1}")
             at = self.table_model.insert_layer(row + 1, self.table_model.layers[row])
             self.table.select_row(at)
 
@@ -526,6 +606,7 @@ class ModelPage(Page):
     def _on_remove_action_triggered(self) -> None:
         row = self.table.current_row()
         if row >= 0:
+            self._table_edit(f"Remove layer {row + 1}")
             self.table_model.remove_layer(row)
             self.table.select_row(min(row, self.table_model.rowCount() - 1))
 
@@ -539,7 +620,8 @@ class ModelPage(Page):
 
     def _move_current(self, delta: int) -> None:
         row = self.table.current_row()
-        if row >= 0:
+        if row >= 0 and 0 <= row + delta < self.table_model.rowCount():
+            self._table_edit(f"Move layer {row + 1} {'up' if delta < 0 else 'down'}")
             self.table.select_row(self.table_model.move_layer(row, delta))
 
     def _update_actions(self) -> None:
@@ -586,11 +668,11 @@ class ModelPage(Page):
                 w.blockSignals(False)
         info = self._presets.get(knobs.preset)
         self.description_label.setText(info.description if info else "")
-        family = _preset_family(knobs.preset)
-        self._size_form.labelForField(self.width_spin).setText(_WIDTH_LABELS[family])
-        self._size_form.labelForField(self.depth_spin).setText(_DEPTH_LABELS[family])
-        self.width_spin.setToolTip(_WIDTH_TIPS[family])
-        self.depth_spin.setToolTip(_DEPTH_TIPS[family])
+        family = preset_family(knobs.preset)
+        self._size_form.labelForField(self.width_spin).setText(WIDTH_LABELS[family])
+        self._size_form.labelForField(self.depth_spin).setText(DEPTH_LABELS[family])
+        self.width_spin.setToolTip(WIDTH_TIPS[family])
+        self.depth_spin.setToolTip(DEPTH_TIPS[family])
         forced = knobs.preset in ("convnet-batchnorm", "resnet")
         self.batchnorm_check.setEnabled(not forced)
         self.batchnorm_check.setToolTip(
@@ -603,7 +685,11 @@ class ModelPage(Page):
         knobs = self._knobs_from_widgets()
         if knobs is None or knobs == self._knobs:
             return
-        self._apply_knobs(knobs)
+        old = self._knobs
+        if self._apply_knobs(knobs):
+            changed = [f.name for f in dataclasses.fields(Knobs) if old is None or getattr(old, f.name) != getattr(knobs, f.name)]
+            field = changed[0] if len(changed) == 1 else "size"
+            self.history.record(f"Change {_KNOB_WORDS.get(field, field)}", merge_key=("knob", field))
 
     def _apply_knobs(self, knobs: Knobs) -> bool:
         """Re-generate the layers from ``knobs``, asking first if that would discard hand edits."""
@@ -662,7 +748,7 @@ class ModelPage(Page):
     def _load_spec(self, spec: ModelSpec) -> None:
         """Show a spec that came from elsewhere (the main window, a checkpoint)."""
         base = spec.name.removesuffix(EDITED_SUFFIX)
-        knobs = self._infer_knobs(spec, base) if base in self._presets else None
+        knobs = infer_knobs(spec, self._default_knobs(base)) if base in self._presets else None
         self._knobs = knobs
         self._custom_name = spec.name
         self._generated = None
@@ -684,27 +770,6 @@ class ModelPage(Page):
         self._update_actions()
         self.code_view.set_default_name(f"{spec.name}.py")
         self.refresh_now()
-
-    def _infer_knobs(self, spec: ModelSpec, preset: str) -> Knobs:
-        """The knob settings that most likely generated ``spec`` (checked by re-generating it)."""
-        default = self._default_knobs(preset)
-        layers = spec.layers
-        convs = [l.out for l in layers if l.kind == "conv" and l.out]
-        linears = [l for l in layers if l.kind == "linear"]
-        residuals = [l for l in layers if l.kind == "residual"]
-        family = _preset_family(preset)
-        if family == "mlp":
-            width = linears[0].out if linears and linears[0].out else default.width
-            depth = max(1, len(linears) - 1)
-        elif family == "resnet":
-            width = convs[0] if convs else default.width
-            depth = max(1, len(residuals) - 1)
-        else:
-            width = convs[0] if convs else default.width
-            depth = max(1, len(convs))
-        dropout = next((float(l.p) for l in layers if l.kind == "dropout"), 0.0)
-        batchnorm = default.batchnorm or any(l.kind == "batchnorm" for l in layers)
-        return Knobs(preset, int(width), int(depth), round(dropout, 4), batchnorm)
 
     # ------------------------------------------------------------------ summary
 

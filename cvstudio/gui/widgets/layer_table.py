@@ -145,6 +145,7 @@ class LayerTableModel(QAbstractTableModel):
         self._error = ""
         self._num_classes = 2
         self._read_only = False
+        self.last_edit: tuple = ()  # what the last edit did: ("insert"|"remove", row), ("move", row, to), ("set", row, col)
 
     # --- the layers ---
 
@@ -179,6 +180,7 @@ class LayerTableModel(QAbstractTableModel):
         self._layers.insert(row, layer)
         self.endInsertRows()
         self._shift_summary()
+        self.last_edit = ("insert", row)
         self.layers_edited.emit()
         return row
 
@@ -189,6 +191,7 @@ class LayerTableModel(QAbstractTableModel):
         del self._layers[row]
         self.endRemoveRows()
         self._shift_summary()
+        self.last_edit = ("remove", row)
         self.layers_edited.emit()
 
     def move_layer(self, row: int, delta: int) -> int:
@@ -202,13 +205,15 @@ class LayerTableModel(QAbstractTableModel):
         self._layers.insert(target, self._layers.pop(row))
         self.endMoveRows()
         self._shift_summary()
+        self.last_edit = ("move", row, target)
         self.layers_edited.emit()
         return target
 
-    def set_layer(self, row: int, layer: LayerSpec) -> None:
+    def set_layer(self, row: int, layer: LayerSpec, column: int = COL_KIND) -> None:
         if self._layers[row] == layer:
             return
         self._layers[row] = layer
+        self.last_edit = ("set", row, column)
         self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
         self.layers_edited.emit()
 
@@ -375,7 +380,7 @@ class LayerTableModel(QAbstractTableModel):
             new = self._with_value(layer, col, value)
         except (TypeError, ValueError):
             return False
-        self.set_layer(row, new)
+        self.set_layer(row, new, col)
         return True
 
     @staticmethod
@@ -553,6 +558,7 @@ __all__ = [
     "COL_SHAPE",
     "COL_STRIDE",
     "ERROR_BACKGROUND",
+    "HEADERS",
     "KIND_LABELS",
     "LayerDelegate",
     "LayerTable",

@@ -20,7 +20,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QEvent, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QRectF,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -40,7 +51,8 @@ from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
 
 IMAGE_TARGET = 72  # pixels: small images are enlarged by a whole factor up to about this side
 IMAGE_MAX = 96  # larger images are scaled down smoothly to this side
-CARD_WIDTH = 132
+CARD_WIDTH = 132  # at least; wider when the class names need it
+MAX_CARD_WIDTH = 260  # longer captions are elided in the middle (the tooltip has them whole)
 PIXMAP_CACHE = 600  # cards whose pixmaps are kept
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -54,6 +66,7 @@ class GallerySource:
     probs: np.ndarray  # (N, K) class probabilities
     class_names: tuple[str, ...]
     split_title: str  # e.g. "Validation"
+    paths: tuple[str, ...] | None = None  # the file of each image (folder datasets), else None
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class GalleryModel(QAbstractListModel):
         self.source: GallerySource | None = None
         self._indices = np.zeros(0, np.int64)
         self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
+        self.moved: dict[str, str] = {}  # original path -> a note on where it went (shared by the page's galleries)
 
     def set_items(self, source: GallerySource | None, indices: np.ndarray) -> None:
         self.beginResetModel()
@@ -129,12 +143,22 @@ class GalleryModel(QAbstractListModel):
             second = f"true: {names[it.true]} {percent(it.p_true)}"
         return first, second
 
+    def path(self, row: int) -> str | None:
+        """The file of a card's image, or None when the dataset has no files (built-in, torchvision)."""
+        s = self.source
+        if s is None or s.paths is None:
+            return None
+        return s.paths[int(self._indices[row])]
+
     def tooltip(self, row: int) -> str:
         it, s = self.item(row), self.source
         p = s.probs[it.index]
         top = np.argsort(-p, kind="stable")[:5]
-        lines = [f"{s.split_title} image {it.index + 1:,} of {len(s.labels):,}",
-                 f"True class: {s.class_names[it.true]}", f"Predicted: {s.class_names[it.predicted]}", ""]
+        path = self.path(row)
+        first = [path] if path else [f"{s.split_title} image {it.index + 1:,} of {len(s.labels):,}"]
+        if path and path in self.moved:
+            first.append(self.moved[path])
+        lines = [*first, f"True class: {s.class_names[it.true]}", f"Predicted: {s.class_names[it.predicted]}", ""]
         lines += [f"{s.class_names[k]}: {percent(float(p[k]))}" for k in top]
         return "\n".join(lines)
 
@@ -179,12 +203,20 @@ class GalleryDelegate(QStyledItemDelegate):
     def card_size(self, font: QFont) -> QSize:
         s = self._model.source
         side = IMAGE_TARGET
+        width = CARD_WIDTH
         if s is not None and s.images.ndim == 4:
             h, w = s.images.shape[2:]
             f = scale_for(h, w)
             side = max(round(h * f), 32)
+        if s is not None and s.class_names:
+            # wide enough for the longest caption ("✗ <name> 100.0%", "next: <name> 100.0%") in bold
+            bold = QFont(font)
+            bold.setWeight(QFont.Weight.DemiBold)
+            longest = max(s.class_names, key=lambda n: QFontMetrics(bold).horizontalAdvance(n))
+            text = max((f"✗ {longest} 100.0%", f"next: {longest} 100.0%"), key=QFontMetrics(bold).horizontalAdvance)
+            width = min(MAX_CARD_WIDTH, max(CARD_WIDTH, QFontMetrics(bold).horizontalAdvance(text) + 18))
         fm = QFontMetrics(font)
-        return QSize(CARD_WIDTH, 10 + side + 8 + 2 * fm.height() + 12)
+        return QSize(width, 10 + side + 8 + 2 * fm.height() + 12)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
         return self.card_size(option.font)
@@ -239,6 +271,7 @@ class PredictionGallery(QWidget):
     """A placeholder text or a wrapping grid of prediction cards."""
 
     item_activated = Signal(int)  # dataset index of a double-clicked card
+    context_menu_requested = Signal(int, QPoint)  # dataset index of a right-clicked card, global position
 
     def __init__(self, parent: QWidget | None = None, placeholder: str = ""):
         super().__init__(parent)
@@ -257,6 +290,8 @@ class PredictionGallery(QWidget):
         self.delegate = GalleryDelegate(self.model, self.view)
         self.view.setItemDelegate(self.delegate)
         self.view.doubleClicked.connect(self._on_view_double_clicked)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_view_custom_context_menu_requested)
         self.view.viewport().installEventFilter(self)
         self.placeholder = SecondaryLabel(placeholder, self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -306,6 +341,12 @@ class PredictionGallery(QWidget):
     def _on_view_double_clicked(self, index: QModelIndex) -> None:
         if index.isValid():
             self.item_activated.emit(int(self.model.indices[index.row()]))
+
+    def _on_view_custom_context_menu_requested(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid():
+            self.view.setCurrentIndex(index)
+            self.context_menu_requested.emit(int(self.model.indices[index.row()]), self.view.viewport().mapToGlobal(pos))
 
 
 __all__ = ["GalleryItem", "GalleryModel", "GallerySource", "PredictionGallery"]
