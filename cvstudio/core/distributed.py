@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
+import signal
 import sys
 import time
 import traceback
@@ -331,7 +333,8 @@ def root_failure(failures: Mapping[int, Any]) -> tuple[int, str, int]:
     """(rank, one-line reason, exit code) of the failure that ended a run, from ChildFailedError.failures.
 
     A rank killed by a signal or failing with its own error comes before the
-    ranks that then lost their connection to it; ties go to the earliest, then the lowest rank.
+    ranks that then lost their connection to it or were ended by torchrun
+    (SIGTERM); ties go to the earliest, then the lowest rank.
     """
 
     def reason(failure: Any) -> str:
@@ -344,7 +347,10 @@ def root_failure(failures: Mapping[int, Any]) -> tuple[int, str, int]:
 
     def key(item: tuple[int, Any]) -> tuple[int, int, int]:
         rank, failure = item
-        secondary = failure.exitcode >= 0 and _is_peer_error(str(failure.message))
+        if failure.exitcode < 0:  # torchrun itself ends the surviving ranks with SIGTERM
+            secondary = -failure.exitcode == int(signal.SIGTERM)
+        else:
+            secondary = _is_peer_error(str(failure.message))
         return (int(secondary), int(failure.timestamp), rank)
 
     rank, failure = min(failures.items(), key=key)
@@ -359,6 +365,8 @@ def launch_main(argv: Sequence[str] | None = None) -> int:
     from torch.distributed.run import parse_args, run
 
     args = parse_args(list(argv if argv is not None else sys.argv[1:]))
+    # Its per-process failure lines would repeat, less clearly, the one line printed below.
+    logging.getLogger("torch.distributed.elastic.multiprocessing.api").setLevel(logging.CRITICAL)
     try:
         run(args)
     except ChildFailedError as exc:
