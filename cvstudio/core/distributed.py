@@ -198,11 +198,13 @@ class Distributed:
 
     @contextlib.contextmanager
     def main_first(self) -> Iterator[None]:
-        """Rank 0 runs the block first (building caches, downloading), the others after it, reading them."""
-        if not self.is_main:
+        """Rank 0 runs the block first (building caches, downloading), then each other node's local
+        rank 0 (its own cache folder, unless shared), then the rest, reading what those made."""
+        phase = 0 if self.rank == 0 else 1 if self.env.local_rank == 0 else 2
+        for _ in range(phase):
             self.barrier()
         yield
-        if self.is_main:
+        for _ in range(2 - phase):
             self.barrier()
 
     # --- model and data -----------------------------------------------------------------------
