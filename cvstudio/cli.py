@@ -311,10 +311,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if env is None:
         return _train(args, None)
     dist = Distributed.start(env, args.device)
-    try:
-        return _train(args, dist)
-    finally:
-        dist.close()
+    code = _train(args, dist)  # on an error the process ends as it is and torchrun stops the other ranks
+    dist.barrier()  # leave together: tearing gloo down while a peer still uses it aborted a rank (SIGABRT)
+    dist.close()
+    return code
 
 
 def _without_nproc(argv: Sequence[str]) -> list[str]:
