@@ -177,6 +177,11 @@ class Distributed:
         return cls(env, device, backend)
 
     def close(self) -> None:
+        """Leave the job. The DDP wrapper of the last fit still holds the process group until the
+        garbage collector frees it; a gloo group freed during interpreter shutdown aborts the process."""
+        import gc
+
+        gc.collect()
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()
 
@@ -340,9 +345,10 @@ def root_failure(failures: Mapping[int, Any]) -> tuple[int, str, int]:
     """
 
     def reason(failure: Any) -> str:
-        if failure.exitcode < 0:
-            return f"killed by {failure.signal_name()}"
         message = failure.message if isinstance(failure.message, str) else str(failure.message.get("message", ""))
+        recorded = getattr(failure, "error_file", "<N/A>") not in ("<N/A>", "")  # the rank wrote its own error
+        if failure.exitcode < 0 and not recorded:
+            return f"killed by {failure.signal_name()}"
         if not message or message.startswith("To enable traceback"):
             return f"exited with status {failure.exitcode} (its error is printed above)"
         return message.strip().splitlines()[0] if "\n" in message.strip() else message.strip()

@@ -185,3 +185,25 @@ def test_batchnorm_is_restored_after_unwrap():
     assert isinstance(model[1], nn.SyncBatchNorm)
     dist.unwrap_model(model)
     assert model[1] is originals["1"]
+
+
+def test_nccl_check_runs_torchrun_on_one_gpu_and_reads_its_summary(monkeypatch):
+    import subprocess
+
+    seen = {}
+
+    def fake_run(cmd, **kwargs):
+        seen["cmd"] = cmd
+        out = cmd[cmd.index("--out") + 1]
+        open(out, "wb").close()
+        done = '{"event": "done", "device": "cuda:0", "val_acc": 0.5}'
+        return subprocess.CompletedProcess(cmd, 0, stdout='{"event": "epoch"}\n' + done + "\n", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    report = D.nccl_check()
+    assert report["ok"] and report["summary"]["device"] == "cuda:0"
+    cmd = seen["cmd"]
+    assert cmd[cmd.index("--nproc-per-node") + 1] == "1" and cmd[cmd.index("--device") + 1] == "cuda"
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: subprocess.CompletedProcess(cmd, 1, "", "no CUDA GPU"))
+    failed = D.nccl_check()
+    assert not failed["ok"] and "no CUDA GPU" in failed["output"]
