@@ -426,10 +426,10 @@ def _train(args: argparse.Namespace, dist) -> int:  # noqa: ANN001 - a core.dist
         freeze=args.freeze,
         backbone_lr=backbone_lr,
     )
-    if args.out:
+    main_rank = dist is None or dist.is_main  # under torchrun only rank 0 prints and saves
+    if args.out and main_rank:
         check_writable_target(args.out, ".safetensors", "--out")  # now, not after an hour of training
 
-    main_rank = dist is None or dist.is_main  # under torchrun only rank 0 prints and saves
     reporter = _ConsoleReporter(train_config.epochs, args.json)
     reporters = [reporter] if main_rank else []
     # Rank 0 decodes and caches the data (and fetches weights) first; the others then read its cache.
