@@ -8,6 +8,7 @@ so that ``--help`` and argument errors answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -100,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="checkpoint file (.safetensors; default: the runs folder)")
     t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files into DIR")
     t.add_argument("--json", action="store_true", help="one JSON object per line: epochs, then a summary")
+    t.add_argument("--nproc", type=_positive_int, metavar="N",
+                   help="train with N processes through torchrun (one per GPU, or gloo on the CPU); "
+                   "the global batch is N x --batch-size")
     _add_fine_tuning_arguments(t)
     t.add_argument("--project", metavar="DIR", help="record the run in this project folder (created if needed); "
                    "the checkpoint goes to DIR/runs/")
@@ -144,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version and argument errors: return argparse's status
         return exc.code if isinstance(exc.code, int) else EXIT_OK
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # `train --nproc` relaunches the same command
     command = "selftest" if args.self_test else (args.command or "gui")
     handler = {
         "gui": cmd_gui,
@@ -166,13 +171,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cvstudio.core.errors import UserError
 
         if isinstance(exc, UserError):
-            print(f"cvstudio {command}: error: {exc}", file=sys.stderr)
+            if not _recorded_for_torchrun(str(exc)):
+                print(f"cvstudio {command}: error{_rank_tag()}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        if _recorded_for_torchrun(f"{type(exc).__name__}: {exc}"):
+            return EXIT_FAILURE
         import traceback
 
         traceback.print_exc()
         print(f"cvstudio {command}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _rank_tag() -> str:
+    """" (rank R of N)" inside a torchrun job, else ""."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return f" (rank {os.environ['RANK']!s:.8} of {os.environ['WORLD_SIZE']!s:.8})"
+    return ""
+
+
+def _recorded_for_torchrun(message: str) -> bool:
+    """Under torchrun, leave a failed rank's error for the launcher to report once (core/distributed.py)."""
+    if "TORCHELASTIC_ERROR_FILE" not in os.environ or not _rank_tag():
+        return False
+    from cvstudio.core.distributed import record_failure
+
+    return record_failure(message)
 
 
 # --- gui ---------------------------------------------------------------------------------
@@ -296,6 +320,75 @@ def _csv(text: str | None) -> tuple[str, ...]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Alone, as one rank of a torchrun job (detected from its environment), or launching N ranks (--nproc)."""
+    from cvstudio.core.distributed import Distributed, detect_env
+
+    env = detect_env()
+    if env is None and args.nproc is not None:
+        return _launch_ranks(args)
+    if env is None:
+        return _train(args, None)
+    dist = Distributed.start(env, args.device)
+    code = _train(args, dist)  # on an error the process ends as it is and torchrun stops the other ranks
+    dist.barrier()  # leave together: tearing gloo down while a peer still uses it aborted a rank (SIGABRT)
+    dist.close()
+    return code
+
+
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    """The command line less ``--nproc N`` (also ``--nproc=N`` and argparse's abbreviations such as ``--np``)."""
+    out: list[str] = []
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        name, eq, _ = token.partition("=")
+        if len(name) >= 4 and "--nproc".startswith(name):
+            skip = not eq
+            continue
+        out.append(token)
+    return out
+
+
+def _launch_ranks(args: argparse.Namespace) -> int:
+    """``cvstudio train --nproc N``: torchrun as a child; Ctrl-C stops all ranks cleanly, twice aborts them."""
+    import shutil
+    import subprocess
+
+    from cvstudio.core.distributed import check_nproc, launch_command, new_stop_file
+
+    check_nproc(args.nproc, args.device)
+    if args.out:
+        check_writable_target(args.out, ".safetensors", "--out")
+    stop_file, env = new_stop_file()
+    command = launch_command(_without_nproc(args.argv), args.nproc)
+    print(f"launching {args.nproc} processes with torchrun; global batch {args.nproc * args.batch_size} "
+          f"= {args.batch_size} per process x {args.nproc}", file=sys.stderr, flush=True)
+    interrupts = {"count": 0}
+    proc = subprocess.Popen(command, env=env, start_new_session=os.name == "posix")
+
+    def on_sigint(signum, frame):  # the child has its own session: the terminal's Ctrl-C reaches only us
+        interrupts["count"] += 1
+        if interrupts["count"] == 1:
+            print("\nstopping every rank after this batch group (Ctrl-C again to abort)...", file=sys.stderr, flush=True)
+            open(stop_file, "w").close()
+        else:
+            proc.terminate()  # torchrun ends its workers
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        code = proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(os.path.dirname(stop_file), ignore_errors=True)
+    return code if code >= 0 else EXIT_FAILURE
+
+
+def _train(args: argparse.Namespace, dist) -> int:  # noqa: ANN001 - a core.distributed.Distributed or None
     import os
 
     from cvstudio.core.data import load_dataset
@@ -351,24 +444,34 @@ def cmd_train(args: argparse.Namespace) -> int:
         freeze=args.freeze,
         backbone_lr=backbone_lr,
     )
-    if args.out:
+    main_rank = dist is None or dist.is_main  # under torchrun only rank 0 prints and saves
+    if args.out and main_rank:
         check_writable_target(args.out, ".safetensors", "--out")  # now, not after an hour of training
-    project = _open_train_project(args, data_config, spec, train_config) if args.project else None
+    project = _open_train_project(args, data_config, spec, train_config) if args.project and main_rank else None
 
     reporter = _ConsoleReporter(train_config.epochs, args.json)
-    data = load_dataset(data_config, callbacks=[reporter])
-    for warning in data.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    summarize(spec, data.input_shape, data.num_classes)  # a spec that cannot work fails here, before training
-    prepared = prepare_model(spec, data, train_config.seed, init)
-    for note in prepared.notes:
-        print(f"note: {note}", file=sys.stderr, flush=True)
+    reporters = [reporter] if main_rank else []
+    # Rank 0 decodes and caches the data (and fetches weights) first; the others then read its cache.
+    with dist.main_first() if dist is not None else contextlib.nullcontext():
+        data = load_dataset(data_config, callbacks=reporters)
+        summarize(spec, data.input_shape, data.num_classes)  # a spec that cannot work fails here, before training
+        prepared = prepare_model(spec, data, train_config.seed, init)
+    for line in [f"warning: {w}" for w in data.warnings] + [f"note: {n}" for n in prepared.notes] if main_rank else []:
+        print(line, file=sys.stderr, flush=True)
     spec = prepared.spec
+    if dist is not None and main_rank:
+        print(dist.describe(train_config.batch_size), file=sys.stderr, flush=True)
+        if dist.device.type == "cpu" and _has_batchnorm(prepared.model):
+            print("note: batch norm statistics stay per process on the CPU (PyTorch syncs them on GPUs only)",
+                  file=sys.stderr, flush=True)
 
     control = RunControl()
     interrupts = {"count": 0}
 
     def on_sigint(signum, frame):  # first Ctrl-C stops cleanly and keeps the checkpoint; the second aborts
+        if dist is not None and interrupts.get("at", -1e9) > time.monotonic() - 2.0:
+            return  # torchrun relays the terminal's Ctrl-C to its workers: one keypress, two signals
+        interrupts["at"] = time.monotonic()
         interrupts["count"] += 1
         if interrupts["count"] > 1:
             raise KeyboardInterrupt
@@ -382,10 +485,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             from cvstudio.core.runs import default_checkpoint_path
 
             out = default_checkpoint_path(spec, data, folder=project.runs_dir)
-        outcome = train_and_save(spec, data, train_config, data_config, out=out, callbacks=[reporter], control=control,
-                                 tensorboard_dir=args.tensorboard, prepared=prepared)
+        outcome = train_and_save(spec, data, train_config, data_config, out=out, callbacks=reporters, control=control,
+                                 tensorboard_dir=args.tensorboard if main_rank else None, prepared=prepared, dist=dist)
     finally:
         signal.signal(signal.SIGINT, previous)
+    if not main_rank:
+        return EXIT_OK
 
     if outcome.unsaved:  # --out was writable at the start; keep the weights in the runs folder instead
         from cvstudio.core.checkpoints import save_checkpoint
@@ -419,6 +524,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "device": r.device,
         "checkpoint": str(outcome.checkpoint) if outcome.checkpoint else None,
         "notes": outcome.notes,
+        "world_size": dist.world_size if dist is not None else 1,
+        "global_batch_size": train_config.batch_size * (dist.world_size if dist is not None else 1),
     }
     if args.json:
         print(json.dumps(summary), flush=True)
@@ -443,6 +550,12 @@ def _open_train_project(args: argparse.Namespace, data_config: Any, spec: Any, t
     for problem in loaded.problems:
         print(f"warning: project: {problem}", file=sys.stderr)
     return loaded.project
+
+
+def _has_batchnorm(model) -> bool:  # noqa: ANN001 - an nn.Module
+    from torch import nn
+
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
 def check_writable_target(path: str, suffix: str, option: str) -> None:

@@ -193,6 +193,7 @@ def train_and_save(
     prepared: PreparedModel | None = None,
     resumable: bool = False,
     resume: tuple[Any, Any] | None = None,
+    dist: Any = None,
 ) -> RunOutcome:
     """Train a fresh model from ``spec`` and save its best weights (also when stopped early).
 
@@ -205,6 +206,9 @@ def train_and_save(
     that need to look at it (e.g. read kernels at each epoch end, in the
     training thread). ``tensorboard_dir`` additionally writes TensorBoard
     event files there.
+
+    ``dist`` (core/distributed.py) trains this rank's part of a torchrun job;
+    only rank 0 writes the checkpoint, the other ranks return without one.
     """
     if prepared is None:
         prepared = prepare_model(spec, data, train_config.seed, init)
@@ -225,8 +229,11 @@ def train_and_save(
         control=control,
         resumable=resumable,
         resume=resume,
+        dist=dist,
     )
     model.to("cpu").eval()
+    if dist is not None and not dist.is_main:  # rank 0 alone saves
+        return RunOutcome(result, model, None, None, prepared.notes)
     if not result.metrics:  # diverged before a single usable epoch
         return RunOutcome(result, model, None, None, prepared.notes)
     meta = make_meta(spec, data, data_config, train_config, result)

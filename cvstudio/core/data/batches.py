@@ -64,19 +64,24 @@ class BatchLoader:
             return t.pin_memory() if torch.cuda.is_available() else t
 
     def __len__(self) -> int:
-        n = int(self.labels.shape[0])
-        return (n + self.batch_size - 1) // self.batch_size
+        return (self.epoch_size + self.batch_size - 1) // self.batch_size
+
+    @property
+    def epoch_size(self) -> int:
+        """Images per epoch: all of them here; a rank's shard in core/distributed.py."""
+        return self.num_images
+
+    def epoch_order(self) -> torch.Tensor | None:
+        """This epoch's order of the images (None: as stored); core/distributed.py shards it."""
+        return torch.randperm(self.num_images, generator=self.generator) if self.shuffle else None
 
     @property
     def num_images(self) -> int:
         return int(self.labels.shape[0])
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = self.num_images
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator)
-        else:
-            order = None
+        order = self.epoch_order()
+        n = self.epoch_size
         for start in range(0, n, self.batch_size):
             if order is None:
                 x = self.images[start : start + self.batch_size]

@@ -15,7 +15,7 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -32,6 +32,9 @@ from cvstudio.core.training.callbacks import FitState, TrainingCallback, default
 from cvstudio.core.training.devices import resolve_device
 from cvstudio.core.training.freeze import apply_freeze, keep_frozen_batchnorm_in_eval
 from cvstudio.core.training.resume import ResumePoint, restore_training_state
+
+if TYPE_CHECKING:
+    from cvstudio.core.distributed import Distributed
 
 SYNC_INTERVAL_S = 0.1  # read losses back from the device (and report them) at most this often
 EVAL_BATCH_SIZE = 512  # evaluation needs no gradients, so bigger batches are cheaper
@@ -149,8 +152,8 @@ def uses_channels_last(model: nn.Module, device: torch.device) -> bool:
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` (in eval mode) over ``loader``."""
+def evaluate(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module, dist: Distributed | None = None) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` (in eval mode) over ``loader`` (over every rank's share with ``dist``)."""
     was_training = model.training
     model.eval()
     total_loss = torch.zeros((), dtype=torch.float64, device=loader.device)
@@ -160,6 +163,9 @@ def evaluate(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module) -> tuple
         total_loss += loss_fn(out, y).double() * y.shape[0]
         correct += (out.argmax(1) == y).sum()
     model.train(was_training)
+    if dist is not None:  # --- distributed: sum over the ranks' shards
+        loss_sum, correct_sum, count = dist.sum(total_loss, correct, loader.num_images)
+        return loss_sum / max(1, count), correct_sum / max(1, count)
     n = max(1, loader.num_images)
     return float(total_loss) / n, int(correct) / n
 
@@ -179,6 +185,7 @@ def fit(
     control: RunControl | None = None,
     resumable: bool = False,
     resume: tuple[Mapping[str, torch.Tensor], Mapping[str, Any]] | None = None,
+    dist: Distributed | None = None,
 ) -> FitResult:
     """Train ``model`` in place on ``data`` and leave it holding the best weights seen.
 
@@ -193,11 +200,15 @@ def fit(
     (``resume_tensors``/``resume_meta``); passing that pair as ``resume`` to
     a new ``fit`` with the same model spec, data and config continues the run
     exactly where it was (same losses on the CPU).
+
+    ``dist`` (core/distributed.py, under torchrun) trains this rank's shard
+    with DistributedDataParallel; every rank must call ``fit`` with the same
+    arguments, and the caller's stop rules must decide alike on all ranks.
     """
     callbacks = list(callbacks or [])
     control = control or RunControl()
     try:
-        return _fit(model, data, config, loss, augment, callbacks, control, resumable, resume)
+        return _fit(model, data, config, loss, augment, callbacks, control, resumable, resume, dist)
     except torch.OutOfMemoryError as exc:
         err = TrainingError(
             f"the device ran out of memory at batch size {config.batch_size}: "
@@ -210,28 +221,30 @@ def fit(
         raise
 
 
-def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None) -> FitResult:
+def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None, dist=None) -> FitResult:
     started = time.perf_counter()
-    device = resolve_device(config.device)
+    device = resolve_device(config.device) if dist is None else dist.device
     model.to(device)
     channels_last = uses_channels_last(model, device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     apply_freeze(model, config.freeze)
     model.train()
+    train_model = model if dist is None else dist.wrap_model(model)  # DDP (+ SyncBatchNorm on GPUs)
+    make_loader = BatchLoader if dist is None else dist.loader  # a rank's shard of each set
 
     loss_fn = make_loss(loss, config.label_smoothing)
     eval_loss_fn = make_loss(loss)  # validation loss without label smoothing, comparable across runs
     optimizer = make_optimizer(model, config)
-    train_loader = BatchLoader(
+    train_loader = make_loader(
         data.train, config.batch_size, device, data.mean, data.std,
         shuffle=True, augment=augment, seed=config.seed, channels_last=channels_last,
     )
-    val_loader = BatchLoader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+    val_loader = make_loader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
     steps = len(train_loader)
     params = count_params(model)
     scheduler, per_step = make_scheduler(optimizer, config, steps)
-    step_fn = _TrainStep(model, loss_fn, optimizer, config, device, scheduler, per_step)
+    step_fn = _TrainStep(train_model, loss_fn, optimizer, config, device, scheduler, per_step)
     state = FitState(model, config, message=f"trained for {config.epochs} epochs", optimizer=optimizer,
                      scheduler=scheduler, scaler=step_fn.scaler, generator=train_loader.generator)
     rules = default_rules(config)
@@ -246,11 +259,13 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
     for epoch in range(done_epochs + 1, config.epochs + 1):
         state.epoch = epoch
         lr = optimizer.param_groups[0]["lr"]  # the head's learning rate as the epoch starts
-        stats = train_one_epoch(step_fn, train_loader, state, rules, callbacks, control, clock)
+        if dist is not None:
+            dist.start_epoch(train_loader, epoch)
+        stats = train_one_epoch(step_fn, train_loader, state, rules, callbacks, control, clock, dist)
         if state.should_stop:  # stopped or diverged inside the epoch: its metrics are incomplete
             break
         step_fn.end_epoch()
-        val_loss, val_acc = evaluate(model, val_loader, eval_loss_fn)
+        val_loss, val_acc = evaluate(model, val_loader, eval_loss_fn, dist)
         notify(rules, "on_validation_end", state, val_loss, val_acc)
         if state.should_stop:
             break
@@ -262,18 +277,20 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
         state.history.append(event)
         notify(rules, "on_epoch_end", state, event)
         emit(callbacks, event)
-        if control.stop_requested:
+        if control.stop_requested if dist is None else dist.any_stop(control):
             state.stop("stopped", f"stopped by the user after epoch {epoch}")
         if state.should_stop:
             break
 
+    if dist is not None:
+        dist.unwrap_model(model)  # plain BatchNorm modules again, sharing the trained tensors
     notify(rules, "on_fit_end", state)  # puts the best weights back
     best_epoch = state.best_epoch
     model.eval()
     if state.status == "diverged" and best_epoch is None:
         metrics: dict[str, float] = {}  # it blew up before a single epoch ended: no usable weights
     else:
-        metrics = final_metrics(model, data, eval_loss_fn, device, channels_last, state.history, best_epoch)
+        metrics = final_metrics(model, data, eval_loss_fn, device, channels_last, state.history, best_epoch, dist)
     result = FitResult(
         status=state.status,
         message=state.message,
@@ -354,7 +371,8 @@ class _TrainStep:
             self.scheduler.step()
 
 
-def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callbacks, control: RunControl, clock: _Clock) -> _EpochStats:
+def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callbacks, control: RunControl, clock: _Clock,
+                    dist: Distributed | None = None) -> _EpochStats:
     """Run one epoch of steps, reporting synced loss groups; stops early when ``state.should_stop``."""
     device = loader.device
     epoch, steps = state.epoch, len(loader)
@@ -369,7 +387,7 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
     last_sync = epoch_start
     for step, (x, y) in enumerate(loader, start=1):
         paused_s += control.wait_while_paused()
-        if control.stop_requested:
+        if dist is None and control.stop_requested:  # distributed: seen at the sync points, by all ranks at once
             state.stop("stopped", f"stopped by the user during epoch {epoch}")
             break
         batch_loss, out = step_fn(x, y)
@@ -380,8 +398,14 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
         clock.global_step += 1
         state.step = step
         now = time.perf_counter()
-        if now - last_sync >= SYNC_INTERVAL_S or step == steps:
-            losses = torch.stack(pending).double().cpu().numpy()
+        due = now - last_sync >= SYNC_INTERVAL_S or step == steps if dist is None else dist.sync_due(step, steps)
+        if due:
+            if dist is None:
+                losses = torch.stack(pending).double().cpu().numpy()
+            else:  # --- distributed: the same steps on every rank, losses averaged, a stop anywhere stops all
+                losses, stop_asked = dist.sync_losses(pending, control)
+                if stop_asked:
+                    state.stop("stopped", f"stopped by the user during epoch {epoch}")
             pending.clear()
             notify(rules, "on_train_batches_end", state, losses)
             if state.should_stop:
@@ -393,6 +417,9 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
                 epoch, step, steps, clock.global_step, losses, ips,
                 _eta(state.history, epoch, step, steps, elapsed, state.config.epochs),
             ))
+    if dist is not None and not state.should_stop:  # --- distributed: the epoch's numbers over all shards
+        loss_total, correct_total, seen_total = dist.sum(loss_sum, correct, seen)
+        loss_sum, correct, seen = torch.tensor(loss_total, dtype=torch.float64), torch.tensor(int(correct_total)), int(seen_total)
     train_seconds = time.perf_counter() - epoch_start - paused_s
     if not state.should_stop:
         clock.seconds += train_seconds
@@ -403,18 +430,19 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
     )
 
 
-def final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch) -> dict[str, float]:
+def final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch, dist=None) -> dict[str, float]:
     """Accuracy on both splits in eval mode, as the cheatsheet measures it after training."""
-    train_eval = BatchLoader(data.train, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
-    val_eval = BatchLoader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
-    train_loss, train_acc = evaluate(model, train_eval, loss_fn)
+    make_loader = BatchLoader if dist is None else dist.loader
+    train_eval = make_loader(data.train, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+    val_eval = make_loader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+    train_loss, train_acc = evaluate(model, train_eval, loss_fn, dist)
     if not math.isfinite(train_loss):  # diverged before any epoch ended: no usable weights
         return {}
     if best_epoch is not None:
         best = history[best_epoch - 1]
         val_loss, val_acc = best.val_loss, best.val_acc
     else:
-        val_loss, val_acc = evaluate(model, val_eval, loss_fn)
+        val_loss, val_acc = evaluate(model, val_eval, loss_fn, dist)
     return {"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc}
 
 
