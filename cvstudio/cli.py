@@ -246,6 +246,30 @@ def _add_fine_tuning_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--label-smoothing", type=_probability, default=0.0, help="in [0, 1)")
     t.add_argument("--amp", action="store_true", help="mixed precision: bf16 autocast (fp16 + GradScaler where bf16 is unsupported)")
     t.add_argument("--clip-grad", type=_positive_float, help="clip the gradients' L2 norm to this")
+    t.add_argument("--resume", metavar="CKPT",
+                   help="continue a stopped run from its checkpoint, with its own settings (only --out, --json, "
+                   "--device, --data-dir and --tensorboard may be given with it)")
+
+
+_RESUME_OPTIONS = ("resume", "out", "json", "device", "data_dir", "tensorboard", "command", "self_test")
+
+
+def _resume_settings(args: argparse.Namespace):
+    """(ResumeRun, spec, data config, train config) of --resume CKPT; other options would change the run."""
+    import dataclasses
+
+    from cvstudio.core.runs import read_resume_run
+
+    defaults = vars(build_parser().parse_args(["train"]))
+    changed = [k for k, v in vars(args).items() if k not in _RESUME_OPTIONS and defaults.get(k, v) != v]
+    if changed:
+        names = ", ".join("--" + k.replace("_", "-") for k in changed)
+        raise _bad_input(f"--resume continues the run with its own settings; {names} cannot be changed")
+    run = read_resume_run(args.resume)
+    data_config = run.data_config
+    if args.data_dir:
+        data_config = dataclasses.replace(data_config, data_dir=args.data_dir)
+    return run, run.spec, data_config, dataclasses.replace(run.train_config, device=args.device)
 
 
 def _train_spec(args: argparse.Namespace):
@@ -333,6 +357,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         freeze=args.freeze,
         backbone_lr=backbone_lr,
     )
+    resume_run = None
+    if args.resume:  # issue 13: a stopped run goes on with the settings its checkpoint holds
+        resume_run, spec, data_config, train_config = _resume_settings(args)
     if args.out:
         check_writable_target(args.out, ".safetensors", "--out")  # now, not after an hour of training
 
@@ -341,7 +368,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     summarize(spec, data.input_shape, data.num_classes)  # a spec that cannot work fails here, before training
-    prepared = prepare_model(spec, data, train_config.seed, init)
+    if resume_run is not None:
+        from cvstudio.core.runs import resume_prepared
+
+        prepared = resume_prepared(resume_run, data)
+        print(f"note: resuming after epoch {resume_run.done_epochs} of {train_config.epochs}", file=sys.stderr, flush=True)
+    else:
+        prepared = prepare_model(spec, data, train_config.seed, init)
     for note in prepared.notes:
         print(f"note: {note}", file=sys.stderr, flush=True)
     spec = prepared.spec
@@ -359,7 +392,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         outcome = train_and_save(spec, data, train_config, data_config, out=args.out, callbacks=[reporter], control=control,
-                                 tensorboard_dir=args.tensorboard, prepared=prepared)
+                                 tensorboard_dir=args.tensorboard, prepared=prepared,
+                                 resume=resume_run.state if resume_run else None)
     finally:
         signal.signal(signal.SIGINT, previous)
 
