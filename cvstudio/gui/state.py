@@ -44,6 +44,7 @@ class AppState(QObject):
     epoch_weights = Signal(object)  # (epoch, {conv layer: float32 kernels}) from the run in progress
     status_message = Signal(str)  # short text for the status bar
     checkpoint_opened = Signal(object)  # Path of a checkpoint that became the current model (any door)
+    model_init_changed = Signal(object)  # core.runs.ModelInit | None: where the next run's weights start
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -61,6 +62,7 @@ class AppState(QObject):
         self.training = False
         self.tasks = TaskGroup(self)  # checkpoint loads
         self._opened_early: list[Any] = []  # checkpoints loaded before torch_ready, applied then
+        self.model_init: Any = None  # core.runs.ModelInit of the next run (None: random weights from the seed)
 
     def mark_torch_ready(self) -> None:
         self.torch_loaded = True
@@ -125,6 +127,11 @@ class AppState(QObject):
         if config != self.train_config:
             self.train_config = config
             self.train_config_changed.emit(config)
+
+    def set_model_init(self, init: Any) -> None:
+        if init != self.model_init:
+            self.model_init = init
+            self.model_init_changed.emit(init)
 
     def set_model(self, model: Any, meta: Any, path: Path | None) -> None:
         self.model, self.checkpoint_meta, self.checkpoint_path = model, meta, path
