@@ -61,6 +61,17 @@ def _device(text: str) -> str:
     return text
 
 
+def _augment(text: str) -> str:
+    from cvstudio.core.errors import ConfigError
+    from cvstudio.core.specs import parse_augment
+
+    try:
+        parse_augment(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cvstudio import __version__
 
@@ -95,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--stop-loss", type=_finite_float, help="stop once an epoch's training loss is below this")
     t.add_argument("--patience", type=_positive_int, help="early stopping: epochs without a better val accuracy")
-    t.add_argument("--augment", choices=("none", "flip-crop"), default="none")
+    t.add_argument("--augment", type=_augment, default="none",
+                   help="none | flip-crop | a comma list of flip, crop, resized-crop, rotate, color, trivial")
     t.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:N | mps")
     t.add_argument("--out", help="checkpoint file (.safetensors; default: the runs folder)")
     t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files into DIR")
