@@ -17,7 +17,6 @@ before any run starts, and the previous choice stays.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
