@@ -459,6 +459,8 @@ class TrainPage(Page):
     def _load_data_config(self, c: DataConfig) -> None:
         self._loading_form = True
         try:
+            if self.augment_combo.findData(c.augment) < 0:  # a list of steps ticked on the Data page
+                self.augment_combo.addItem(c.augment, c.augment)
             _select(self.augment_combo, c.augment)
         finally:
             self._loading_form = False
