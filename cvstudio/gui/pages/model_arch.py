@@ -350,8 +350,10 @@ class ArchitectureChooser(QObject):
         pretrained = bool(self.weights) and self.arch is not None
         lines = []
         if self.arch and o is not None and o.spec.arch == self.arch:
-            lines.append(f"torchvision's weights were made for {o.default_size}×{o.default_size} images "
-                         f"(the data is {'×'.join(map(str, o.input_shape[1:]))}); set the image size on the Data page.")
+            data = "×".join(map(str, o.input_shape[1:]))
+            same = o.input_shape[1:] == (o.default_size, o.default_size)
+            lines.append(f"torchvision's weights were made for {o.default_size}×{o.default_size} images"
+                         + (", as the data is." if same else f"; the data is {data} (image size: Data page)."))
             if pretrained:
                 lines.append(f"Weights file: {o.weights_path} ({'downloaded' if o.weights_ready else 'not downloaded yet'}).")
         self.info_label.setText(" ".join(lines))
