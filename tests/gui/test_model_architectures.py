@@ -121,3 +121,29 @@ def test_a_weights_file_for_another_architecture_is_refused_and_the_start_stays(
     page.arch.check_file("file", str(tmp_path / "evil.pth"), (3, 64, 64), 3)
     qtbot.waitUntil(lambda: "cannot be loaded safely" in page.arch.banner.text(), timeout=60_000)
     assert state.model_init.weights_file == str(good)
+
+
+def test_download_weights_with_progress_then_the_page_says_they_are_there(qtbot, page, state, tmp_path, monkeypatch):
+    import hashlib
+
+    import cvstudio.core.models.weights as weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    src = tmp_path / "published.pth"
+    torch.save({"w": torch.ones(200_000)}, src)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:8]
+    hub = weights.hub_checkpoints_dir()
+    monkeypatch.setattr(weights, "pretrained_file", lambda arch, name=None: (hub / f"{arch}-{digest}.pth", src.as_uri()))
+    _photos(state)
+    choose_arch(qtbot, page, "resnet18")
+    combo = page.arch.start_combo
+    with qtbot.waitSignal(page.arch.summarized, timeout=60_000):
+        combo.setCurrentIndex(combo.findData("pretrained:IMAGENET1K_V1"))
+        combo.activated.emit(combo.currentIndex())
+    assert page.arch.download_button.isEnabled() and "not downloaded" in page.arch.info_label.text()
+    with qtbot.waitSignal(page.arch.summarized, timeout=60_000):
+        page.arch.download_button.click()
+        assert page.arch.cancel_button.isVisible() and page.arch.progress.isVisible()
+    assert (hub / f"resnet18-{digest}.pth").is_file()
+    assert "Downloaded" in page.arch.banner.text() and "(downloaded)" in page.arch.info_label.text()
+    assert not page.arch.download_button.isEnabled() and not page.arch.cancel_button.isVisible()
