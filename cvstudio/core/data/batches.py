@@ -12,7 +12,7 @@ from typing import Iterator
 
 import torch
 
-from cvstudio.core.data.augment import CROP_PADDING, BatchAugmenter, random_crop, random_hflip  # noqa: F401 - re-exported
+from cvstudio.core.data.augment import BatchAugmenter
 from cvstudio.core.data.bundle import ImageSet
 
 
