@@ -11,6 +11,7 @@ four classes a network is first trained on. Prints, in one run:
      fine-tuning epoch (``--freeze none``) on the same data. Target >= 5x.
 
 Usage: .venv/bin/python benchmarks/transfer.py [--model resnet18] [--size 32] [--per-class 20] [--epochs 8]
+       [--pretrain-per-class 200] [--pretrain-epochs 3] [--timing-epochs 2]
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="resnet18")
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--per-class", type=int, default=20, help="training images per class of the small folder")
-    p.add_argument("--pretrain-per-class", type=int, default=600)
+    p.add_argument("--pretrain-per-class", type=int, default=200)
+    p.add_argument("--pretrain-epochs", type=int, default=3)
     p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--timing-epochs", type=int, default=3)
+    p.add_argument("--timing-epochs", type=int, default=2)
     args = p.parse_args(argv)
 
     from cvstudio.core.data.shapes import CLASS_NAMES, generate_shapes
@@ -77,7 +79,7 @@ def main(argv=None) -> int:
         common = ["--image-size", str(args.size), "--batch-size", "32", "--seed", "0", "--optimizer", "adam"]
 
         pre = tmp / "pre.safetensors"
-        done = cli("--dataset", str(big), "--model", args.model, "--epochs", "4", "--lr", "1e-3", *common,
+        done = cli("--dataset", str(big), "--model", args.model, "--epochs", str(args.pretrain_epochs), "--lr", "1e-3", *common,
                    "--out", str(pre))[-1]
         print(f"pretrained {args.model} on {', '.join(PRETRAIN_CLASSES)}: val acc {done['val_acc']:.3f} "
               f"({done['seconds']:.0f} s)")
