@@ -62,6 +62,17 @@ def _device(text: str) -> str:
     return text
 
 
+def _augment(text: str) -> str:
+    from cvstudio.core.errors import ConfigError
+    from cvstudio.core.specs import parse_augment
+
+    try:
+        parse_augment(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cvstudio import __version__
 
@@ -96,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=_seed, default=0)
     t.add_argument("--stop-loss", type=_finite_float, help="stop once an epoch's training loss is below this")
     t.add_argument("--patience", type=_positive_int, help="early stopping: epochs without a better val accuracy")
-    t.add_argument("--augment", choices=("none", "flip-crop"), default="none")
+    t.add_argument("--augment", type=_augment, default="none",
+                   help="none | flip-crop | a comma list of flip, crop, resized-crop, rotate, color, trivial")
     t.add_argument("--device", type=_device, default="auto", help="auto | cpu | cuda | cuda:N | mps")
     t.add_argument("--out", help="checkpoint file (.safetensors; default: the runs folder)")
     t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files into DIR")
@@ -288,6 +300,30 @@ def _add_fine_tuning_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--label-smoothing", type=_probability, default=0.0, help="in [0, 1)")
     t.add_argument("--amp", action="store_true", help="mixed precision: bf16 autocast (fp16 + GradScaler where bf16 is unsupported)")
     t.add_argument("--clip-grad", type=_positive_float, help="clip the gradients' L2 norm to this")
+    t.add_argument("--resume", metavar="CKPT",
+                   help="continue a stopped run from its checkpoint, with its own settings (only --out, --json, "
+                   "--device, --data-dir and --tensorboard may be given with it)")
+
+
+_RESUME_OPTIONS = ("resume", "out", "json", "device", "data_dir", "tensorboard", "project", "command", "self_test")
+
+
+def _resume_settings(args: argparse.Namespace):
+    """(ResumeRun, spec, data config, train config) of --resume CKPT; other options would change the run."""
+    import dataclasses
+
+    from cvstudio.core.runs import read_resume_run
+
+    defaults = vars(build_parser().parse_args(["train"]))
+    changed = [k for k, v in vars(args).items() if k not in _RESUME_OPTIONS and defaults.get(k, v) != v]
+    if changed:
+        names = ", ".join("--" + k.replace("_", "-") for k in changed)
+        raise _bad_input(f"--resume continues the run with its own settings; {names} cannot be changed")
+    run = read_resume_run(args.resume)
+    data_config = run.data_config
+    if args.data_dir:
+        data_config = dataclasses.replace(data_config, data_dir=args.data_dir)
+    return run, run.spec, data_config, dataclasses.replace(run.train_config, device=args.device)
 
 
 def _train_spec(args: argparse.Namespace):
@@ -445,6 +481,11 @@ def _train(args: argparse.Namespace, dist) -> int:  # noqa: ANN001 - a core.dist
         backbone_lr=backbone_lr,
     )
     main_rank = dist is None or dist.is_main  # under torchrun only rank 0 prints and saves
+    resume_run = None
+    if args.resume:  # issue 13: a stopped run goes on with the settings its checkpoint holds
+        if dist is not None:
+            raise _bad_input("--resume cannot continue a run under torchrun; resume it in one process")
+        resume_run, spec, data_config, train_config = _resume_settings(args)
     if args.out and main_rank:
         check_writable_target(args.out, ".safetensors", "--out")  # now, not after an hour of training
     project = _open_train_project(args, data_config, spec, train_config) if args.project and main_rank else None
@@ -455,7 +496,13 @@ def _train(args: argparse.Namespace, dist) -> int:  # noqa: ANN001 - a core.dist
     with dist.main_first() if dist is not None else contextlib.nullcontext():
         data = load_dataset(data_config, callbacks=reporters)
         summarize(spec, data.input_shape, data.num_classes)  # a spec that cannot work fails here, before training
-        prepared = prepare_model(spec, data, train_config.seed, init)
+        if resume_run is not None:
+            from cvstudio.core.runs import resume_prepared
+
+            prepared = resume_prepared(resume_run, data)
+            print(f"note: resuming after epoch {resume_run.done_epochs} of {train_config.epochs}", file=sys.stderr, flush=True)
+        else:
+            prepared = prepare_model(spec, data, train_config.seed, init)
     for line in [f"warning: {w}" for w in data.warnings] + [f"note: {n}" for n in prepared.notes] if main_rank else []:
         print(line, file=sys.stderr, flush=True)
     spec = prepared.spec
@@ -486,7 +533,8 @@ def _train(args: argparse.Namespace, dist) -> int:  # noqa: ANN001 - a core.dist
 
             out = default_checkpoint_path(spec, data, folder=project.runs_dir)
         outcome = train_and_save(spec, data, train_config, data_config, out=out, callbacks=reporters, control=control,
-                                 tensorboard_dir=args.tensorboard if main_rank else None, prepared=prepared, dist=dist)
+                                 tensorboard_dir=args.tensorboard if main_rank else None, prepared=prepared, dist=dist,
+                                 resume=resume_run.state if resume_run else None)
     finally:
         signal.signal(signal.SIGINT, previous)
     if not main_rank:

@@ -36,6 +36,12 @@ FORMAT_VERSION = 1
 MAX_INPUT_SIDE = 8192  # pixels; a larger input is a crafted file, not a model
 MAX_PARAMS = 2_000_000_000  # checked on the meta device before any weight is allocated
 METADATA_KEY = "cvstudio"  # the __metadata__ entry holding our JSON document
+# Resume state (core/training/resume.py) rides along in the same file: its tensors
+# under this name prefix, its JSON under a second metadata key. Loading the model
+# ignores both, so a resumable checkpoint is still an ordinary checkpoint.
+RESUME_PREFIX = "__resume__."
+RESUME_METADATA_KEY = "cvstudio.resume"
+MAX_RESUME_JSON = 64 * 1024 * 1024  # characters; the history of a long run is far below this
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 
 # Run outcomes written by the training loop (events.FitEnded.status), plus
@@ -280,8 +286,19 @@ def _os_reason(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, meta: CheckpointMeta) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    meta: CheckpointMeta,
+    *,
+    extra_tensors: Mapping[str, torch.Tensor] | None = None,
+    extra_metadata: Mapping[str, Any] | None = None,
+) -> Path:
     """Write ``model``'s weights and ``meta`` to ``path`` atomically; returns the path.
+
+    ``extra_tensors`` (stored as ``__resume__.<name>``) and ``extra_metadata``
+    (JSON under the metadata key "cvstudio.resume") hold the state a stopped
+    run needs to go on; :func:`read_resume_state` gives them back.
 
     Parent folders are created. On any failure the temporary file is removed,
     whatever was at ``path`` before stays as it was, and CheckpointError says why.
@@ -293,7 +310,12 @@ def save_checkpoint(path: str | os.PathLike[str], model: nn.Module, meta: Checkp
         from safetensors.torch import save as st_save
 
         tensors = _state_tensors(model)
-        blob = st_save(tensors, metadata={METADATA_KEY: meta.to_json()})
+        metadata = {METADATA_KEY: meta.to_json()}
+        for name, t in (extra_tensors or {}).items():
+            tensors[RESUME_PREFIX + name] = t.detach().to("cpu").contiguous()
+        if extra_metadata is not None:
+            metadata[RESUME_METADATA_KEY] = json.dumps(extra_metadata, allow_nan=True)
+        blob = st_save(tensors, metadata=metadata)
     except CheckpointError:
         raise
     except Exception as e:  # e.g. tensors sharing memory
@@ -379,6 +401,22 @@ def _read_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str]
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {_os_reason(e)}") from None
     return shapes, metadata
+
+
+def _model_infos(infos: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """The model's own tensors: the resume state's are not part of the state_dict."""
+    return {k: v for k, v in infos.items() if not k.startswith(RESUME_PREFIX)}
+
+
+def _read_tensors(path: Path, names: list[str]) -> dict[str, torch.Tensor]:
+    """Only the named tensors (a checkpoint may carry a resume state several times the weights' size)."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return {name: f.get_tensor(name) for name in names}
+    except Exception as e:  # safetensors raises its own error types
+        raise CheckpointError(f"{path} is damaged: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
 def _meta_from_header(path: Path, metadata: dict[str, str]) -> CheckpointMeta:
@@ -522,15 +560,43 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     meta = _meta_from_header(path, metadata)
     where = str(path)
     model = _build(meta, where)
+    infos = _model_infos(infos)
     _check_tensors(model, infos, meta, where)
-    try:
-        from safetensors.torch import load_file
-
-        tensors = load_file(str(path), device="cpu")
-    except Exception as e:  # safetensors raises its own error types
-        raise CheckpointError(f"{path} is damaged: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    tensors = _read_tensors(path, list(infos))
     model = _finish(model, tensors, device, where)
     return LoadedCheckpoint(model=model, meta=meta, path=path)
+
+
+def read_resume_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The resume state saved with a checkpoint: (tensors without their prefix, metadata), or None if it has none.
+
+    The file is hostile input: the header is validated as for loading, the
+    JSON must be an object, and only numeric tensors are accepted.
+    """
+    path = Path(path)
+    infos, metadata = _read_header(path)
+    names = [k for k in infos if k.startswith(RESUME_PREFIX)]
+    text = metadata.get(RESUME_METADATA_KEY)
+    if text is None and not names:
+        return None
+    bad = f"{path} has a damaged resume state"
+    if text is None or not names:
+        raise CheckpointError(f"{bad} (its {'description is' if text is None else 'tensors are'} missing)")
+    if len(text) > MAX_RESUME_JSON:
+        raise CheckpointError(f"{bad} (its description is {len(text):,} characters long)")
+    try:
+        state = json.loads(text)
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"{bad} (its description is not valid JSON)") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{bad} (its description is not a JSON object)")
+    if any(len(name) == len(RESUME_PREFIX) for name in names):
+        raise CheckpointError(f"{bad} (a tensor entry without a name)")
+    tensors = _read_tensors(path, names)
+    for name, tensor in tensors.items():
+        if tensor.dtype == torch.bool or tensor.is_complex():
+            raise CheckpointError(f"{bad} (bad tensor entry {name!r})")
+    return {k[len(RESUME_PREFIX):]: v for k, v in tensors.items()}, state
 
 
 # ---------------------------------------------------------------------------
@@ -610,7 +676,10 @@ __all__ = [
     "CheckpointMeta",
     "LoadedCheckpoint",
     "import_state_dict",
+    "RESUME_METADATA_KEY",
+    "RESUME_PREFIX",
     "load_checkpoint",
     "read_meta",
+    "read_resume_state",
     "save_checkpoint",
 ]

@@ -167,7 +167,9 @@ def load(path=None):
     if path is None:
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), CHECKPOINT)
     model = Net()
-    model.load_state_dict(load_file(path))
+    tensors = load_file(path)
+    # A stopped run's checkpoint also carries the state to resume it; it is not part of the model.
+    model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("__resume__.")})
     return model.eval()
 
 

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cvstudio.core.models.torchvision_models import STAGES_ATTR
+
 # --- learned kernels ----------------------------------------------------------------------
 
 
@@ -73,7 +75,7 @@ class FeatureMap:
 
 @torch.inference_mode()
 def feature_maps(model: nn.Module, batch: torch.Tensor) -> list[FeatureMap]:
-    """Outputs of every top-level module (a residual block counts as one), captured with hooks in one pass.
+    """Outputs of every top-level module (a residual block, a torchvision stage count as one), in one pass.
 
     ``batch`` is a normalized input (1, C, H, W); only the first sample is kept.
     """
@@ -90,6 +92,9 @@ def feature_maps(model: nn.Module, batch: torch.Tensor) -> list[FeatureMap]:
         return hook
 
     children = list(model.named_children()) or [("model", model)]
+    stages = getattr(model, STAGES_ATTR, None)  # a torchvision architecture: its stages (features.0 … features.12)
+    if stages:
+        children = [(name, model.get_submodule(name)) for name in stages]
     for name, module in children:
         hooks.append(module.register_forward_hook(make_hook(name, module)))
     was_training = model.training

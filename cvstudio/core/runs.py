@@ -135,6 +135,52 @@ def prepare_model(spec: ModelSpec, data: DatasetBundle, seed: int, init: ModelIn
     return PreparedModel(model, data, spec, notes)
 
 
+@dataclass
+class ResumeRun:
+    """What a stopped run's checkpoint holds to go on: the run's settings and its state at the last epoch end."""
+
+    spec: ModelSpec
+    data_config: DataConfig
+    train_config: TrainConfig
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    state: tuple[dict[str, Any], dict[str, Any]]  # (tensors, metadata) for fit(resume=...)
+    done_epochs: int
+
+
+def read_resume_run(path: str | Path) -> ResumeRun:
+    """The settings and resume state of a stopped run's checkpoint; UserError says why it cannot go on."""
+    from cvstudio.core.checkpoints import read_resume_state
+
+    meta = read_meta(path)
+    state = read_resume_state(path)
+    if state is None:
+        raise ConfigError(
+            f"{path} cannot be resumed: it holds no resume state (only runs stopped by the user do; this one {meta.status})"
+        )
+    if meta.train_config is None or meta.data_config is None:
+        raise ConfigError(f"{path} cannot be resumed: its training or data settings are missing")
+    epoch = state[1].get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < meta.train_config.epochs:
+        raise ConfigError(f"{path} cannot be resumed: its resume state is at epoch {epoch!r} of {meta.train_config.epochs}")
+    return ResumeRun(meta.model_spec, meta.data_config, meta.train_config, meta.class_names, meta.input_shape,
+                     tuple(meta.mean), tuple(meta.std), state, epoch)
+
+
+def resume_prepared(run: ResumeRun, data: DatasetBundle) -> PreparedModel:
+    """The model to continue ``run`` with (its weights come from the resume state) and the data normalized as before."""
+    if tuple(data.class_names) != run.class_names or tuple(data.input_shape) != run.input_shape:
+        raise ConfigError(
+            f"the data changed since the run stopped: now {len(data.class_names)} classes of "
+            f"{'x'.join(map(str, data.input_shape))} images, then {len(run.class_names)} of "
+            f"{'x'.join(map(str, run.input_shape))}"
+        )
+    data = dataclasses.replace(data, mean=run.mean, std=run.std)
+    return PreparedModel(new_model(run.spec, data, run.train_config.seed), data, run.spec, [])
+
+
 def default_checkpoint_path(spec: ModelSpec, data: DatasetBundle, folder: Path | None = None) -> Path:
     """<UTC time>-<model>-<dataset>-<4 hex>.safetensors in ``folder`` (a project's runs/), else the user data folder's runs/.
 
@@ -191,7 +237,7 @@ def train_and_save(
     tensorboard_dir: str | Path | None = None,
     init: ModelInit | None = None,
     prepared: PreparedModel | None = None,
-    resumable: bool = False,
+    resumable: bool = True,
     resume: tuple[Any, Any] | None = None,
     dist: Any = None,
 ) -> RunOutcome:
@@ -199,8 +245,8 @@ def train_and_save(
 
     ``init`` names starting weights (see :func:`prepare_model`); a caller that
     already ran ``prepare_model`` (to show its notes first) passes ``prepared``.
-    ``resumable`` / ``resume`` go to :func:`fit` (the resume state is in
-    ``outcome.result``; checkpoints cannot hold it yet).
+    ``resumable`` / ``resume`` go to :func:`fit`; the checkpoint of a run the
+    user stopped carries its resume state (:func:`resume_run` continues it).
 
     ``model_callbacks`` are factories called with the new model, for callbacks
     that need to look at it (e.g. read kernels at each epoch end, in the
@@ -227,7 +273,7 @@ def train_and_save(
         augment=data_config.augment if data_config else "none",
         callbacks=callbacks,
         control=control,
-        resumable=resumable,
+        resumable=resumable and dist is None,  # resuming a torchrun job is not supported
         resume=resume,
         dist=dist,
     )
@@ -238,8 +284,12 @@ def train_and_save(
         return RunOutcome(result, model, None, None, prepared.notes)
     meta = make_meta(spec, data, data_config, train_config, result)
     path = Path(out) if out else default_checkpoint_path(spec, data)
+    # Only a run the user stopped has epochs left to do; a finished, early-stopped or
+    # loss-reached run ended by its own rules, and its state would triple the file for nothing.
+    keep_resume = result.status == "stopped" and result.resume_tensors is not None
     try:
-        save_checkpoint(path, model, meta)
+        save_checkpoint(path, model, meta, extra_tensors=result.resume_tensors if keep_resume else None,
+                        extra_metadata=result.resume_meta if keep_resume else None)
     except CheckpointError as exc:  # disk full, folder gone or read-only: the weights must not be lost
         return RunOutcome(result, model, None, meta, prepared.notes, save_error=str(exc))
     return RunOutcome(result, model, path, meta, prepared.notes)

@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cvstudio.core.models.torchvision_models import STAGES_ATTR
+
 METHODS = ("auto", "grad-cam", "input-gradient")
 GRADIENT_PERCENTILE = 99.0  # input gradients are scaled so that this percentile maps to 1
 
@@ -101,6 +103,9 @@ def last_conv_layer(model: nn.Module) -> str | None:
     if children is not None:
         stage = _cam_stage(children)
         return None if stage is None else stage[1]
+    stages = [n for n in getattr(model, STAGES_ATTR, None) or () if _has_conv(model.get_submodule(n))]
+    if stages:  # a torchvision architecture: the output of its last conv stage (layer4, features.12, ...)
+        return stages[-1]
     convs = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     return convs[-1] if convs else None
 
@@ -192,7 +197,7 @@ def _grad_cam_hooked(model: nn.Module, x: torch.Tensor, target: int | None, laye
     convs = {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
     if not convs:
         raise ValueError("Grad-CAM needs a convolutional layer; use input gradients for this model")
-    name = layer if layer is not None else list(convs)[-1]
+    name = layer if layer is not None else last_conv_layer(model)
     module = dict(model.named_modules()).get(name)
     if module is None:
         raise ValueError(f"the model has no layer {name!r}")

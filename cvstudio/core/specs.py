@@ -226,7 +226,26 @@ class ModelSpec:
         return bool(self.layers) and self.layers[-1].kind == "logsoftmax"
 
 
-AUGMENTATIONS = ("none", "flip-crop")
+AUGMENTATIONS = ("none", "flip-crop")  # the named presets; DataConfig.augment also takes a comma list of steps
+# Training augmentation steps (core/data/augment.py), in the order they are applied.
+AUGMENT_STEPS = ("resized-crop", "crop", "flip", "rotate", "color", "trivial")
+_AUGMENT_ALIASES = {"none": (), "flip-crop": ("crop", "flip")}
+
+
+def parse_augment(text: str) -> tuple[str, ...]:
+    """``"flip,crop"`` -> ("crop", "flip"): the steps of an augment setting in application order (ConfigError if unknown)."""
+    if not isinstance(text, str):
+        raise ConfigError("augmentation must be a comma list of names")
+    if text.strip() in _AUGMENT_ALIASES:
+        return _AUGMENT_ALIASES[text.strip()]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in AUGMENT_STEPS]
+    if unknown or not parts:
+        raise ConfigError(
+            f"unknown augmentation {(unknown[0] if unknown else text)[:40]!r} "
+            f"(use none, flip-crop or a comma list of {', '.join(AUGMENT_STEPS)})"
+        )
+    return tuple(s for s in AUGMENT_STEPS if s in parts)
 
 
 @dataclass(frozen=True)
@@ -240,13 +259,12 @@ class DataConfig:
     val_fraction: float = 0.2  # folders without a train/test split: share held out
     image_size: int | None = None  # folders: side of the square input, pixels; None = 32
     grayscale: bool = False  # folders: load as 1 channel instead of RGB
-    augment: str = "none"  # "none" | "flip-crop" (random crop with 4 px padding + h-flip)
+    augment: str = "none"  # "none" | "flip-crop" | a comma list of AUGMENT_STEPS (core/data/augment.py)
     seed: int = 0  # shapes generation and folder split
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "classes", tuple(self.classes))
-        if self.augment not in AUGMENTATIONS:
-            raise ConfigError(f"unknown augmentation {self.augment!r} (use {' or '.join(AUGMENTATIONS)})")
+        parse_augment(self.augment)
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"validation fraction must be between 0 and 1, got {self.val_fraction}")
         if self.image_size is not None and not 4 <= self.image_size <= 1024:
@@ -357,6 +375,8 @@ __all__ = [
     "ACTIVATIONS",
     "ARCHITECTURES",
     "AUGMENTATIONS",
+    "AUGMENT_STEPS",
+    "parse_augment",
     "LAYER_KINDS",
     "LOSSES",
     "OPTIMIZERS",

@@ -63,6 +63,7 @@ class AppState(QObject):
     checkpoint_opened = Signal(object)  # Path of a checkpoint that became the current model (any door)
     checkpoint_data_offered = Signal(object)  # DataConfig a just-opened checkpoint was trained on, loadable here
     data_load_failed = Signal(str)  # load_data_config failed (one line); the previous data stays
+    model_init_changed = Signal(object)  # core.runs.ModelInit | None: where the next run's weights start
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -81,6 +82,7 @@ class AppState(QObject):
         self.tasks = TaskGroup(self)  # checkpoint and dataset loads
         self.runs_folder: Path | None = None  # where the Train page saves runs: the open project's runs/
         self._opened_early: list[Any] = []  # checkpoints loaded before torch_ready, applied then
+        self.model_init: Any = None  # core.runs.ModelInit of the next run (None: random weights from the seed)
 
     def mark_torch_ready(self) -> None:
         self.torch_loaded = True
@@ -210,6 +212,11 @@ class AppState(QObject):
         if config != self.train_config:
             self.train_config = config
             self.train_config_changed.emit(config)
+
+    def set_model_init(self, init: Any) -> None:
+        if init != self.model_init:
+            self.model_init = init
+            self.model_init_changed.emit(init)
 
     def set_model(self, model: Any, meta: Any, path: Path | None) -> None:
         self.model, self.checkpoint_meta, self.checkpoint_path = model, meta, path

@@ -128,16 +128,28 @@ class TrainingWorker(QObject):
     failed = Signal(object)  # TaskError
     ended = Signal()
 
-    def __init__(self, spec: Any, data: Any, train_config: Any, data_config: Any, control: Any, out: Any = None):
+    def __init__(self, spec: Any, data: Any, train_config: Any, data_config: Any, control: Any, out: Any = None,
+                 init: Any = None, resume_from: str | None = None):
         super().__init__()
         self._spec, self._data, self._train_config, self._data_config = spec, data, train_config, data_config
         self._control, self._out = control, out
+        self._init, self._resume_from = init, resume_from  # core.runs.ModelInit; a stopped run's checkpoint
 
     @Slot()
     def run(self) -> None:
         try:
             from cvstudio.core.runs import train_and_save
 
+            prepared = resume = None
+            if self._resume_from is not None:  # the run's own settings and data, and its state at its last epoch end
+                from cvstudio.core.data import load_dataset
+                from cvstudio.core.runs import read_resume_run, resume_prepared
+
+                run = read_resume_run(self._resume_from)
+                prepared = resume_prepared(run, load_dataset(run.data_config, control=self._control))
+                self._spec, self._data, self._train_config, self._data_config = (
+                    run.spec, prepared.data, run.train_config, run.data_config)
+                resume = run.state
             outcome = train_and_save(
                 self._spec,
                 self._data,
@@ -147,6 +159,9 @@ class TrainingWorker(QObject):
                 callbacks=[_TrainingBridge(self)],
                 control=self._control,
                 model_callbacks=[lambda model: _KernelSnapshots(self, model)],
+                init=self._init,
+                prepared=prepared,
+                resume=resume,
             )
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI, not kill the thread
             self.failed.emit(task_error(exc))
@@ -202,6 +217,8 @@ def start_training(
     data_config: Any = None,
     *,
     out: Any = None,
+    init: Any = None,
+    resume_from: str | None = None,
 ) -> TrainingTask:
     """Train ``spec`` on ``data`` in a new thread; the checkpoint goes to ``out`` or the runs folder.
 
@@ -210,5 +227,5 @@ def start_training(
     from cvstudio.core.control import RunControl
 
     control = RunControl()
-    worker = TrainingWorker(spec, data, train_config, data_config, control, out)
+    worker = TrainingWorker(spec, data, train_config, data_config, control, out, init, resume_from)
     return TrainingTask(worker, control).start()  # type: ignore[return-value]

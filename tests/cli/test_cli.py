@@ -188,10 +188,10 @@ def test_a_failed_save_keeps_the_weights_in_the_runs_folder(tmp_path, capsys, mo
     real_save = runs.save_checkpoint
     wanted = tmp_path / "m.safetensors"
 
-    def disk_full(path, model, meta):
+    def disk_full(path, model, meta, **resume_state):
         if path == wanted:
             raise CheckpointError(f"could not save checkpoint to {path}: No space left on device")
-        return real_save(path, model, meta)
+        return real_save(path, model, meta, **resume_state)
 
     monkeypatch.setattr(runs, "save_checkpoint", disk_full)
     data = _folder_dataset(tmp_path / "data", per_class=6)

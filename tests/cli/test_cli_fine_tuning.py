@@ -103,3 +103,11 @@ def test_unknown_freeze_stage_names_the_stages(tmp_path, capsys):
     code = main(["train", *_photos(tmp_path / "data", 16), "--model", "convnet", "--freeze", "upto:layer9"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "no stage named 'layer9'" in err[-1] and "conv1" in err[-1]
+
+
+def test_an_image_size_the_architecture_cannot_take_is_one_line_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "never.safetensors"
+    code = main(["train", *_photos(tmp_path / "data", size=16), "--model", "resnet18", "--out", str(out)])
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "error" in line]
+    assert code == 2 and len(err) == 1 and "at least 32x32" in err[0]  # after the loading progress lines
+    assert not out.exists()

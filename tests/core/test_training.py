@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from cvstudio.core.data.batches import BatchLoader, random_crop, random_hflip
+from cvstudio.core.data.augment import random_crop, random_hflip
+from cvstudio.core.data.batches import BatchLoader
 from cvstudio.core.errors import ConfigError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitStarted
 from cvstudio.core.models import get_preset

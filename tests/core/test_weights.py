@@ -104,3 +104,53 @@ def test_init_from_a_checkpoint_with_other_classes_replaces_the_head(tmp_path):
     again = prepare_model(get_preset("convnet"), three, 9, ModelInit(init_from=str(first.checkpoint)))
     torch.testing.assert_close(again.model.state_dict()["fc2.weight"], first.model.state_dict()["fc2.weight"])
     assert again.notes == []
+
+
+def test_download_reports_progress_and_cancel_or_truncation_leave_nothing(tmp_path):
+    import http.server
+    import threading
+
+    from cvstudio.core.control import RunControl
+    from cvstudio.core.errors import Cancelled
+
+    src = tmp_path / "weights.pth"
+    torch.save({"w": torch.ones(300_000)}, src)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    hub = tmp_path / "hub"
+
+    class Events:
+        def __init__(self):
+            self.events = []
+
+        def on_progress(self, e):
+            self.events.append((e.done, e.total))
+
+    seen = Events()
+    download_file(src.as_uri(), hub / f"net-{digest[:8]}.pth", callbacks=[seen])
+    assert seen.events[0] == (0, src.stat().st_size) and seen.events[-1][0] == src.stat().st_size
+
+    control = RunControl()
+    control.request_stop()
+    with pytest.raises(Cancelled):
+        download_file(src.as_uri(), hub / f"other-{digest[:8]}.pth", control=control)
+
+    class Truncating(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", str(src.stat().st_size))
+            self.end_headers()
+            self.wfile.write(src.read_bytes()[:1000])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Truncating)
+    thread = threading.Thread(target=server.handle_request)
+    thread.start()
+    try:
+        with pytest.raises(WeightsError, match="truncated|broke off"):
+            download_file(f"http://127.0.0.1:{server.server_port}/w.pth", hub / f"cut-{digest[:8]}.pth")
+    finally:
+        thread.join(10)
+        server.server_close()
+    assert sorted(p.name for p in hub.iterdir()) == [f"net-{digest[:8]}.pth"]  # no partial or cancelled file

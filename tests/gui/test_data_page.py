@@ -312,9 +312,11 @@ def test_cifar10_offers_the_cheatsheet_subset(page, state, qtbot, tmp_path):
 
 
 def test_augmentation_changes_the_config_without_reloading(page, state):
-    page.augment_combo.setCurrentIndex(page.augment_combo.findData("flip-crop"))
-    page.augment_combo.activated.emit(page.augment_combo.currentIndex())
+    page.augment_box.checks["flip"].setChecked(True)
+    page.augment_box.checks["crop"].setChecked(True)
     assert state.data_config.augment == "flip-crop"
+    page.augment_box.checks["trivial"].setChecked(True)
+    assert state.data_config.augment == "crop,flip,trivial"
     assert not page.is_loading()
 
 
@@ -325,7 +327,7 @@ def test_config_from_elsewhere_updates_the_controls(page, state, qtbot, tmp_path
     state.set_data_config(dataclasses.replace(state.data_config, source=str(folder), classes=("dogs", "cats"),
                                               augment="flip-crop"))
     assert page.folder_radio.isChecked() and page.folder_edit.text() == str(folder)
-    assert page.augment_combo.currentData() == "flip-crop"
+    assert page.augment_box.value() == "flip-crop" and page.augment_box.checks["crop"].isChecked()
     qtbot.waitUntil(lambda: page._available == ("cats", "dogs"), timeout=10_000)
     assert page.selected_classes() == ("dogs", "cats")
 

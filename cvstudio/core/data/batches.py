@@ -12,9 +12,9 @@ from typing import Iterator
 
 import torch
 
+from cvstudio.core.data.augment import BatchAugmenter
 from cvstudio.core.data.bundle import ImageSet
 
-CROP_PADDING = 4  # pixels of zero padding before a random crop, as torchvision's RandomCrop(32, padding=4)
 
 
 class BatchLoader:
@@ -46,6 +46,7 @@ class BatchLoader:
         self.images = self._place(data.images)
         self.labels = self._place(data.labels)
         c = self.images.shape[1]
+        self.augmenter = BatchAugmenter(augment, c, tuple(self.images.shape[2:]))
         if len(mean) != c or len(std) != c:
             raise ValueError(f"mean/std have {len(mean)}/{len(std)} values for {c}-channel images")
         std_t = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, c, 1, 1)
@@ -97,29 +98,9 @@ class BatchLoader:
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 (B,C,H,W) -> normalized float32 on the device, augmented when training."""
         x = x.to(self.device, non_blocking=True)
-        if self.augment == "flip-crop":
-            x = random_crop(x, CROP_PADDING, self.generator)
-            x = random_hflip(x, self.generator)
+        if self.augmenter.active:
+            x = self.augmenter(x, self.generator)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         x = x.float()
         return x.mul_(self.scale).add_(self.shift)
-
-
-def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
-    """Pad every image with zeros and cut a randomly placed crop of the original size from each."""
-    b, c, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])[:, None, None, :]
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    chans = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, chans, rows, cols]
-
-
-def random_hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Mirror a random half of the images left-right."""
-    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], x.flip(3), x)

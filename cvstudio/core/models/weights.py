@@ -5,8 +5,8 @@ torchvision keeps them, the torch hub cache (``torch.hub.get_dir()/checkpoints``
 a run never downloads unless asked (``download=True``, the CLI's
 ``--download-weights``). A download is hash-checked as torchvision does: the
 file name carries the first hex digits of its SHA-256
-(``resnet18-f37072fd.pth``) and ``torch.hub.download_url_to_file`` refuses a
-file whose hash does not start with them.
+(``resnet18-f37072fd.pth``) and a file whose hash does not start with them
+is refused (and not kept); it reports progress and can be cancelled.
 
 Files are read without unpickling code: ``.pth``/``.pt`` through
 ``torch.load(weights_only=True)``, ``.safetensors`` through safetensors. Every
@@ -50,16 +50,86 @@ def pretrained_file(arch: str, weights: str | None = "DEFAULT") -> tuple[Path, s
     return hub_checkpoints_dir() / os.path.basename(urlparse(url).path), url
 
 
-def download_file(url: str, dest: Path, progress: bool = False) -> Path:
-    """Download ``url`` to ``dest`` with torch hub's hash-prefix check (name-SHA256PREFIX.ext)."""
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+DOWNLOAD_TIMEOUT_S = 30.0  # per connection / read
+PROGRESS_INTERVAL_S = 0.1  # at most ~10 progress events a second
+
+
+def download_file(url: str, dest: Path, progress: bool = False, *, callbacks: Any = None, control: Any = None) -> Path:
+    """Download ``url`` to ``dest`` with torch hub's hash-prefix check (name-SHA256PREFIX.ext).
+
+    Streams into a temporary file beside ``dest`` and moves it into place only
+    once complete and hash-checked, so a truncated, damaged or cancelled
+    download leaves nothing (and an older file stays). ``callbacks`` receive
+    Progress("download", bytes done, bytes total) events; ``control`` (a
+    RunControl) stops it between chunks (raises ``Cancelled``). ``progress``
+    prints a line per 10 % on stderr (the CLI).
+    """
+    import hashlib
+    import sys
+    import tempfile
+    import time
+    import urllib.request
+
+    from cvstudio.core.errors import Cancelled
+    from cvstudio.core.events import Progress, emit
+
     match = _HASH.search(dest.name)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    prefix = match.group(1) if match else ""
     try:
-        torch.hub.download_url_to_file(url, str(dest), hash_prefix=match.group(1) if match else None, progress=progress)
-    except RuntimeError as exc:  # hash mismatch
-        raise WeightsError(f"the download of {url} is damaged: {exc}") from None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     except OSError as exc:
-        raise WeightsError(f"could not download {url}: {exc}") from None
+        raise WeightsError(f"cannot write in {dest.parent}: {exc.strerror or exc}") from None
+    tmp = Path(tmp_name)
+    sha = hashlib.sha256()
+    what = dest.name
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                response = urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "cvstudio"}),
+                                                  timeout=DOWNLOAD_TIMEOUT_S)
+            except (OSError, ValueError) as exc:
+                raise WeightsError(f"could not download {url}: {getattr(exc, 'reason', None) or exc}") from None
+            with response:
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                done, last, printed = 0, 0.0, -1
+                emit(callbacks, Progress("download", 0, total, f"downloading {what}"))
+                while True:
+                    if control is not None and control.stop_requested:
+                        raise Cancelled(f"the download of {what} was cancelled")
+                    try:
+                        chunk = response.read(DOWNLOAD_CHUNK_BYTES)
+                    except OSError as exc:
+                        raise WeightsError(f"the download of {url} broke off: {exc}") from None
+                    if not chunk:
+                        break
+                    sha.update(chunk)
+                    out.write(chunk)
+                    done += len(chunk)
+                    now = time.monotonic()
+                    if now - last >= PROGRESS_INTERVAL_S:
+                        last = now
+                        emit(callbacks, Progress("download", done, total, f"downloading {what}"))
+                    if progress and total and done * 10 // total > printed:
+                        printed = done * 10 // total
+                        print(f"downloading {what}: {done * 100 // total}%", file=sys.stderr, flush=True)
+            if total is not None and done != total:
+                raise WeightsError(f"the download of {url} is truncated: {done:,} of {total:,} bytes arrived")
+            if not sha.hexdigest().startswith(prefix):
+                raise WeightsError(
+                    f"the download of {url} is damaged: its SHA-256 starts with {sha.hexdigest()[:len(prefix)]}, "
+                    f"not {prefix} as its name says"
+                )
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except OSError as exc:
+        raise WeightsError(f"could not save {what} in {dest.parent}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    emit(callbacks, Progress("download", done, done, f"downloaded {what}"))
     return dest
 
 

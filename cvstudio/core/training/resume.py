@@ -69,9 +69,25 @@ def training_state_tensors(state: FitState, rules: list[Any]) -> tuple[dict[str,
 
 
 def restore_training_state(state: FitState, rules: list[Any], tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> int:
-    """Put the run back as :func:`training_state_tensors` captured it; returns the epoch to continue after."""
+    """Put the run back as :func:`training_state_tensors` captured it; returns the epoch to continue after.
+
+    The state may come from a hostile file: anything malformed is one ConfigError.
+    """
     if not isinstance(meta, Mapping) or meta.get("format") != RESUME_FORMAT:
         raise ConfigError("the resume state is missing or from another CV Studio version")
+    try:
+        epoch = _restore(state, rules, tensors, meta)
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[-1].strip() if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"the resume state is damaged or does not fit this run ({reason})") from None
+    if not 0 <= epoch <= state.config.epochs or len(state.history) != epoch:
+        raise ConfigError(f"the resume state's epoch {epoch} does not fit a run of {state.config.epochs} epochs")
+    return epoch
+
+
+def _restore(state: FitState, rules: list[Any], tensors: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> int:
     model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         state.model.load_state_dict(model_state)

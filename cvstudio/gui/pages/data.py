@@ -144,7 +144,7 @@ class DataPage(DataPageLayout, Page):
                 val_fraction=round(self.val_fraction_spin.value(), 4),
                 image_size=None if size == DEFAULT_IMAGE_SIZE else size,
                 grayscale=grayscale,
-                augment=self.augment_combo.currentData(),
+                augment=self.augment_box.value(),
                 seed=current.seed,
             )
         except Exception as exc:  # a ConfigError names the bad value
@@ -310,10 +310,9 @@ class DataPage(DataPageLayout, Page):
         # image size / grayscale / split change the images, not the class names: just mark the settings as pending
         self._update_pending()
 
-    @Slot(int)
-    def _on_augment_combo_activated(self, _index: int) -> None:
+    @Slot(str)
+    def _on_augment_box_changed(self, augment: str) -> None:
         # augmentation happens per batch while training: no reload needed
-        augment = self.augment_combo.currentData()
         if augment != self.state.data_config.augment:
             self._setting_state = True
             try:
@@ -782,7 +781,7 @@ class DataPage(DataPageLayout, Page):
         """Set every control from ``config`` without triggering edits."""
         kind = _source_kind(config.source)
         widgets = (self._source_group, self.torchvision_combo, self.val_fraction_spin, self.image_size_spin,
-                   self.grayscale_check, self.augment_combo)
+                   self.grayscale_check, self.augment_box)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -797,7 +796,7 @@ class DataPage(DataPageLayout, Page):
             self.val_fraction_spin.setValue(config.val_fraction)
             self.image_size_spin.setValue(config.image_size or DEFAULT_IMAGE_SIZE)
             self.grayscale_check.setChecked(config.grayscale)
-            self.augment_combo.setCurrentIndex(max(0, self.augment_combo.findData(config.augment)))
+            self.augment_box.set_value(config.augment)
         finally:
             for w in widgets:
                 w.blockSignals(False)

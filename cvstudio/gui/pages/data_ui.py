@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cvstudio.core.specs import AUGMENTATIONS
+from cvstudio.gui.pages.data_augment import AugmentBox
 from cvstudio.gui.pages.data_jobs import SAMPLES_PER_CLASS
 from cvstudio.gui.widgets.banner import MessageBanner
 from cvstudio.gui.widgets.image_grid import ImageGrid
@@ -53,11 +53,6 @@ TORCHVISION_LABELS = {  # display names; the list itself comes from core.data.SO
     "svhn": "SVHN",
 }
 CHEATSHEET_SUBSET = ("airplane", "bird")  # the cheatsheet's "cifar2": labels 0 and 1
-AUGMENT_LABELS = {
-    "none": "None",
-    "flip-crop": "Random crop (4 px padding) + horizontal flip",
-}
-assert set(AUGMENT_LABELS) == set(AUGMENTATIONS)
 DEFAULT_IMAGE_SIZE = 32  # DataConfig.image_size None means this
 MAX_WARNINGS_SHOWN = 6
 VAL_SHARE_TIP = "Share of each class held out for validation when the folder has no train/test split"
@@ -260,15 +255,9 @@ class DataPageLayout:
         layout.addWidget(classes_box, 1)
 
         # --- augmentation ---
-        augment_box = QGroupBox("Augmentation (training only)", panel)
-        augment_layout = QVBoxLayout(augment_box)
-        self.augment_combo = QComboBox(augment_box)
-        for name, label in AUGMENT_LABELS.items():
-            self.augment_combo.addItem(label, name)
-        self.augment_combo.setToolTip("Applied to each training batch on the training device; validation images are never changed")
-        self.augment_combo.activated.connect(self._on_augment_combo_activated)
-        augment_layout.addWidget(self.augment_combo)
-        layout.addWidget(augment_box)
+        self.augment_box = AugmentBox(self.state, self.tasks, panel)  # issue 13: pages/data_augment.py
+        self.augment_box.changed.connect(self._on_augment_box_changed)
+        layout.addWidget(self.augment_box)
 
         return panel
 

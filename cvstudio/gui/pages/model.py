@@ -53,6 +53,7 @@ from cvstudio.gui.pages.model_knobs import (
     preset_family,
 )
 from cvstudio.gui.pages.model_history import BuilderHistory, BuilderSnapshot, train_values
+from cvstudio.gui.pages.model_arch import ArchitectureChooser, ArchitectureMode
 from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR, INFO, MessageBanner
 from cvstudio.gui.widgets.code_view import CodeView
@@ -92,7 +93,7 @@ def _bytes_text(n: int) -> str:
 _KNOB_WORDS = {"width": "width", "depth": "depth", "dropout": "dropout", "batchnorm": "batch norm"}
 
 
-class ModelPage(Page):
+class ModelPage(ArchitectureMode, Page):
     """Model builder: presets, an editable layer table, a live summary and the generated code."""
 
     title = "Model"
@@ -180,6 +181,13 @@ class ModelPage(Page):
         layout.setContentsMargins(0, 0, 6, 0)
         layout.setSpacing(10)
 
+        # --- torchvision architectures and starting weights (issue 13; pages/model_arch.py)
+        self.arch = ArchitectureChooser(self.state, self.tasks, panel)
+        self.arch.chosen.connect(self._on_arch_chosen)
+        self.arch.summarized.connect(self._on_arch_summarized)
+        self.arch.failed.connect(self._on_arch_failed)
+        layout.addWidget(self.arch.box)
+
         preset_box = QGroupBox("Preset", panel)
         box_layout = QVBoxLayout(preset_box)
         box_layout.setSpacing(6)
@@ -211,6 +219,7 @@ class ModelPage(Page):
         box_layout.addLayout(grid)
         box_layout.addWidget(self.reset_button)
         layout.addWidget(preset_box)
+        self._preset_box = preset_box
 
         size_box = QGroupBox("Size", panel)
         self._size_form = QFormLayout(size_box)
@@ -225,6 +234,7 @@ class ModelPage(Page):
         self._size_form.addRow("Width", self.width_spin)
         self._size_form.addRow("Depth", self.depth_spin)
         layout.addWidget(size_box)
+        self._size_box = size_box
 
         reg_box = QGroupBox("Regularization", panel)
         reg = QFormLayout(reg_box)
@@ -332,6 +342,7 @@ class ModelPage(Page):
         layout.addWidget(self.training_banner)
         layout.addLayout(toolbar)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.arch.stage_table, 1)
         layout.addWidget(self.banner)
         layout.addWidget(self.total_label)
         self._update_actions()
@@ -341,6 +352,8 @@ class ModelPage(Page):
 
     def current_spec(self) -> ModelSpec:
         """The spec the table shows now (it may not be buildable: see ``state.spec_error``)."""
+        if self.arch.arch is not None:  # a torchvision architecture keeps its arch and weights
+            return self.arch.spec()
         return ModelSpec(name=self._spec_name(), layers=self.table_model.layers, loss=self._loss)
 
     @property
@@ -747,6 +760,13 @@ class ModelPage(Page):
 
     def _load_spec(self, spec: ModelSpec) -> None:
         """Show a spec that came from elsewhere (the main window, a checkpoint)."""
+        self.arch.show_spec(spec)
+        self._show_arch_mode()
+        if spec.arch is not None:
+            self._custom_name = spec.name
+            self.code_view.set_default_name(f"{spec.name}.py")
+            self.refresh_now()
+            return
         base = spec.name.removesuffix(EDITED_SUFFIX)
         knobs = infer_knobs(spec, self._default_knobs(base)) if base in self._presets else None
         self._knobs = knobs
@@ -779,6 +799,9 @@ class ModelPage(Page):
 
     def _refresh_summary(self) -> None:
         if not self._ready:
+            return
+        if self.arch.arch is not None:  # summarized in the background: _on_arch_summarized / _on_arch_failed
+            self.arch.refresh(self._input_shape, self._num_classes)
             return
         from cvstudio.core.models import summarize
         from cvstudio.core.models.codegen import model_source

@@ -53,6 +53,7 @@ from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.labels import ElidedLabel, HintLabel
+from cvstudio.gui.pages.train_tuning import FineTuningBox
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
 from cvstudio.gui.tasks import TaskError
 from cvstudio.gui.workers import TrainingTask, start_training
@@ -194,12 +195,15 @@ class TrainPage(Page):
         form.addRow("Device", self.device_combo)
 
         self.config_banner = MessageBanner(closable=False)
+        self.tuning = FineTuningBox(self.state, self.tasks)  # issue 13: pages/train_tuning.py
+        self.tuning.edited.connect(self._on_form_edited)
+        self.tuning.resume_requested.connect(lambda path: self.start_training(resume_from=path))
 
         settings = QWidget()
         settings_layout = QVBoxLayout(settings)
         settings_layout.setContentsMargins(0, 0, 6, 0)
         settings_layout.setSpacing(10)
-        for w in (optimizer_box, schedule_box, stopping_box, device_box, self.config_banner):
+        for w in (optimizer_box, schedule_box, self.tuning, stopping_box, device_box, self.config_banner):
             settings_layout.addWidget(w)
         settings_layout.addStretch(1)
         scroll = QScrollArea()
@@ -416,6 +420,7 @@ class TrainPage(Page):
             if self.device_combo.findData(c.device) < 0:
                 self.device_combo.addItem(c.device, c.device)
             _select(self.device_combo, c.device)
+            self.tuning.load(c)
         finally:
             self._loading_form = False
         self._config_error = None
@@ -425,6 +430,8 @@ class TrainPage(Page):
     def _load_data_config(self, c: DataConfig) -> None:
         self._loading_form = True
         try:
+            if self.augment_combo.findData(c.augment) < 0:  # a list of steps ticked on the Data page
+                self.augment_combo.addItem(c.augment, c.augment)
             _select(self.augment_combo, c.augment)
         finally:
             self._loading_form = False
@@ -445,6 +452,7 @@ class TrainPage(Page):
             stop_loss=self.stop_loss_spin.value() if self.stop_loss_check.isChecked() else None,
             patience=self.patience_spin.value() if self.patience_check.isChecked() else None,
             device=self.device_combo.currentData() or "auto",
+            **self.tuning.values(),
         )
 
     def _update_enabled_fields(self) -> None:
@@ -456,6 +464,7 @@ class TrainPage(Page):
             self.device_combo,
         ):
             w.setEnabled(idle)
+        self.tuning.setEnabled(idle)
         self.momentum_spin.setEnabled(idle and sgd)
         self.nesterov_check.setEnabled(idle and sgd)
         self.stop_loss_spin.setEnabled(idle and self.stop_loss_check.isChecked())
@@ -585,15 +594,15 @@ class TrainPage(Page):
     def running(self) -> bool:
         return self.task is not None
 
-    def start_training(self, out: str | Path | None = None) -> TrainingTask | None:
-        """Start a run with the current state (what Train does); None when it cannot start."""
-        if self.task is not None or self.train_blocker() is not None or not self.state.can_train:
+    def start_training(self, out: str | Path | None = None, resume_from: str | None = None) -> TrainingTask | None:
+        """Start a run with the current state (what Train does), or continue the stopped run ``resume_from``."""
+        if self.task is not None or (resume_from is None and (self.train_blocker() is not None or not self.state.can_train)):
             return None
         if self.has_unsaved_run and not self.confirm_discard_unsaved_run():
             return None
         s = self.state
         spec, data, config, data_config = s.spec, s.dataset, s.train_config, s.data_config
-        label = run_label(spec, config, data_config)
+        label = f"resumed {Path(resume_from).stem}" if resume_from else run_label(spec, config, data_config)
         taken = {r.label for r in self.plots.runs}
         if label in taken:
             n = 2
@@ -621,7 +630,8 @@ class TrainPage(Page):
         # cyclic garbage collector from walking it. Otherwise a full collection, triggered by the training
         # thread's allocations, holds the GIL for ~0.3 s and freezes the window.
         gc.freeze()
-        task = start_training(spec, data, config, data_config, out=out if out is not None else s.next_run_path(spec, data))
+        task = start_training(spec, data, config, data_config, out=out if out is not None else s.next_run_path(spec, data),
+                              init=s.model_init, resume_from=resume_from)
         self.task = task
         task.fit_started.connect(self._on_task_fit_started)
         task.batches_ended.connect(self._on_task_batches_ended)

@@ -267,9 +267,10 @@ class _RunItems:
     val_loss: pg.PlotDataItem
     train_acc: pg.PlotDataItem
     val_acc: pg.PlotDataItem
+    lr: pg.PlotDataItem  # the head's learning rate at each epoch's start (schedules make it move)
 
     def all(self) -> tuple[pg.PlotDataItem, ...]:
-        return (self.raw, self.smooth, self.train_loss, self.val_loss, self.train_acc, self.val_acc)
+        return (self.raw, self.smooth, self.train_loss, self.val_loss, self.train_acc, self.val_acc, self.lr)
 
 
 class TrainingPlots(QWidget):
@@ -288,8 +289,12 @@ class TrainingPlots(QWidget):
         splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.loss_plot)
         splitter.addWidget(self.acc_plot)
+        self.lr_plot = ThemedPlot("Learning rate", "epoch", "lr", legend_offset=None)
+        self.lr_plot.setXLink(self.loss_plot)
+        splitter.addWidget(self.lr_plot)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(2, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -362,7 +367,9 @@ class TrainingPlots(QWidget):
                 pen=pg.mkPen(c, width=1.5, style=dash), symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(bg),
                 symbolPen=pg.mkPen(c, width=1.5),
             ),
+            lr=pg.PlotDataItem(pen=pg.mkPen(c, width=1.5), symbol="o", symbolSize=4, symbolBrush=c),
         )
+        self.lr_plot.getPlotItem().addItem(items.lr)
         for item in (items.raw, items.smooth, items.train_loss, items.val_loss):
             loss.addItem(item)
         for item in (items.train_acc, items.val_acc):
@@ -373,7 +380,7 @@ class TrainingPlots(QWidget):
         items = self._items.pop(id(run), None)
         if items is not None:
             for item in items.all():
-                for plot in (self.loss_plot, self.acc_plot):
+                for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
                     if item.scene() is plot.scene():
                         plot.getPlotItem().removeItem(item)
             self.loss_plot.legend.removeItem(items.smooth)
@@ -452,7 +459,7 @@ class TrainingPlots(QWidget):
         items = self._items[id(run)]
         return {
             name: 0 if getattr(items, name).xData is None else len(getattr(items, name).xData)
-            for name in ("raw", "smooth", "train_loss", "val_loss", "train_acc", "val_acc")
+            for name in ("raw", "smooth", "train_loss", "val_loss", "train_acc", "val_acc", "lr")
         }
 
     # --- drawing ---
@@ -482,6 +489,7 @@ class TrainingPlots(QWidget):
             items.val_loss.setData(ex, run.epoch_array("val_loss"))
             items.train_acc.setData(ex, run.epoch_array("train_acc"))
             items.val_acc.setData(ex, run.epoch_array("val_acc"))
+            items.lr.setData(ex - 1, run.epoch_array("lr"))  # set as the epoch starts
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.PaletteChange:  # symbol outlines use the background colour
