@@ -4,6 +4,13 @@ This replaces the cheatsheet's per-item ``ToTensor``/``Normalize`` and
 DataLoader collation: the images stay uint8 (a quarter of float32's memory),
 on the training device when it is a GPU, and each batch is gathered, cast,
 augmented and normalized with a handful of tensor operations.
+
+On a CUDA GPU everything a step needs happens there, as in airbench: the
+images sit on the device as uint8, the shuffle order, crop offsets and flips
+are drawn by a generator on the device (a small tensor copied from the host
+each step would wait for the GPU: one host sync per step), and the cast,
+augmentation and normalization run as GPU kernels. On the CPU the generator
+is a CPU one and every batch is what it always was.
 """
 
 from __future__ import annotations
@@ -42,9 +49,11 @@ class BatchLoader:
         self.shuffle = shuffle
         self.augment = augment
         self.channels_last = channels_last
-        self.generator = torch.Generator().manual_seed(seed)
         self.images = self._place(data.images)
         self.labels = self._place(data.labels)
+        # shuffle/augment randomness: on the GPU that holds the images, else on the CPU (resume saves its state)
+        random_device = self.images.device if self.images.device.type == "cuda" else torch.device("cpu")
+        self.generator = torch.Generator(device=random_device).manual_seed(seed)
         c = self.images.shape[1]
         if len(mean) != c or len(std) != c:
             raise ValueError(f"mean/std have {len(mean)}/{len(std)} values for {c}-channel images")
@@ -74,7 +83,7 @@ class BatchLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = self.num_images
         if self.shuffle:
-            order = torch.randperm(n, generator=self.generator)
+            order = torch.randperm(n, generator=self.generator, device=self.generator.device)
         else:
             order = None
         for start in range(0, n, self.batch_size):
@@ -83,10 +92,9 @@ class BatchLoader:
                 y = self.labels[start : start + self.batch_size]
             else:
                 idx = order[start : start + self.batch_size]
-                if self.images.device.type != "cpu":
-                    idx = idx.to(self.images.device, non_blocking=True)
-                x = self.images.index_select(0, idx)
-                y = self.labels.index_select(0, idx)
+                # (no-ops unless the images had to stay in pinned host memory for a GPU run)
+                x = self.images.index_select(0, idx.to(self.images.device, non_blocking=True))
+                y = self.labels.index_select(0, idx.to(self.labels.device, non_blocking=True))
             yield self.prepare(x), y.to(self.device, non_blocking=True)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,8 +113,8 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> to
     """Pad every image with zeros and cut a randomly placed crop of the original size from each."""
     b, c, h, w = x.shape
     padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=generator.device).to(x.device)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=generator.device).to(x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])[:, None, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])[:, None, None, :]
     batch = torch.arange(b, device=x.device)[:, None, None, None]
@@ -116,5 +124,5 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> to
 
 def random_hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the images left-right."""
-    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
+    flip = (torch.rand(x.shape[0], generator=generator, device=generator.device) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
