@@ -26,7 +26,6 @@ depend on their content). Part 2 needs CIFAR-10 in ``--data-dir`` (or
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
