@@ -225,3 +225,18 @@ def test_random_crop_cuts_shifted_windows_of_the_padded_images():
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for i in range(32):
         assert any(torch.equal(cropped[i], padded[i, :, dy:dy + 6, dx:dx + 6]) for dy in range(5) for dx in range(5))
+
+
+def test_cuda_tuning_leaves_the_cpu_alone():
+    from cvstudio.core.training.devices import tune_for_training
+
+    before = torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        tune_for_training(torch.device("cpu"))
+        assert not torch.backends.cudnn.benchmark and not torch.backends.cuda.matmul.allow_tf32
+        tune_for_training(torch.device("cuda", 0))  # only flags: no GPU needed to set them
+        assert torch.backends.cudnn.benchmark and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32 = before

@@ -29,7 +29,7 @@ from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
 from cvstudio.core.training.callbacks import FitState, TrainingCallback, default_rules, notify
-from cvstudio.core.training.devices import resolve_device
+from cvstudio.core.training.devices import resolve_device, tune_for_training
 from cvstudio.core.training.freeze import apply_freeze, keep_frozen_batchnorm_in_eval
 from cvstudio.core.training.resume import ResumePoint, restore_training_state
 
@@ -213,6 +213,7 @@ def fit(
 def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None) -> FitResult:
     started = time.perf_counter()
     device = resolve_device(config.device)
+    tune_for_training(device)  # GPU path (issue 12): cuDNN autotuning, TF32; nothing on the CPU
     model.to(device)
     channels_last = uses_channels_last(model, device)
     if channels_last:
