@@ -240,3 +240,21 @@ def test_cuda_tuning_leaves_the_cpu_alone():
         assert torch.backends.cudnn.benchmark and torch.backends.cuda.matmul.allow_tf32
     finally:
         torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_optimizers_are_fused_only_for_parameters_on_a_gpu():
+    from cvstudio.core.training.loop import fused_on_cuda, make_optimizer
+
+    model = torch.nn.Linear(3, 2)
+    assert fused_on_cuda([{"params": list(model.parameters())}]) == {}
+    for name in ("sgd", "adam", "adamw"):
+        opt = make_optimizer(model, TrainConfig(optimizer=name, device="cpu"))
+        assert not opt.defaults.get("fused")
+
+    class FakeCudaParam:
+        is_cuda = True
+
+        def is_floating_point(self):
+            return True
+
+    assert fused_on_cuda([{"params": [FakeCudaParam()]}]) == {"fused": True}

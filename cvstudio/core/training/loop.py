@@ -106,15 +106,27 @@ def param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
     return groups
 
 
+def fused_on_cuda(groups: list[dict[str, Any]]) -> dict[str, bool]:
+    """GPU path (issue 12): fused optimizer kernels when every parameter is on a CUDA device, else nothing.
+
+    One kernel updates every parameter, and with fp16 + GradScaler the fused
+    step reads the scaler's inf flag on the GPU instead of syncing with the host.
+    """
+    params = [p for g in groups for p in g["params"]]
+    return {"fused": True} if params and all(p.is_cuda and p.is_floating_point() for p in params) else {}
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     groups = param_groups(model, config)
+    fused = fused_on_cuda(groups)
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+            groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay,
+            **fused,
         )
     if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay, **fused)
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, **fused)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
