@@ -7,10 +7,12 @@
    (DESIGN.md section 5): under 150 ms with the cheatsheet's convnet on CPU.
 2. Throughput: a folder of 1,000 small images (CIFAR-sized 32x32 PNGs, and
    96x96 JPEGs) is dropped; the clock runs from the drop to the last row
-   shown, thumbnails included. Target: at least 500 images/s on CPU. The
-   core's ``classify`` alone (the one pipeline the page, ``cvstudio classify``
-   and this benchmark share; no thumbnails, no GUI) on the same files is
-   printed for comparison.
+   shown, thumbnails included. Targets: at least 500 images/s on CPU, and
+   (issue 12) at least 0.8x the rate of the core's ``classify`` alone (the
+   one pipeline the page, ``cvstudio classify`` and this benchmark share; no
+   thumbnails, no GUI) on the same files, timed alternately with the page;
+   meanwhile a 5 ms GUI timer's lateness stays under 50 ms at worst and 16 ms
+   at the 99th percentile.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/classify_speed.py [--repeats 15] [--json]
 """
@@ -31,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 LATENCY_TARGET_MS = 150.0
 THROUGHPUT_TARGET = 500.0
+CORE_RATIO_TARGET = 0.8  # page images/s over the core's classify alone
+STALL_MAX_TARGET_MS = 50.0
+STALL_P99_TARGET_MS = 16.0
 
 
 def make_photo(path: Path, width: int = 4000, height: int = 3000) -> Path:
@@ -202,22 +207,26 @@ def main() -> int:
 
         def __init__(self) -> None:
             self.timer = QTimer()
+            self.timer.setTimerType(Qt.TimerType.PreciseTimer)
             self.timer.setInterval(5)
             self.timer.timeout.connect(self._on_timer_timeout)
             self.last = 0.0
-            self.worst = 0.0
+            self.late_ms: list[float] = []
 
         def start(self) -> None:
-            self.last, self.worst = time.perf_counter(), 0.0
+            self.last = time.perf_counter()
+            self.late_ms = []
             self.timer.start()
 
-        def stop(self) -> float:
+        def stop(self) -> tuple[float, float]:
+            """(max, p99) lateness in ms."""
             self.timer.stop()
-            return 1e3 * self.worst
+            values = sorted(self.late_ms) or [0.0]
+            return values[-1], values[min(len(values) - 1, int(0.99 * len(values)))]
 
         def _on_timer_timeout(self) -> None:
             now = time.perf_counter()
-            self.worst = max(self.worst, now - self.last - 0.005)
+            self.late_ms.append(max(0.0, 1e3 * (now - self.last) - 5))
             self.last = now
 
     probe = StallProbe()
@@ -225,12 +234,11 @@ def main() -> int:
     for label, size, fmt in (("32x32 PNG", 32, "PNG"), ("96x96 JPEG", 96, "JPEG")):
         folder = make_folder(tmp / f"folder_{size}_{fmt}", args.images, size, fmt)
         files = sorted(folder.iterdir())
-        t = time.perf_counter()
-        classify(clf, files, None, None, top_k=5)
-        core_rate = len(files) / (time.perf_counter() - t)
-        rates = []
-        stalls = []
-        for _ in range(3):
+        rates, core_rates, stalls, p99s = [], [], [], []
+        for _ in range(3):  # the core alone and the page alternately, so both see the same machine load
+            t = time.perf_counter()
+            classify(clf, files, None, None, top_k=5)
+            core_rates.append(len(files) / (time.perf_counter() - t))
             page.clear()
             settle()
             probe.start()
@@ -239,16 +247,22 @@ def main() -> int:
             summary = wait(page.job_finished)[0]
             settle()
             seconds = time.perf_counter() - t0
-            stalls.append(probe.stop())
+            worst, p99 = probe.stop()
+            stalls.append(worst)
+            p99s.append(p99)
             assert page.results_model.rowCount() == args.images and summary.done == args.images
             assert all(r.thumbnail is not None for r in page.results_model.results())
             rates.append(args.images / seconds)
         best, med = max(rates), statistics.median(rates)
+        core_rate = statistics.median(core_rates)
+        ratio = med / core_rate
         results[label] = {"page_images_per_s": med, "page_best_images_per_s": best, "core_images_per_s": core_rate,
-                          "gui_worst_stall_ms": max(stalls)}
+                          "page_over_core": ratio, "gui_worst_stall_ms": max(stalls), "gui_p99_stall_ms": max(p99s)}
         print(f"folder of {args.images:,} {label}: drop -> all rows shown {med:,.0f} images/s (median of 3, best "
-              f"{best:,.0f}; target >= {THROUGHPUT_TARGET:.0f}); core classify alone {core_rate:,.0f} images/s; "
-              f"GUI thread worst stall {max(stalls):.0f} ms")
+              f"{best:,.0f}; target >= {THROUGHPUT_TARGET:.0f}); core classify alone {core_rate:,.0f} images/s "
+              f"(median of 3) -> page {ratio:.2f}x the core (target >= {CORE_RATIO_TARGET}); "
+              f"GUI thread stall max {max(stalls):.0f} ms, p99 {max(p99s):.1f} ms "
+              f"(targets < {STALL_MAX_TARGET_MS:.0f} / {STALL_P99_TARGET_MS:.0f} ms)")
 
     page.shutdown()
     page.close()
@@ -259,7 +273,11 @@ def main() -> int:
             "throughput": results,
             "load_average": os.getloadavg()[0], "cpus": os.cpu_count(), "gc_freeze": args.gc_freeze,
         }))
-    ok = lat_med < LATENCY_TARGET_MS and all(r["page_images_per_s"] >= THROUGHPUT_TARGET for r in results.values())
+    ok = lat_med < LATENCY_TARGET_MS and all(
+        r["page_images_per_s"] >= THROUGHPUT_TARGET and r["page_over_core"] >= CORE_RATIO_TARGET
+        and r["gui_worst_stall_ms"] < STALL_MAX_TARGET_MS and r["gui_p99_stall_ms"] < STALL_P99_TARGET_MS
+        for r in results.values()
+    )
     print("targets met" if ok else "targets NOT met")
     return 0
 

@@ -13,7 +13,12 @@ that neither gets a warmer machine. Prints:
    second each take the GIL from the training thread, so it is off while
    throughput is measured.)
 3. how many progress signals a second reached the GUI thread (<= ~20) and
-   how much CPU the GUI thread used.
+   how much CPU the GUI thread used;
+4. voluntary context switches of the process per run: a sign, independent of
+   machine load, of OpenMP workers sleeping between layers instead of
+   spinning. A training team on a second thread used to be throttled by
+   libgomp into sleeping (~12,800 switches per convnet epoch against ~100
+   headless; see cvstudio/core/threads.py); it should now match headless.
 
 On a 2-core machine shared with other busy processes, two torch threads
 swing between ~300 and ~11,000 images/s from run to run (a descheduled
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -128,8 +134,15 @@ def main() -> int:
     train = window.train_page
     probe = LatenessProbe()
 
+    switches = {"headless": [], "gui": []}
+
+    def voluntary_switches() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+
     def headless() -> float:
+        before = voluntary_switches()
         outcome = train_and_save(spec, data, config, DataConfig(), out=Path(home) / "headless.safetensors")
+        switches["headless"].append(voluntary_switches() - before)
         return outcome.result.images_per_s
 
     def gui(with_probe: bool) -> tuple[float, float, float, float, float, float]:
@@ -143,6 +156,7 @@ def main() -> int:
             probe.start()
         start = time.perf_counter()
         cpu_start = time.thread_time()  # CPU time of this, the GUI thread
+        switches_before = voluntary_switches()
         QTest.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
         task = train.task
         for sig in (task.batches_ended, task.epochs_ended):
@@ -152,6 +166,7 @@ def main() -> int:
         loop.exec()
         seconds = time.perf_counter() - start
         gui_cpu = time.thread_time() - cpu_start
+        switches["gui"].append(voluntary_switches() - switches_before)
         probe.stop()
         train.run_finished.disconnect(loop.quit)
         if with_probe:
@@ -175,7 +190,8 @@ def main() -> int:
         rates.append(rate)
         cpus.append(cpu)
         print(f"  round {i + 1}: headless {h_ips[-1]:,.0f} img/s, GUI {ips:,.0f} img/s "
-              f"({ips / h_ips[-1]:.3f}); {rate:.1f} progress signals/s; GUI thread busy {cpu:.1%} of the run")
+              f"({ips / h_ips[-1]:.3f}); {rate:.1f} progress signals/s; GUI thread busy {cpu:.1%} of the run; "
+              f"voluntary context switches headless {switches['headless'][-1]:,}, GUI {switches['gui'][-1]:,}")
     stalls, p99s, wholes = [], [], []
     print(f"GUI responsiveness (a {PROBE_MS} ms QTimer on the GUI thread records how late each tick fires):")
     for i in range(args.probe_runs):

@@ -71,6 +71,13 @@ def task_error(exc: BaseException) -> TaskError:
     return TaskError(exc, f"{type(exc).__name__}: {exc}", tb, False)
 
 
+def _is_cancellation(error: TaskError) -> bool:
+    """The work stopped because it was asked to (core Cancelled): not a bug to log."""
+    from cvstudio.core.errors import Cancelled
+
+    return isinstance(error.exception, Cancelled)
+
+
 class _ProgressBridge:
     """A core callback that forwards Progress events, throttled."""
 
@@ -359,7 +366,7 @@ class TaskGroup(QObject):
             handler(value)
 
     def _on_error(self, task: Task, key: Hashable | None, handler: Handler, error: TaskError) -> None:
-        if not error.user_error:
+        if not error.user_error and not _is_cancellation(error):
             log.error("%s\n%s", error.message, error.traceback)
         self._deliver(task, key, handler, error)
 

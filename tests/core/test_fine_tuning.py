@@ -121,3 +121,13 @@ def test_amp_settings_choose_bf16_then_fp16():
     assert amp_settings(torch.device("cpu"), True) == (torch.bfloat16, False)
     with pytest.raises(ConfigError, match="CPU and CUDA"):
         amp_settings(torch.device("mps"), True)
+
+
+def test_amp_settings_on_cuda_pick_bf16_or_fp16_with_a_scaler(monkeypatch):
+    from cvstudio.core.training.loop import amp_settings
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert amp_settings(torch.device("cuda", 0), True) == (torch.bfloat16, False)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # e.g. a V100 or T4
+    assert amp_settings(torch.device("cuda", 0), True) == (torch.float16, True)
+    assert amp_settings(torch.device("cuda", 0), False) == (None, False)

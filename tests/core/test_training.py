@@ -200,3 +200,62 @@ def test_tensorboard_logging_writes_events(tiny_bundle, tmp_path):
     steps = [e.step for e in acc.Scalars("loss/step")]
     assert steps == list(range(1, 2 * 4 + 1))  # 256 images, batch 64
     assert [e.step for e in acc.Images("kernels/first_conv")] == [1, 2]  # one mosaic per epoch
+
+
+def test_loader_draws_order_and_augmentation_from_one_generator_on_the_images_device(tiny_bundle):
+    """CPU: the same batches as drawing randperm, crop offsets and flips from a CPU generator by hand."""
+    from cvstudio.core.data.batches import CROP_PADDING
+
+    loader = BatchLoader(tiny_bundle.train, 64, "cpu", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25),
+                         shuffle=True, augment="flip-crop", seed=7)
+    assert loader.generator.device == torch.device("cpu")
+    g = torch.Generator().manual_seed(7)
+    order = torch.randperm(len(tiny_bundle.train), generator=g)
+    x = tiny_bundle.train.images.index_select(0, order[:64])
+    x = random_hflip(random_crop(x, CROP_PADDING, g), g)
+    expected = (x.float() / 255 - 0.5) / 0.25
+    got, labels = next(iter(loader))
+    torch.testing.assert_close(got, expected)
+    assert torch.equal(labels, tiny_bundle.train.labels.index_select(0, order[:64]))
+
+
+def test_random_crop_cuts_shifted_windows_of_the_padded_images():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(1, 256, (32, 3, 6, 6), dtype=torch.uint8, generator=g)
+    cropped = random_crop(x, 2, g)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(32):
+        assert any(torch.equal(cropped[i], padded[i, :, dy:dy + 6, dx:dx + 6]) for dy in range(5) for dx in range(5))
+
+
+def test_cuda_tuning_leaves_the_cpu_alone():
+    from cvstudio.core.training.devices import tune_for_training
+
+    before = torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        tune_for_training(torch.device("cpu"))
+        assert not torch.backends.cudnn.benchmark and not torch.backends.cuda.matmul.allow_tf32
+        tune_for_training(torch.device("cuda", 0))  # only flags: no GPU needed to set them
+        assert torch.backends.cudnn.benchmark and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+def test_optimizers_are_fused_only_for_parameters_on_a_gpu():
+    from cvstudio.core.training.loop import fused_on_cuda, make_optimizer
+
+    model = torch.nn.Linear(3, 2)
+    assert fused_on_cuda([{"params": list(model.parameters())}]) == {}
+    for name in ("sgd", "adam", "adamw"):
+        opt = make_optimizer(model, TrainConfig(optimizer=name, device="cpu"))
+        assert not opt.defaults.get("fused")
+
+    class FakeCudaParam:
+        is_cuda = True
+
+        def is_floating_point(self):
+            return True
+
+    assert fused_on_cuda([{"params": [FakeCudaParam()]}]) == {"fused": True}

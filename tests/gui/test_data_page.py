@@ -389,3 +389,55 @@ def test_dataset_loaded_elsewhere_leaves_no_pending_note(page, state, qtbot, tin
     assert "not loaded yet" in page.pending_label.text()
     state.set_dataset(tiny_bundle)  # the default DataConfig, as the window sets it
     qtbot.waitUntil(lambda: page.pending_label.text() == "", timeout=5000)
+
+
+def test_cancel_keeps_the_previous_dataset(page, state, qtbot, tmp_path, caplog):
+    good = make_folder(tmp_path / "good", {"a": 8, "b": 8})
+    drop(page, good)
+    wait_loaded(qtbot, page, state)
+    previous = state.dataset
+    big = make_folder(tmp_path / "big", {"x": 300, "y": 300}, size=24)
+    drop(page, big)
+    assert page.is_loading()
+    assert page.cancel_button.isVisible() and page.cancel_button.isEnabled()
+    page.cancel_button.click()  # before the event loop runs again: the stop comes long before 600 decodes end
+    assert page.progress_label.text() == "Cancelling…"
+    wait_loaded(qtbot, page, state)
+    qtbot.waitUntil(lambda: "cancelled" in page.banner.text(), timeout=LOAD_TIMEOUT_MS)
+    assert page.banner.level == "info"
+    assert "still loaded" in page.banner.text()
+    assert state.dataset is previous
+    assert state.data_config.source == str(good)
+    assert page.cancel_button.isHidden()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # a cancel is not logged as a bug
+    drop(page, good)  # the page loads again after a cancel
+    wait_loaded(qtbot, page, state)
+    assert state.dataset is not None and state.dataset is not previous
+
+
+def test_stage_eta_estimates_from_the_pace_of_the_current_stage():
+    from cvstudio.gui.pages.data_jobs import StageEta, format_time_left
+
+    eta = StageEta()
+    assert eta.update("decode", 0.0, 100.0) is None  # the stage's clock starts
+    assert eta.update("decode", 0.1, 100.5) is None  # too early to trust
+    assert eta.update("decode", 0.25, 102.0) == pytest.approx(6.0)  # 25 % in 2 s -> 75 % in 6 s
+    assert eta.update("decode", None, 103.0) is None  # unknown total
+    assert eta.update("stats", 0.5, 103.0) is None  # a new stage starts its own clock
+    assert eta.update("stats", 0.75, 105.0) == pytest.approx(2.0)
+    assert format_time_left(6.0) == "about 6 s left"
+    assert format_time_left(0.2) == "about 1 s left"
+    assert format_time_left(150) == "about 3 min left"
+    assert format_time_left(4800) == "about 1 h 20 min left"
+
+
+def test_progress_line_shows_the_time_left(page, qtbot, monkeypatch):
+    from cvstudio.core.events import Progress
+
+    clock = iter([10.0, 12.0])
+    monkeypatch.setattr("cvstudio.gui.pages.data.monotonic", lambda: next(clock))
+    page._set_busy(True, "Loading…")
+    page._on_load_task_progress(Progress("decode", 0, 1000))
+    page._on_load_task_progress(Progress("decode", 400, 1000))
+    assert page.progress_label.text() == "Decoding images: 40%, about 3 s left"
+    page._set_busy(False)

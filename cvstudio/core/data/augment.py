@@ -33,8 +33,8 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> to
     """Pad every image with zeros and cut a randomly placed crop of the original size from each."""
     b, c, h, w = x.shape
     padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
-    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator).to(x.device)
+    dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=generator.device).to(x.device)
+    dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=generator.device).to(x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])[:, None, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])[:, None, None, :]
     batch = torch.arange(b, device=x.device)[:, None, None, None]
@@ -44,7 +44,7 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> to
 
 def random_hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the images left-right."""
-    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
+    flip = (torch.rand(x.shape[0], generator=generator, device=generator.device) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 

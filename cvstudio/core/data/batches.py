@@ -4,6 +4,13 @@ This replaces the cheatsheet's per-item ``ToTensor``/``Normalize`` and
 DataLoader collation: the images stay uint8 (a quarter of float32's memory),
 on the training device when it is a GPU, and each batch is gathered, cast,
 augmented and normalized with a handful of tensor operations.
+
+On a CUDA GPU everything a step needs happens there, as in airbench: the
+images sit on the device as uint8, the shuffle order, crop offsets and flips
+are drawn by a generator on the device (a small tensor copied from the host
+each step would wait for the GPU: one host sync per step), and the cast,
+augmentation and normalization run as GPU kernels. On the CPU the generator
+is a CPU one and every batch is what it always was.
 """
 
 from __future__ import annotations
@@ -42,9 +49,11 @@ class BatchLoader:
         self.shuffle = shuffle
         self.augment = augment
         self.channels_last = channels_last
-        self.generator = torch.Generator().manual_seed(seed)
         self.images = self._place(data.images)
         self.labels = self._place(data.labels)
+        # shuffle/augment randomness: on the GPU that holds the images, else on the CPU (resume saves its state)
+        random_device = self.images.device if self.images.device.type == "cuda" else torch.device("cpu")
+        self.generator = torch.Generator(device=random_device).manual_seed(seed)
         c = self.images.shape[1]
         self.augmenter = BatchAugmenter(augment, c, tuple(self.images.shape[2:]))
         if len(mean) != c or len(std) != c:
@@ -74,7 +83,9 @@ class BatchLoader:
 
     def epoch_order(self) -> torch.Tensor | None:
         """This epoch's order of the images (None: as stored); core/distributed.py shards it."""
-        return torch.randperm(self.num_images, generator=self.generator) if self.shuffle else None
+        if not self.shuffle:
+            return None
+        return torch.randperm(self.num_images, generator=self.generator, device=self.generator.device)
 
     @property
     def num_images(self) -> int:
@@ -89,10 +100,9 @@ class BatchLoader:
                 y = self.labels[start : start + self.batch_size]
             else:
                 idx = order[start : start + self.batch_size]
-                if self.images.device.type != "cpu":
-                    idx = idx.to(self.images.device, non_blocking=True)
-                x = self.images.index_select(0, idx)
-                y = self.labels.index_select(0, idx)
+                # (no-ops unless the images had to stay in pinned host memory for a GPU run)
+                x = self.images.index_select(0, idx.to(self.images.device, non_blocking=True))
+                y = self.labels.index_select(0, idx.to(self.labels.device, non_blocking=True))
             yield self.prepare(x), y.to(self.device, non_blocking=True)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,7 @@ from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
 from cvstudio.core.training.callbacks import FitState, TrainingCallback, default_rules, notify
-from cvstudio.core.training.devices import resolve_device
+from cvstudio.core.training.devices import resolve_device, tune_for_training
 from cvstudio.core.training.freeze import apply_freeze, keep_frozen_batchnorm_in_eval
 from cvstudio.core.training.resume import ResumePoint, restore_training_state
 
@@ -109,15 +109,27 @@ def param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, Any]]:
     return groups
 
 
+def fused_on_cuda(groups: list[dict[str, Any]]) -> dict[str, bool]:
+    """GPU path (issue 12): fused optimizer kernels when every parameter is on a CUDA device, else nothing.
+
+    One kernel updates every parameter, and with fp16 + GradScaler the fused
+    step reads the scaler's inf flag on the GPU instead of syncing with the host.
+    """
+    params = [p for g in groups for p in g["params"]]
+    return {"fused": True} if params and all(p.is_cuda and p.is_floating_point() for p in params) else {}
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     groups = param_groups(model, config)
+    fused = fused_on_cuda(groups)
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+            groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay,
+            **fused,
         )
     if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay, **fused)
+    return torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay, **fused)
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
@@ -224,6 +236,7 @@ def fit(
 def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None, dist=None) -> FitResult:
     started = time.perf_counter()
     device = resolve_device(config.device) if dist is None else dist.device
+    tune_for_training(device)  # GPU path (issue 12): cuDNN autotuning, TF32; nothing on the CPU
     model.to(device)
     channels_last = uses_channels_last(model, device)
     if channels_last:

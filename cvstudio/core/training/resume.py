@@ -106,8 +106,11 @@ def _restore(state: FitState, rules: list[Any], tensors: Mapping[str, torch.Tens
     if state.scaler is not None and meta.get("scaler") is not None:
         state.scaler.load_state_dict(meta["scaler"])
     torch.set_rng_state(tensors["rng.torch"])
-    if state.generator is not None and "rng.loader" in tensors:
-        state.generator.set_state(tensors["rng.loader"])
+    loader_rng = tensors.get("rng.loader")
+    # A CUDA run's loader generator lives on the GPU (core/data/batches.py): a state saved on the other kind
+    # of device does not fit it, and the run goes on with a fresh order rather than failing.
+    if state.generator is not None and loader_rng is not None and loader_rng.numel() == state.generator.get_state().numel():
+        state.generator.set_state(loader_rng)
     cuda = [tensors[k] for k in sorted(k for k in tensors if k.startswith("rng.cuda."))]
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(cuda[: torch.cuda.device_count()])

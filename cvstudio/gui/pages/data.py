@@ -9,7 +9,9 @@ of samples per class, and any problem as a banner on the page.
 
 ``Load dataset`` sets ``AppState.data_config`` and then ``AppState.dataset``
 once the images are in memory (``dataset`` is None meanwhile). A load that
-fails brings back the dataset that was loaded before, so nothing is lost.
+fails or is cancelled (the Cancel button beside the progress, through the
+task's stop token) brings back the dataset that was loaded before, so nothing
+is lost. The progress line estimates the time left of the current stage.
 
 The core's data modules import torch, so they are imported only in workers or
 after ``AppState.torch_ready``; until then the page shows a loading note.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, QUrl, Slot
@@ -30,14 +33,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cvstudio.core.errors import for_window
+from cvstudio.core.errors import Cancelled, for_window
 from cvstudio.core.specs import DataConfig
 from cvstudio.gui import settings as prefs
 from cvstudio.gui.pages.base import Page
 from cvstudio.gui.pages.data_jobs import (
     ClassListing,
     DatasetOverview,
+    StageEta,
     describe_dataset,
+    format_time_left,
     list_classes,
     list_classes_and_split,
     load_and_describe,
@@ -101,6 +106,7 @@ class DataPage(DataPageLayout, Page):
         self._described: Any = None  # the bundle the panel shows
         self._last_overview: tuple[Any, DatasetOverview] | None = None  # reused when a failed load restores it
         self._sample_seed = 0
+        self._load_eta = StageEta()
         self._setting_state = False  # our own state updates must not rewrite the controls
 
         self.setAcceptDrops(True)
@@ -577,6 +583,7 @@ class DataPage(DataPageLayout, Page):
             self._sample_seed,
             key="load",
             pass_callbacks=True,
+            pass_control=True,
             on_progress=self._on_load_task_progress,
             on_result=lambda result: self._on_load_task_result(config, result),
             on_error=lambda error: self._on_load_task_error(config, error),
@@ -585,6 +592,13 @@ class DataPage(DataPageLayout, Page):
         self.pending_label.setText("")
         self.state.status_message.emit(f"Loading {self._describe_source(config)}…")
         return True
+
+    @Slot()
+    def _on_cancel_button_clicked(self) -> None:
+        """Stop the load at its next check; the error handler then brings the previous dataset back."""
+        self.tasks.cancel("load")
+        self.cancel_button.setEnabled(False)
+        self.progress_label.setText("Cancelling…")
 
     @Slot(object)
     def _on_load_task_progress(self, event) -> None:
@@ -602,7 +616,11 @@ class DataPage(DataPageLayout, Page):
             text = f"{text}: {event.done / 1e6:,.1f} of {event.total / 1e6:,.1f} MB"
         elif fraction is not None:
             text = f"{text}: {fraction:.0%}"
-        self.progress_label.setText(text)
+        left = self._load_eta.update(event.stage, fraction, monotonic())
+        if left is not None and fraction is not None and fraction < 1.0:
+            text = f"{text}, {format_time_left(left)}"
+        if self.cancel_button.isEnabled():  # after Cancel the label says so until the load has ended
+            self.progress_label.setText(text)
 
     def _on_load_task_result(self, config: DataConfig, result) -> None:
         bundle, overview = result
@@ -619,7 +637,11 @@ class DataPage(DataPageLayout, Page):
         self.state.status_message.emit(f"Loaded {bundle.description}")
 
     def _on_load_task_error(self, config: DataConfig, error: TaskError) -> None:
-        message = for_window(error.message) if error.user_error else f"Loading failed: {error.message}"
+        cancelled = isinstance(error.exception, Cancelled)
+        if cancelled:
+            message = "Loading was cancelled."
+        else:
+            message = for_window(error.message) if error.user_error else f"Loading failed: {error.message}"
         restored = ""
         if self._previous is not None:
             old_config, old_bundle = self._previous
@@ -637,7 +659,9 @@ class DataPage(DataPageLayout, Page):
             restored = f"\nThe previous dataset ({old_bundle.description}) is still loaded."
         else:
             self._show_no_dataset("No dataset loaded.")
-        if _source_kind(config.source) == "torchvision" and not config.download and error.user_error:
+        if cancelled:
+            self.banner.show_message(message + restored, INFO)
+        elif _source_kind(config.source) == "torchvision" and not config.download and error.user_error:
             self.banner.show_message(message + restored, ERROR, action_text="Download",
                                      action=self._on_download_button_clicked)
         else:
@@ -654,7 +678,10 @@ class DataPage(DataPageLayout, Page):
         self.load_button.setEnabled(not busy and not self.state.training)
         self.progress_bar.setVisible(busy)
         self.progress_label.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.cancel_button.setEnabled(busy)
         if busy:
+            self._load_eta = StageEta()
             self.progress_bar.setRange(0, 0)
             self.progress_label.setText(text)
 

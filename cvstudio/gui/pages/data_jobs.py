@@ -34,12 +34,55 @@ def describe_dataset(bundle: Any, per_class: int = SAMPLES_PER_CLASS, seed: int 
     return DatasetOverview(train_counts, val_counts, sheet)
 
 
-def load_and_describe(config: DataConfig, per_class: int, seed: int, callbacks=None) -> tuple[Any, DatasetOverview]:
-    """Load ``config`` with the core and describe it (worker thread)."""
+def load_and_describe(config: DataConfig, per_class: int, seed: int, callbacks=None,
+                      control=None) -> tuple[Any, DatasetOverview]:
+    """Load ``config`` with the core and describe it (worker thread); ``control``'s stop raises core Cancelled."""
     from cvstudio.core.data import load_dataset
+    from cvstudio.core.errors import raise_if_stopped
 
-    bundle = load_dataset(config, callbacks=callbacks)
+    bundle = load_dataset(config, callbacks=callbacks, control=control)
+    raise_if_stopped(control)  # a stop that came after the last image still keeps the previous dataset
     return bundle, describe_dataset(bundle, per_class, seed)
+
+
+ETA_MIN_ELAPSED_S = 1.0  # no estimate before a stage has run this long: early rates are mostly start-up
+ETA_MIN_FRACTION = 0.02  # nor before it has advanced this much
+
+
+class StageEta:
+    """Seconds left in the current stage of a load (download, decode, ...), from its pace so far.
+
+    Each stage starts its own clock: a download's pace says nothing about decoding.
+    """
+
+    def __init__(self) -> None:
+        self._stage: str | None = None
+        self._start_s = 0.0
+        self._start_fraction = 0.0
+
+    def update(self, stage: str, fraction: float | None, now_s: float) -> float | None:
+        """Feed one progress event (``now_s``: a monotonic clock); the estimate, or None when unknown yet."""
+        if fraction is None:
+            return None
+        if stage != self._stage:
+            self._stage, self._start_s, self._start_fraction = stage, now_s, fraction
+            return None
+        elapsed = now_s - self._start_s
+        advanced = fraction - self._start_fraction
+        if elapsed < ETA_MIN_ELAPSED_S or advanced < ETA_MIN_FRACTION:
+            return None
+        return max(0.0, elapsed / advanced * (1.0 - fraction))
+
+
+def format_time_left(seconds: float) -> str:
+    """'about 8 s left', 'about 3 min left', 'about 1 h 20 min left'."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"about {max(1, s)} s left"
+    minutes = (s + 30) // 60
+    if minutes < 60:
+        return f"about {minutes} min left"
+    return f"about {minutes // 60} h {minutes % 60} min left"
 
 
 def list_classes(config: DataConfig) -> tuple[str, ...]:
@@ -68,5 +111,5 @@ def list_classes_and_split(config: DataConfig) -> ClassListing:
     return ClassListing(tuple(scan.class_names), own)
 
 
-__all__ = ["ClassListing", "DatasetOverview", "describe_dataset", "list_classes", "list_classes_and_split",
-           "load_and_describe"]
+__all__ = ["ClassListing", "DatasetOverview", "StageEta", "describe_dataset", "format_time_left", "list_classes",
+           "list_classes_and_split", "load_and_describe"]

@@ -1,0 +1,219 @@
+"""CV Studio on one CUDA GPU: the cheatsheet's loop vs ours, and the time to a fixed CIFAR-10 test accuracy.
+
+Prints, in one run on one device:
+
+1. training images/s of the cheatsheet's loop (a list of per-item
+   ToTensor+Normalize tensors, DataLoader at batch 64, ``.to(device)`` per
+   batch) against ``core.training.fit`` (uint8 images resident on the device,
+   shuffle/crop/flip/normalize there, channels_last, bf16 autocast -- fp16 +
+   GradScaler where bf16 is missing -- no host sync per step), same model and
+   batch size, for the ``convnet`` and the ``resnet`` preset. Target: >= 10x
+   for the convnet. ``--compile`` also times ``torch.compile`` of our model.
+2. the wall time from the start of training until the test accuracy first
+   reaches ``--target-acc`` (default 94 %) on full CIFAR-10 with the resnet
+   preset (flip-crop augmentation, SGD + Nesterov, one-cycle schedule, label
+   smoothing). For scale: airbench, the public record, reaches 94 % in 3.83 s
+   on an A100.
+
+Images for part 1 are random CIFAR-sized uint8 tensors (throughput does not
+depend on their content). Part 2 needs CIFAR-10 in ``--data-dir`` (or
+``--download``), or any other ``--accuracy-data`` source (a folder, shapes).
+
+    .venv/bin/python benchmarks/gpu.py [--device cuda] [--images 50000] [--epochs 2] [--compile]
+    .venv/bin/python benchmarks/gpu.py --device cpu --images 512 --epochs 1 --accuracy-data shapes   (a dry run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cvstudio.core.data.bundle import DatasetBundle, ImageSet  # noqa: E402
+from cvstudio.core.errors import ConfigError  # noqa: E402
+from cvstudio.core.models import get_preset  # noqa: E402
+from cvstudio.core.specs import DataConfig, TrainConfig  # noqa: E402
+from cvstudio.core.training import fit, new_model  # noqa: E402
+from cvstudio.core.training.callbacks import TrainingCallback  # noqa: E402
+from cvstudio.core.training.devices import describe_device, resolve_device  # noqa: E402
+from train_speed import as_cheatsheet_list  # noqa: E402
+
+CIFAR_MEAN, CIFAR_STD = (0.4915, 0.4823, 0.4468), (0.2470, 0.2435, 0.2616)  # the cheatsheet's numbers
+CONVNET_TARGET = 10.0  # x the cheatsheet's loop on the same GPU
+AIRBENCH_94_S = 3.83  # airbench's published time to 94 % on an A100
+
+
+def random_cifar(n: int, classes: int = 10, seed: int = 0) -> ImageSet:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    return ImageSet(images, torch.randint(0, classes, (n,), generator=g))
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def cheatsheet_loop(model: nn.Module, listed, device: torch.device, epochs: int, batch_size: int, lr: float) -> float:
+    """The cheatsheet's training loop on ``device``; images/s over all epochs."""
+    from torch.utils.data import DataLoader
+
+    model.to(device).train()
+    loader = DataLoader(listed, batch_size=batch_size, shuffle=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    seen = 0
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for imgs, labels in loader:
+            imgs, labels = imgs.to(device), labels.to(device)
+            loss = loss_fn(model(imgs), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            seen += labels.shape[0]
+        loss.item()  # the cheatsheet prints the loss once per epoch
+    synchronize(device)
+    return seen / (time.perf_counter() - start)
+
+
+def ours(spec, bundle: DatasetBundle, device: torch.device, epochs: int, batch_size: int, lr: float,
+         compiled: bool = False) -> float:
+    """core.training.fit on ``device`` (bf16/fp16 autocast on CUDA); training-loop images/s."""
+    model = new_model(spec, bundle, 0)
+    if compiled:
+        model = torch.compile(model)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=str(device), amp=device.type == "cuda")
+    return fit(model, bundle, config).images_per_s
+
+
+def part_throughput(args, device: torch.device) -> dict[str, float]:
+    print(f"1. training images/s, cheatsheet loop vs CV Studio ({args.images:,} random 32x32 images, "
+          f"batch {args.batch_size}, {args.epochs} epochs, best of {args.trials} interleaved trials)")
+    train, val = random_cifar(args.images), random_cifar(max(64, args.images // 10), seed=1)
+    bundle = DatasetBundle(train, val, tuple(str(i) for i in range(10)), CIFAR_MEAN, CIFAR_STD, "random", "random")
+    listed = as_cheatsheet_list(train.images, train.labels, CIFAR_MEAN, CIFAR_STD)
+    ratios = {}
+    for preset in ("convnet", "resnet"):
+        spec = get_preset(preset)
+        ours(spec, bundle, device, 1, args.batch_size, 1e-2)  # warm-up: kernels picked, allocator primed
+        ref, mine, comp = [], [], []
+        for _ in range(args.trials):
+            ref.append(cheatsheet_loop(new_model(spec, bundle, 0), listed, device, args.epochs, args.batch_size, 1e-2))
+            mine.append(ours(spec, bundle, device, args.epochs, args.batch_size, 1e-2))
+            if args.compile:
+                comp.append(ours(spec, bundle, device, args.epochs, args.batch_size, 1e-2, compiled=True))
+        ratios[preset] = max(mine) / max(ref)
+        line = (f"  {preset:8s} cheatsheet {max(ref):9,.0f} img/s  CV Studio {max(mine):9,.0f} img/s "
+                f"(trials {min(mine):,.0f}..{max(mine):,.0f})  => {ratios[preset]:.2f}x")
+        if comp:
+            line += f"; compiled {max(comp):,.0f} img/s ({max(comp) / max(mine):.2f}x uncompiled, first trial compiles)"
+        print(line)
+    print(f"  => convnet {ratios['convnet']:.2f}x the cheatsheet's loop (target on a GPU >= {CONVNET_TARGET:.0f}x)\n")
+    return ratios
+
+
+class ReachAccuracy(TrainingCallback):
+    """Stop the run at the first epoch end whose validation (test) accuracy reaches ``target``."""
+
+    def __init__(self, target: float, device: torch.device):
+        self.target, self.device = target, device
+        self.started = 0.0
+        self.reached_s: float | None = None
+        self.best = 0.0
+
+    def on_fit_start(self, state) -> None:
+        synchronize(self.device)
+        self.started = time.perf_counter()
+
+    def on_validation_end(self, state, val_loss: float, val_acc: float) -> None:
+        self.best = max(self.best, val_acc)
+        if val_acc >= self.target and self.reached_s is None:
+            self.reached_s = time.perf_counter() - self.started  # val_acc is a host float: the GPU is done
+            state.stop("early_stopped", f"reached {val_acc:.2%} test accuracy at epoch {state.epoch}")
+
+
+def part_accuracy(args, device: torch.device) -> float | None:
+    from cvstudio.core.data import load_dataset
+
+    data = load_dataset(DataConfig(source=args.accuracy_data, data_dir=args.data_dir, download=args.download))
+    spec = get_preset("resnet", width=args.width, depth=args.depth)
+    config = TrainConfig(
+        epochs=args.max_epochs, batch_size=args.acc_batch_size, lr=args.lr, momentum=0.9, nesterov=True,
+        weight_decay=5e-4, schedule="onecycle", label_smoothing=0.2, device=str(device), amp=device.type == "cuda",
+    )
+    print(f"2. time to {args.target_acc:.0%} test accuracy: {data.description} ({len(data.train):,} training, "
+          f"{len(data.val):,} test images), resnet width {args.width} depth {args.depth}, batch {config.batch_size}, "
+          f"one-cycle lr {config.lr} over at most {config.epochs} epochs, flip-crop, label smoothing 0.2")
+    model = new_model(spec, data, 0)
+    if args.compile:
+        model = torch.compile(model)
+    rule = ReachAccuracy(args.target_acc, device)
+    result = fit(model, data, config, augment="flip-crop", callbacks=[rule])
+    if rule.reached_s is None:
+        print(f"  not reached in {len(result.history)} epochs ({result.seconds:.1f} s); best test accuracy "
+              f"{rule.best:.2%}; training loop {result.images_per_s:,.0f} img/s\n")
+        return None
+    scale = (f" -- airbench: 94 % in {AIRBENCH_94_S} s on an A100, we take {rule.reached_s / AIRBENCH_94_S:.1f}x that"
+             if args.target_acc == 0.94 and args.accuracy_data == "cifar10" else "")
+    print(f"  reached {args.target_acc:.0%} after {len(result.history)} epochs in {rule.reached_s:.1f} s "
+          f"(evaluation included; {result.images_per_s:,.0f} img/s while training){scale}\n")
+    return rule.reached_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N, or cpu for a dry run of the script")
+    parser.add_argument("--images", type=int, default=50_000, help="random training images for part 1")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per timed run in part 1")
+    parser.add_argument("--batch-size", type=int, default=64, help="part 1, both loops (the cheatsheet's 64)")
+    parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile of our model")
+    parser.add_argument("--skip-accuracy", action="store_true", help="part 1 only")
+    parser.add_argument("--accuracy-data", default="cifar10", help="source for part 2 (a name or a folder)")
+    parser.add_argument("--data-dir", help="where torchvision datasets live (default: the user data folder)")
+    parser.add_argument("--download", action="store_true", help="allow downloading CIFAR-10 for part 2")
+    parser.add_argument("--target-acc", type=float, default=0.94)
+    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--acc-batch-size", type=int, default=512)
+    parser.add_argument("--lr", type=float, default=0.2)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--depth", type=int, default=3)
+    args = parser.parse_args(argv)
+    if min(args.images, args.epochs, args.batch_size, args.trials, args.max_epochs, args.acc_batch_size) < 1:
+        parser.error("--images, --epochs, --batch-size, --trials, --max-epochs and --acc-batch-size must be >= 1")
+    if not 0.0 < args.target_acc <= 1.0:
+        parser.error("--target-acc must be in (0, 1]")
+    if not args.device.startswith("cuda") and args.device != "cpu":
+        parser.error("--device must be cuda, cuda:N or cpu")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("gpu.py: no CUDA device: PyTorch sees no CUDA GPU here (use --device cpu for a dry run)", file=sys.stderr)
+        return 2
+    try:
+        device = resolve_device(args.device)
+    except ConfigError as exc:
+        print(f"gpu.py: {exc}", file=sys.stderr)
+        return 2
+    print(f"torch {torch.__version__}, device {describe_device(device)}"
+          + (f", CUDA {torch.version.cuda}, bf16 {torch.cuda.is_bf16_supported()}" if device.type == "cuda" else "")
+          + "\n")
+    ratios = part_throughput(args, device)
+    reached = None if args.skip_accuracy else part_accuracy(args, device)
+    summary = [f"convnet {ratios['convnet']:.2f}x", f"resnet {ratios['resnet']:.2f}x"]
+    if not args.skip_accuracy:
+        summary.append(f"{args.target_acc:.0%} in {reached:.1f} s" if reached is not None
+                       else f"{args.target_acc:.0%} not reached")
+    print("summary: " + ", ".join(summary) + f" on {describe_device(device)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
