@@ -204,7 +204,7 @@ def test_tensorboard_logging_writes_events(tiny_bundle, tmp_path):
 
 def test_loader_draws_order_and_augmentation_from_one_generator_on_the_images_device(tiny_bundle):
     """CPU: the same batches as drawing randperm, crop offsets and flips from a CPU generator by hand."""
-    from cvstudio.core.data.batches import CROP_PADDING
+    from cvstudio.core.data.augment import CROP_PADDING
 
     loader = BatchLoader(tiny_bundle.train, 64, "cpu", (0.5, 0.5, 0.5), (0.25, 0.25, 0.25),
                          shuffle=True, augment="flip-crop", seed=7)
