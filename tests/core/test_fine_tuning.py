@@ -131,3 +131,49 @@ def test_amp_settings_on_cuda_pick_bf16_or_fp16_with_a_scaler(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # e.g. a V100 or T4
     assert amp_settings(torch.device("cuda", 0), True) == (torch.float16, True)
     assert amp_settings(torch.device("cuda", 0), False) == (None, False)
+
+
+# --- the linear probe's cached features (core/training/probe.py) -----------------------------
+
+
+def _count_backbone_passes(model):
+    calls = []
+    model.conv1.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def test_linear_probe_runs_the_backbone_once_per_image_and_matches_the_uncached_probe(photos, monkeypatch):
+    from cvstudio.core.training import probe
+
+    config = _cpu(epochs=3, lr=0.05, momentum=0.9, freeze="backbone")
+    cached_model = new_model(arch_spec("resnet18"), photos, 0)
+    passes = _count_backbone_passes(cached_model)
+    cached = fit(cached_model, photos, config)
+    assert len(passes) == 2  # one eval-size batch each for the 32 training and 16 validation images, for 3 epochs
+
+    monkeypatch.setattr(probe, "CACHE_PROBE_FEATURES", False)
+    plain_model = new_model(arch_spec("resnet18"), photos, 0)
+    passes = _count_backbone_passes(plain_model)
+    plain = fit(plain_model, photos, config)
+    assert len(passes) > 3 * 2  # every epoch's steps and evaluations
+
+    for a, b in zip(cached.history, plain.history):  # the same run, as the features are the same
+        assert a.train_loss == pytest.approx(b.train_loss, abs=1e-4)
+        assert a.val_loss == pytest.approx(b.val_loss, abs=1e-4)
+        assert a.val_acc == b.val_acc
+    assert cached.metrics == pytest.approx(plain.metrics, abs=1e-4)
+    assert torch.allclose(cached_model.fc.weight, plain_model.fc.weight, atol=1e-4)
+
+
+def test_no_feature_cache_with_augmentation_or_a_layer_after_the_head(photos):
+    from cvstudio.core.training.probe import can_cache_features
+
+    assert can_cache_features("backbone", augmenting=False, distributed=False)
+    assert not can_cache_features("backbone", augmenting=True, distributed=False)  # the images change each epoch
+    assert not can_cache_features("none", augmenting=False, distributed=False)
+    assert not can_cache_features("backbone", augmenting=False, distributed=True)
+    model = new_model(get_preset("mlp"), photos, 0)  # ends in LogSoftmax: the head's output is not the model's
+    from cvstudio.core.training.loop import _head_is_last
+
+    assert not _head_is_last(model)
+    assert _head_is_last(new_model(arch_spec("resnet18"), photos, 0))

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from cvstudio.core.data.batches import BatchLoader
+from cvstudio.core.training.probe import can_cache_features, feature_loaders, head_module
 from cvstudio.core.data.bundle import DatasetBundle
 from cvstudio.core.errors import ConfigError, TrainingError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
@@ -182,6 +183,15 @@ def evaluate(model: nn.Module, loader: BatchLoader, loss_fn: nn.Module, dist: Di
     return float(total_loss) / n, int(correct) / n
 
 
+def _head_is_last(model: nn.Module) -> bool:
+    """The head's output is the model's output (no LogSoftmax or other layer after it)."""
+    try:
+        head = head_module(model)
+    except ValueError:
+        return False
+    return list(model.modules())[-1] is head
+
+
 def _l1_penalty(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([p.abs().sum() for p in params]).sum()
 
@@ -254,6 +264,15 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
         shuffle=True, augment=augment, seed=config.seed, channels_last=channels_last,
     )
     val_loader = make_loader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+    eval_model, probe_train_eval = model, None
+    if can_cache_features(config.freeze, train_loader.augmenter.active, dist is not None) and _head_is_last(model):
+        # --- linear probe (core/training/probe.py): the frozen backbone runs once per image, then the head alone trains
+        def eval_loader(split):
+            return BatchLoader(split, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+
+        train_loader, val_loader, probe_train_eval = feature_loaders(model, train_loader, val_loader, eval_loader, data,
+                                                                     callbacks)
+        train_model = eval_model = head_module(model)
     steps = len(train_loader)
     params = count_params(model)
     scheduler, per_step = make_scheduler(optimizer, config, steps)
@@ -278,7 +297,7 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
         if state.should_stop:  # stopped or diverged inside the epoch: its metrics are incomplete
             break
         step_fn.end_epoch()
-        val_loss, val_acc = evaluate(model, val_loader, eval_loss_fn, dist)
+        val_loss, val_acc = evaluate(eval_model, val_loader, eval_loss_fn, dist)
         notify(rules, "on_validation_end", state, val_loss, val_acc)
         if state.should_stop:
             break
@@ -303,7 +322,8 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
     if state.status == "diverged" and best_epoch is None:
         metrics: dict[str, float] = {}  # it blew up before a single epoch ended: no usable weights
     else:
-        metrics = final_metrics(model, data, eval_loss_fn, device, channels_last, state.history, best_epoch, dist)
+        metrics = final_metrics(model, data, eval_loss_fn, device, channels_last, state.history, best_epoch, dist,
+                                probe=(eval_model, probe_train_eval, val_loader) if probe_train_eval is not None else None)
     result = FitResult(
         status=state.status,
         message=state.message,
@@ -443,11 +463,17 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
     )
 
 
-def final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch, dist=None) -> dict[str, float]:
-    """Accuracy on both splits in eval mode, as the cheatsheet measures it after training."""
-    make_loader = BatchLoader if dist is None else dist.loader
-    train_eval = make_loader(data.train, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
-    val_eval = make_loader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+def final_metrics(model, data, loss_fn, device, channels_last, history, best_epoch, dist=None, probe=None) -> dict[str, float]:
+    """Accuracy on both splits in eval mode, as the cheatsheet measures it after training.
+
+    ``probe`` is (head, train features, val features) of a cached linear probe: the same numbers, without the backbone.
+    """
+    if probe is not None:
+        model, train_eval, val_eval = probe
+    else:
+        make_loader = BatchLoader if dist is None else dist.loader
+        train_eval = make_loader(data.train, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
+        val_eval = make_loader(data.val, EVAL_BATCH_SIZE, device, data.mean, data.std, channels_last=channels_last)
     train_loss, train_acc = evaluate(model, train_eval, loss_fn, dist)
     if not math.isfinite(train_loss):  # diverged before any epoch ended: no usable weights
         return {}
