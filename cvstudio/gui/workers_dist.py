@@ -82,6 +82,7 @@ class AllGpusTrainingWorker(QObject):
         from cvstudio.core.launch import RunSummary, all_gpus_train_args, last_error_line, parse_event_line
         from cvstudio.core.spec_files import save_spec
 
+        Path(self._out).parent.mkdir(parents=True, exist_ok=True)  # the runs folder, as train_and_save makes it
         spec_file = os.path.join(os.path.dirname(self.stop_file), "model.json")
         save_spec(self._spec, spec_file)
         command = launch_command(all_gpus_train_args(spec_file, self._data_config, self._train_config, self._out),
@@ -115,7 +116,8 @@ class AllGpusTrainingWorker(QObject):
             reader.join(timeout=5)
         bridge.on_fit_failed(None)  # flush what is pending
         if code != 0 or summary is None:
-            raise UserError(f"training on {self._nproc} GPUs failed: {last_error_line(list(errors))}")
+            why = last_error_line(list(errors)).removeprefix("cvstudio: ")
+            raise UserError(f"the run on {self._nproc} processes (one per GPU) ended: {why}")
         return _outcome(summary, history)
 
 
