@@ -26,7 +26,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from cvstudio.core.launch import ALL_GPUS  # noqa: F401 - the page's device value for this worker
+from cvstudio.core.launch import ALL_GPUS  # the page's device value for this worker
 from cvstudio.gui.tasks import task_error
 from cvstudio.gui.workers import TrainingTask, _TrainingBridge
 
@@ -176,3 +176,6 @@ def start_all_gpus_training(spec: Any, data: Any, train_config: Any, data_config
     control = RunControl()
     worker = AllGpusTrainingWorker(spec, train_config, data_config, out, gpu_count())
     return AllGpusTrainingTask(worker, control).start()  # type: ignore[return-value]
+
+
+__all__ = ["ALL_GPUS", "AllGpusTrainingTask", "AllGpusTrainingWorker", "PAUSE_UNAVAILABLE", "start_all_gpus_training"]
