@@ -118,3 +118,16 @@ def test_settings_the_ranks_cannot_reproduce_fail_in_one_line(qtbot, page):
     assert "data seed" in page.result_banner.text() and "single device" in page.result_banner.text()
     for dialog in gui_errors.open_error_dialogs():
         dialog.close()
+
+
+def test_a_failing_rank_is_one_line_in_the_result_banner(qtbot, page, tmp_path):
+    state = page.state
+    state.set_data_config(DataConfig(source=str(tmp_path / "gone"), image_size=16))  # the ranks find no images
+    _choose_all_gpus(page)
+    with qtbot.waitSignal(page.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    text = page.result_banner.text()
+    assert finished.args[0].status == "failed" and "rank 0 of 2 failed" in text and "gone" in text, text
+    assert "\n" not in text
+    for dialog in gui_errors.open_error_dialogs():
+        dialog.close()
