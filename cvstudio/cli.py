@@ -343,7 +343,7 @@ def _spec_from_file(args: argparse.Namespace):
     from cvstudio.core.spec_files import load_spec
 
     clashing = [f"--{k}" for k in ("model", "width", "depth", "dropout") if getattr(args, k) is not None]
-    clashing += [f"--{k.replace('_', '-')}" for k in ("batchnorm", "pretrained") if getattr(args, k)]
+    clashing += ["--batchnorm"] if args.batchnorm else []  # --pretrained stays: a torchvision spec can start from them
     if clashing:
         raise _bad_input(f"--spec gives the whole network; leave out {', '.join(clashing)}")
     return load_spec(args.spec)
