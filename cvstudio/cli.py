@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=_image_side, help="folders: side of the square input in pixels (default 32)")
     t.add_argument("--model", help="a preset (see `cvstudio presets`) or a torchvision architecture "
                    "(default: the --init-from checkpoint's, else convnet)")
+    t.add_argument("--spec", metavar="FILE", help="an architecture file saved by the model builder (.json): "
+                   "train that network instead of --model")
     t.add_argument("--width", type=_positive_int, help="hidden units or first conv channels")
     t.add_argument("--depth", type=_positive_int, help="hidden layers, conv blocks or residual blocks")
     t.add_argument("--dropout", type=_probability, help="dropout probability added after pooling/hidden layers")
@@ -113,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="checkpoint file (.safetensors; default: the runs folder)")
     t.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard event files into DIR")
     t.add_argument("--json", action="store_true", help="one JSON object per line: epochs, then a summary")
+    t.add_argument("--json-batches", action="store_true",
+                   help="with --json: also the start, each group of training steps (losses, about 10 a second) "
+                   "and the end of training, for a program drawing the run live")
     t.add_argument("--nproc", type=_positive_int, metavar="N",
                    help="train with N processes through torchrun (one per GPU, or gloo on the CPU); "
                    "the global batch is N x --batch-size")
@@ -240,9 +245,10 @@ def _fmt_duration(seconds: float | None) -> str:
 class _ConsoleReporter:
     """Prints download/decode progress and a line per epoch (or JSON lines)."""
 
-    def __init__(self, epochs: int, as_json: bool):
+    def __init__(self, epochs: int, as_json: bool, batches: bool = False):
         self.epochs = epochs
         self.as_json = as_json
+        self.batches = as_json and batches  # --json-batches: the live events a parent process draws
         self.last_progress = 0.0
 
     def on_progress(self, event) -> None:
@@ -255,6 +261,10 @@ class _ConsoleReporter:
         print(f"{event.stage}: {pct} {event.message}".rstrip(), file=sys.stderr, flush=True)
 
     def on_fit_started(self, event) -> None:
+        if self.batches:
+            print(json.dumps({"event": "fit_started", "epochs": event.epochs, "batches_per_epoch": event.batches_per_epoch,
+                              "train_size": event.train_size, "val_size": event.val_size, "device": event.device,
+                              "params": event.params}), flush=True)
         if not self.as_json:
             print(
                 f"training on {event.device}: {event.train_size:,} train / {event.val_size:,} val images, "
@@ -262,11 +272,24 @@ class _ConsoleReporter:
                 flush=True,
             )
 
+    def on_batches_ended(self, e) -> None:
+        """At the loop's loss syncs (about 10 a second): one line per group of steps."""
+        if self.batches:
+            print(json.dumps({"event": "batches", "epoch": e.epoch, "step": e.step, "steps_per_epoch": e.steps_per_epoch,
+                              "global_step": e.global_step, "losses": [float(v) for v in e.losses],
+                              "images_per_s": e.images_per_s, "eta_s": e.eta_s}), flush=True)
+
+    def on_fit_ended(self, e) -> None:
+        if self.batches:
+            print(json.dumps({"event": "fit_ended", "status": e.status, "message": e.message,
+                              "epochs_completed": e.epochs_completed, "best_epoch": e.best_epoch,
+                              "best_val_acc": e.best_val_acc}), flush=True)
+
     def on_epoch_ended(self, e) -> None:
         if self.as_json:
             print(json.dumps({"event": "epoch", "epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
                               "val_loss": e.val_loss, "val_acc": e.val_acc, "images_per_s": e.images_per_s,
-                              "seconds": e.seconds, "lr": e.lr}), flush=True)
+                              "seconds": e.seconds, "lr": e.lr, "improved": e.improved}), flush=True)
             return
         eta = e.seconds * (self.epochs - e.epoch)  # whole epochs, evaluation included
         print(
@@ -332,6 +355,8 @@ def _train_spec(args: argparse.Namespace):
     from cvstudio.core.models.torchvision_models import arch_spec
     from cvstudio.core.specs import ARCHITECTURES
 
+    if args.spec is not None:
+        return _spec_from_file(args)
     name = args.model
     if name is None and args.init_from:
         from cvstudio.core.checkpoints import read_meta
@@ -349,6 +374,17 @@ def _train_spec(args: argparse.Namespace):
     return get_preset(name, width=args.width, depth=args.depth, dropout=args.dropout, batchnorm=args.batchnorm)
 
 
+def _spec_from_file(args: argparse.Namespace):
+    """--spec FILE: a hand-edited network; the options that would build another one are refused."""
+    from cvstudio.core.spec_files import load_spec
+
+    clashing = [f"--{k}" for k in ("model", "width", "depth", "dropout") if getattr(args, k) is not None]
+    clashing += ["--batchnorm"] if args.batchnorm else []  # --pretrained stays: a torchvision spec can start from them
+    if clashing:
+        raise _bad_input(f"--spec gives the whole network; leave out {', '.join(clashing)}")
+    return load_spec(args.spec)
+
+
 def _csv(text: str | None) -> tuple[str, ...]:
     if not text:
         return ()
@@ -359,6 +395,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Alone, as one rank of a torchrun job (detected from its environment), or launching N ranks (--nproc)."""
     from cvstudio.core.distributed import Distributed, detect_env
 
+    if args.json_batches and not args.json:
+        raise _bad_input("--json-batches adds lines to --json's output; give --json too")
     env = detect_env()
     if env is None and args.nproc is not None:
         return _launch_ranks(args)
@@ -395,6 +433,8 @@ def _launch_ranks(args: argparse.Namespace) -> int:
     from cvstudio.core.distributed import check_nproc, launch_command, new_stop_file
 
     check_nproc(args.nproc, args.device)
+    if args.spec is not None:
+        _spec_from_file(args)  # a bad file is one line here, not one per rank
     if args.out:
         check_writable_target(args.out, ".safetensors", "--out")
     stop_file, env = new_stop_file()
@@ -490,7 +530,7 @@ def _train(args: argparse.Namespace, dist) -> int:  # noqa: ANN001 - a core.dist
         check_writable_target(args.out, ".safetensors", "--out")  # now, not after an hour of training
     project = _open_train_project(args, data_config, spec, train_config) if args.project and main_rank else None
 
-    reporter = _ConsoleReporter(train_config.epochs, args.json)
+    reporter = _ConsoleReporter(train_config.epochs, args.json, args.json_batches)
     reporters = [reporter] if main_rank else []
     # Rank 0 decodes and caches the data (and fetches weights) first; the others then read its cache.
     with dist.main_first() if dist is not None else contextlib.nullcontext():
@@ -630,7 +670,7 @@ def _bad_input(message: str) -> Exception:
 
 # --- sweep -------------------------------------------------------------------------------
 
-SWEEP_OWNED = ("--out", "--project", "--json", "--nproc")  # a sweep sets these for each trial itself
+SWEEP_OWNED = ("--out", "--project", "--json", "--json-batches", "--nproc")  # a sweep sets these for each trial itself
 
 
 def _add_sweep_parser(sub) -> argparse.ArgumentParser:

@@ -7,11 +7,22 @@ import re
 import torch
 
 from cvstudio.core.errors import ConfigError
+from cvstudio.core.launch import ALL_GPUS  # the window's "All N GPUs": one torchrun process per GPU
 
 
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
+
+
+def gpu_count() -> int:
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def all_gpus_choice() -> list[tuple[str, str]]:
+    """The "all GPUs" entry of a device list, when there are several GPUs to train on together."""
+    n = gpu_count()
+    return [(ALL_GPUS, f"All {n} GPUs (one process each)")] if n > 1 else []
 
 
 def available_devices() -> list[tuple[str, str]]:
@@ -41,6 +52,10 @@ def resolve_device(name: str) -> torch.device:
         if not _mps_available():
             raise ConfigError("device 'mps' is not available: it needs an Apple GPU and a PyTorch built with MPS")
         return torch.device("mps")
+    if name == ALL_GPUS:  # the first of them; each rank of such a run resolves plain "cuda" to its own
+        if gpu_count() < 2:
+            raise ConfigError(f"all GPUs: training on several GPUs needs at least 2; this machine has {gpu_count()}")
+        return torch.device("cuda", 0)
     match = re.fullmatch(r"cuda(?::(\d+))?", name)
     if match:
         if not torch.cuda.is_available():

@@ -57,6 +57,7 @@ from cvstudio.gui.pages.train_tuning import FineTuningBox
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
 from cvstudio.gui.tasks import TaskError
 from cvstudio.gui.workers import TrainingTask, start_training
+from cvstudio.gui.workers_dist import ALL_GPUS, start_all_gpus_training
 
 log = logging.getLogger(__name__)
 
@@ -385,14 +386,14 @@ class TrainPage(Page):
     # --- settings form ------------------------------------------------------------------
 
     def _fill_devices(self) -> None:
-        from cvstudio.core.training.devices import available_devices
+        from cvstudio.core.training.devices import all_gpus_choice, available_devices
 
         current = self.state.train_config.device
         self._loading_form = True
         try:
             self.device_combo.clear()
             self.device_combo.addItem("Automatic (best available)", "auto")
-            for value, label in available_devices():
+            for value, label in available_devices() + all_gpus_choice():
                 self.device_combo.addItem(label if value == "cpu" else f"{label} · {value}", value)
             if self.device_combo.findData(current) < 0:  # a saved device this machine lacks stays visible, and fails inline
                 self.device_combo.addItem(f"{current} (not available here)", current)
@@ -570,7 +571,9 @@ class TrainPage(Page):
         self.start_button.setEnabled(can_start)
         self.find_lr_button.setEnabled(can_start)
         self.start_button.setToolTip("Train a new model with these settings (F5)" if can_start else blocker or "")
-        self.pause_button.setEnabled(running and not paused and not stopping)
+        no_pause = getattr(self.task, "pause_unavailable", None)  # why this run cannot pause (all GPUs)
+        self.pause_button.setEnabled(running and not paused and not stopping and not no_pause)
+        self.pause_button.setToolTip(no_pause or "Pause after the current batch (F6)")
         self.resume_button.setEnabled(running and paused and not stopping)
         self.stop_button.setEnabled(running and not stopping)
         self.clear_button.setEnabled(any(r is not self.current_run for r in self.plots.runs))
@@ -602,6 +605,10 @@ class TrainPage(Page):
             return None
         s = self.state
         spec, data, config, data_config = s.spec, s.dataset, s.train_config, s.data_config
+        if config.device == ALL_GPUS and (resume_from is not None or (s.model_init is not None and s.model_init.any)):
+            self.result_banner.show_message("Starting weights and Resume run on one device: choose a single GPU in "
+                                            "Device, or clear the starting weights.", ERROR)  # the child starts fresh
+            return None
         label = f"resumed {Path(resume_from).stem}" if resume_from else run_label(spec, config, data_config)
         taken = {r.label for r in self.plots.runs}
         if label in taken:
@@ -630,8 +637,11 @@ class TrainPage(Page):
         # cyclic garbage collector from walking it. Otherwise a full collection, triggered by the training
         # thread's allocations, holds the GIL for ~0.3 s and freezes the window.
         gc.freeze()
-        task = start_training(spec, data, config, data_config, out=out if out is not None else s.next_run_path(spec, data),
-                              init=s.model_init, resume_from=resume_from)
+        out = out if out is not None else s.next_run_path(spec, data)
+        if config.device == ALL_GPUS:  # torchrun in a child process
+            task = start_all_gpus_training(spec, data, config, data_config, out=out)
+        else:
+            task = start_training(spec, data, config, data_config, out=out, init=s.model_init, resume_from=resume_from)
         self.task = task
         task.fit_started.connect(self._on_task_fit_started)
         task.batches_ended.connect(self._on_task_batches_ended)
