@@ -8,27 +8,17 @@ import pytest
 import torch
 
 from cvstudio.core.models.torchvision_models import arch_spec
-from cvstudio.gui.state import AppState
+from tests.gui.model_page_helpers import shown_model_page, torch_ready_state
 
 
 @pytest.fixture
 def state():
-    import cvstudio.core.models  # noqa: F401 - what the main window imports in the background
-
-    s = AppState()
-    s.mark_torch_ready()
-    return s
+    return torch_ready_state()
 
 
 @pytest.fixture
 def page(qtbot, state):
-    from cvstudio.gui.pages.model import ModelPage
-
-    p = ModelPage(state)
-    qtbot.addWidget(p)
-    p.resize(1300, 850)
-    p.show()
-    return p
+    return shown_model_page(qtbot, state, (1300, 850))
 
 
 def _photos(state, size=64, classes=3):

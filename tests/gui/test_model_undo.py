@@ -2,46 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
-from PySide6.QtCore import Qt
 
 from cvstudio.core.specs import LayerSpec, ModelSpec
-from cvstudio.gui.state import AppState
 from cvstudio.gui.widgets.banner import ERROR
 from cvstudio.gui.widgets.layer_table import COL_KERNEL, COL_OUT
+from tests.gui.model_page_helpers import choose_preset, set_cell, shown_model_page, torch_ready_state
 
 
 @pytest.fixture
 def state():
-    import cvstudio.core.models  # noqa: F401 - what the main window imports in the background
-
-    s = AppState()
-    s.mark_torch_ready()
-    return s
+    return torch_ready_state()
 
 
 @pytest.fixture
 def page(qtbot, state):
-    from cvstudio.gui.pages.model import ModelPage
-
-    p = ModelPage(state)
-    qtbot.addWidget(p)
-    p.resize(1200, 800)
-    p.show()
-    return p
-
-
-def choose_preset(page, name: str) -> None:
-    page.preset_combo.setCurrentIndex(page.preset_combo.findData(name))
-    page.preset_combo.activated.emit(page.preset_combo.currentIndex())
-
-
-def set_cell(page, row: int, col: int, value) -> None:
-    assert page.table_model.setData(page.table_model.index(row, col), value, Qt.ItemDataRole.EditRole)
-    page.refresh_now()
+    return shown_model_page(qtbot, state, (1200, 800))
 
 
 def check_undo_redo(page, state, edit, text: str) -> None:
