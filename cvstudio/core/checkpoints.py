@@ -603,16 +603,6 @@ def read_resume_state(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Ten
 # Importing a plain PyTorch state_dict
 
 
-_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
-_PREFIXES = ("_orig_mod.", "module.")
-
-
-def _plain_tensors(obj: Any) -> dict[str, torch.Tensor] | None:
-    if isinstance(obj, Mapping) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
-        return dict(obj)
-    return None
-
-
 def import_state_dict(
     pt_path: str | os.PathLike[str],
     spec: ModelSpec,
@@ -628,31 +618,14 @@ def import_state_dict(
     state_dict under "state_dict", "model_state_dict" or "model" is accepted,
     and "module." / "_orig_mod." prefixes (DataParallel, torch.compile) are removed.
     """
+    from cvstudio.core.models.weights import WeightsError, read_state_dict
+
     pt_path = Path(pt_path)
     _check_file(pt_path, "state_dict file")
-    not_plain = f"{pt_path} is not a plain state_dict"
     try:
-        obj = torch.load(pt_path, map_location="cpu", weights_only=True)
-    except Exception as e:  # UnpicklingError for refused objects, RuntimeError for non-torch files
-        import pickle
-
-        if isinstance(e, pickle.UnpicklingError) and "weights only" in str(e).lower():
-            raise CheckpointError(
-                f"{not_plain}: it contains Python objects that cannot be loaded safely"
-            ) from None
-        raise CheckpointError(f"{not_plain}: it could not be read as a PyTorch file") from None
-
-    tensors = _plain_tensors(obj)
-    if tensors is None and isinstance(obj, Mapping):
-        for key in _WRAPPER_KEYS:
-            tensors = _plain_tensors(obj.get(key))
-            if tensors is not None:
-                break
-    if tensors is None:
-        raise CheckpointError(f"{not_plain}: expected a dict of tensor names to tensors, found {type(obj).__name__}")
-    for prefix in _PREFIXES:
-        if all(k.startswith(prefix) for k in tensors):
-            tensors = {k[len(prefix):]: v for k, v in tensors.items()}
+        tensors = read_state_dict(pt_path)  # torch.load(weights_only=True); wrappers and prefixes removed
+    except WeightsError as e:
+        raise CheckpointError(str(e)) from None
 
     meta = CheckpointMeta(
         model_spec=spec,

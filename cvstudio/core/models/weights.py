@@ -165,8 +165,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             import pickle
 
             if isinstance(exc, pickle.UnpicklingError) and "weights only" in str(exc).lower():
-                raise WeightsError(f"{path} contains Python objects that cannot be loaded safely") from None
-            raise WeightsError(f"{path} could not be read as a PyTorch state_dict file") from None
+                raise WeightsError(
+                    f"{path} is not a plain state_dict: it contains Python objects that cannot be loaded safely"
+                ) from None
+            raise WeightsError(f"{path} could not be read as a PyTorch file") from None
     tensors = _tensors(obj)
     if tensors is None and isinstance(obj, Mapping):
         for key in _WRAPPER_KEYS:
@@ -174,7 +176,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             if tensors is not None:
                 break
     if tensors is None:
-        raise WeightsError(f"{path} is not a state_dict: expected names mapped to tensors, found {type(obj).__name__}")
+        raise WeightsError(
+            f"{path} is not a plain state_dict: expected names mapped to tensors, found {type(obj).__name__}"
+        )
     for prefix in _PREFIXES:
         if all(k.startswith(prefix) for k in tensors):
             tensors = {k[len(prefix):]: v for k, v in tensors.items()}
