@@ -532,3 +532,10 @@ def test_a_new_run_asks_before_discarding_unsaved_weights(qtbot, page, state, mo
     asked = []
     monkeypatch.setattr(page, "confirm_discard_unsaved_run", lambda: asked.append(1) or False)
     assert page.start_training() is None and asked == [1] and page.has_unsaved_run
+
+
+def test_the_settings_column_shows_every_field_whole(qtbot, page):
+    """No settings row is wider than the column that holds it (the fine-tuning rows once were clipped)."""
+    scroll = page.tuning.parentWidget().parentWidget().parentWidget()  # settings widget -> viewport -> scroll area
+    settings = scroll.widget()
+    assert settings.minimumSizeHint().width() <= scroll.viewport().width()

@@ -212,7 +212,8 @@ class TrainPage(Page):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(SETTINGS_WIDTH)
+        # As wide as the widest settings row needs (never clipped), and at least SETTINGS_WIDTH.
+        scroll.setFixedWidth(max(SETTINGS_WIDTH, settings.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()))
 
         # run controls
         self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Train")
