@@ -16,6 +16,13 @@ from cvstudio.core.models.builder import plan_model, summarize
 from cvstudio.core.specs import ModelSpec
 
 
+def docstring_literal(text: str) -> str:
+    """``text`` as a docstring literal: triple-quoted when that is plainly safe, else ``repr()`` (user text inside)."""
+    if text.isprintable() and not any(ch in text for ch in '"\\'):
+        return f'"""{text}"""'
+    return repr(text)
+
+
 def model_source(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes: int, class_name: str = "Net") -> str:
     """A self-contained module defining ``class_name``; only torch is imported.
 
@@ -35,8 +42,7 @@ def model_source(spec: ModelSpec, input_shape: tuple[int, int, int], num_classes
     lines += [
         "",
         f"class {class_name}(nn.Module):",
-        # The spec's name is user text: it enters the code only as a repr() literal, never hand-quoted.
-        f"    {f'{spec.name}: input {c}x{h}x{w}, {num_classes} classes, {total:,} trainable parameters.'!r}",
+        f"    {docstring_literal(f'{spec.name}: input {c}x{h}x{w}, {num_classes} classes, {total:,} trainable parameters.')}",
         "",
         *(["    # Outputs are log-probabilities (LogSoftmax): train it with nn.NLLLoss().", ""] if spec.outputs_log_probs else []),
         "    def __init__(self):",
