@@ -145,18 +145,20 @@ MODEL_NAME, TRAINED_ON and CLASSES below say what it is. Use it in plain PyTorch
     probs = m.predict(model, PIL.Image.open("image.jpg"))
 """
 '''
-    tail = f'''
-
-MODEL_NAME = {spec.name!r}
-TRAINED_ON = {meta.dataset!r}
-EXPORTED_BY = {"CV Studio " + meta.app_version!r}
-CLASSES = {list(meta.class_names)!r}
-INPUT_SHAPE = {tuple(meta.input_shape)!r}  # channels, height, width
-MEAN = {tuple(meta.mean)!r}
-STD = {tuple(meta.std)!r}
-CHECKPOINT = {checkpoint_name!r}  # the .safetensors file CV Studio saved, next to this file
-OUTPUTS_LOG_PROBS = {spec.outputs_log_probs!r}
-''' + '''
+    constants = (  # name, value, comment: every value is written with repr() and nothing else
+        ("MODEL_NAME", spec.name, ""),
+        ("TRAINED_ON", meta.dataset, ""),
+        ("EXPORTED_BY", "CV Studio " + meta.app_version, ""),
+        ("CLASSES", list(meta.class_names), ""),
+        ("INPUT_SHAPE", tuple(meta.input_shape), "channels, height, width"),
+        ("MEAN", tuple(meta.mean), ""),
+        ("STD", tuple(meta.std), ""),
+        ("CHECKPOINT", checkpoint_name, "the .safetensors file CV Studio saved, next to this file"),
+        ("OUTPUTS_LOG_PROBS", spec.outputs_log_probs, ""),
+    )
+    tail = "\n\n" + "".join(
+        f"{name} = {value!r}" + (f"  # {comment}" if comment else "") + "\n" for name, value, comment in constants
+    ) + '''
 
 def load(path=None):
     """Build Net and read the trained weights from a CV Studio .safetensors checkpoint."""

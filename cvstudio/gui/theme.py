@@ -131,6 +131,26 @@ def mix(a: QColor, b: QColor, t: float) -> QColor:
     )
 
 
+def draw_cell_bar(painter: QPainter, option, fraction: float, inset: int, bottom_gap: int) -> None:
+    """A thin bar under a table cell's text showing ``fraction`` (0..1) of its width, in the highlight colour."""
+    pal = option.palette
+    selected = bool(option.state & QStyle.StateFlag.State_Selected)
+    colour = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Highlight)
+    track = mix(pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text), 0.1)
+    rect = option.rect.adjusted(inset, 0, -inset, 0)
+    h = 3
+    bar = QRectF(rect.left(), rect.bottom() - h - bottom_gap, rect.width(), h)
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    if not selected:  # the selection's own colour is the track then
+        painter.setBrush(track)
+        painter.drawRoundedRect(bar, 1.5, 1.5)
+    painter.setBrush(colour)
+    painter.drawRoundedRect(QRectF(bar.left(), bar.top(), max(h, bar.width() * min(1.0, fraction)), h), 1.5, 1.5)
+    painter.restore()
+
+
 def draw_card(painter: QPainter, option, selected_tint: float) -> QRectF:
     """The rounded card behind a thumbnail in a grid view (classify results, evaluation gallery).
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from PySide6.QtWidgets import QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
 from cvstudio.gui.state import AppState
 from cvstudio.gui.tasks import TaskGroup
@@ -43,6 +44,16 @@ class Page(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._stack)
         return self._content
+
+    def settings_column(self, controls: QWidget, parent: QWidget | None = None) -> QScrollArea:
+        """A vertical scroll area for a page's settings, never narrower than their widest row (nothing clipped)."""
+        scroll = QScrollArea(parent)
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        return scroll
 
     def show_content(self) -> None:
         self._stack.setCurrentWidget(self._content)

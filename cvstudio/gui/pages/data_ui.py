@@ -67,12 +67,7 @@ class DataPageLayout:
         self.build_loading_stack()
 
         self._controls = self._build_controls()
-        controls_scroll = QScrollArea(self._content)
-        controls_scroll.setWidget(self._controls)
-        controls_scroll.setWidgetResizable(True)
-        controls_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        controls_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        controls_scroll.setMinimumWidth(self._controls.minimumSizeHint().width() + 14)
+        controls_scroll = self.settings_column(self._controls, self._content)
 
         left = QWidget(self._content)
         left_layout = QVBoxLayout(left)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -29,7 +28,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QSplitter,
@@ -141,12 +139,7 @@ class ModelPage(ArchitectureMode, Page):
         self.build_loading_stack()
 
         self._controls = self._build_controls()
-        controls_scroll = QScrollArea(self._content)
-        controls_scroll.setWidget(self._controls)
-        controls_scroll.setWidgetResizable(True)
-        controls_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        controls_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        controls_scroll.setMinimumWidth(self._controls.minimumSizeHint().width() + 12)
+        controls_scroll = self.settings_column(self._controls, self._content)
 
         self.layers_box = self._build_layers_box()
         self.code_box = QGroupBox("PyTorch code", self._content)

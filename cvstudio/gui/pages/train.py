@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,7 +31,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QStyle,
     QVBoxLayout,
@@ -207,13 +205,8 @@ class TrainPage(Page):
         for w in (optimizer_box, schedule_box, self.tuning, stopping_box, device_box, self.config_banner):
             settings_layout.addWidget(w)
         settings_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(settings)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # As wide as the widest settings row needs (never clipped), and at least SETTINGS_WIDTH.
-        scroll.setFixedWidth(max(SETTINGS_WIDTH, settings.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()))
+        scroll = self.settings_column(settings)
+        scroll.setFixedWidth(max(SETTINGS_WIDTH, scroll.minimumWidth()))  # a steady column, wide enough for every row
 
         # run controls
         self.start_button = QPushButton(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay), "Train")

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from cvstudio.gui.images import array_to_qimage
-from cvstudio.gui.theme import draw_card, is_dark, mix
+from cvstudio.gui.theme import draw_card, draw_cell_bar, is_dark, mix
 from cvstudio.gui.widgets.probability_bars import percent_text
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the ImageResult of a row
@@ -288,22 +288,7 @@ class ProbabilityDelegate(QStyledItemDelegate):
         r: ImageResult | None = index.data(RESULT_ROLE)
         if r is None or not r.ok:
             return
-        pal = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        colour = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Highlight)
-        track = mix(pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text), 0.1)
-        rect = option.rect.adjusted(8, 0, -8, 0)
-        h = 3
-        bar = QRectF(rect.left(), rect.bottom() - h - 5, rect.width(), h)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        if not selected:
-            painter.setBrush(track)
-            painter.drawRoundedRect(bar, 1.5, 1.5)
-        painter.setBrush(colour)
-        painter.drawRoundedRect(QRectF(bar.left(), bar.top(), max(h, bar.width() * float(r.prediction.prob)), h), 1.5, 1.5)
-        painter.restore()
+        draw_cell_bar(painter, option, float(r.prediction.prob), inset=8, bottom_gap=5)
 
 
 class ResultCardDelegate(QStyledItemDelegate):

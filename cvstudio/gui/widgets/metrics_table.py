@@ -9,21 +9,19 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
-    QRectF,
     Qt,
 )
 from PySide6.QtGui import QFont, QPainter, QPalette
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
-    QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
 
-from cvstudio.gui.theme import mix
+from cvstudio.gui.theme import draw_cell_bar, mix
 from cvstudio.gui.widgets.confusion_matrix import percent
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
 
@@ -108,22 +106,7 @@ class RateBarDelegate(QStyledItemDelegate):
         value = index.data(BAR_ROLE)
         if value is None:
             return
-        pal = option.palette
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        colour = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Highlight)
-        track = mix(pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text), 0.1)
-        rect = option.rect.adjusted(6, 0, -6, 0)
-        h = 3
-        bar = QRectF(rect.left(), rect.bottom() - h - 3, rect.width(), h)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(Qt.PenStyle.NoPen)
-        if not selected:
-            painter.setBrush(track)
-            painter.drawRoundedRect(bar, 1.5, 1.5)
-        painter.setBrush(colour)
-        painter.drawRoundedRect(QRectF(bar.left(), bar.top(), max(h, bar.width() * min(1.0, value)), h), 1.5, 1.5)
-        painter.restore()
+        draw_cell_bar(painter, option, value, inset=6, bottom_gap=3)
 
 
 class StatTile(QFrame):
