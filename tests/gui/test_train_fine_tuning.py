@@ -36,7 +36,7 @@ def test_the_learning_rate_curve_follows_the_schedule(qtbot, page, state):  # no
         page.start_training()
     run = finished.args[0]
     page.plots.redraw_now()
-    assert page.plots.points(run)["lr"] == 3
+    assert page.plots.points(run)["lr"] == 3 and not page.plots.lr_plot.isHidden()  # shown: the rate changes
     lrs = run.epoch_array("lr")
     assert lrs[0] == pytest.approx(0.1) and lrs[0] > lrs[1] > lrs[2]
 

@@ -90,6 +90,7 @@ def test_train_one_epoch_by_clicking_shows_points_and_saves_checkpoint(qtbot, pa
     assert page.checkpoint_row.isVisible() and page.checkpoint_label.text() == str(run.checkpoint)
     assert "Finished" in page.result_banner.text()
     assert not state.training and page.start_button.isEnabled() and not page.stop_button.isEnabled()
+    assert page.plots.lr_plot.isHidden()  # a constant learning rate gets no plot of its own
 
 
 def test_two_runs_overlay_with_legend_labels_then_clear(qtbot, page, state):

@@ -292,6 +292,7 @@ class TrainingPlots(QWidget):
         self.lr_plot = ThemedPlot("Learning rate", "epoch", "lr", legend_offset=None)
         self.lr_plot.setXLink(self.loss_plot)
         splitter.addWidget(self.lr_plot)
+        self.lr_plot.hide()  # shown once a run's learning rate changes (a schedule); a flat line says nothing
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setStretchFactor(2, 1)
@@ -472,6 +473,7 @@ class TrainingPlots(QWidget):
                 self._draw(run)
         self._dirty.clear()
         self._fit_loss_range()
+        self.lr_plot.setVisible(any(np.ptp(run.epoch_array("lr")) > 0 for run in self.runs if len(run.epochs) > 1))
         self.redrawn.emit()
 
     def _draw(self, run: RunHistory) -> None:
