@@ -14,6 +14,7 @@ from typing import Callable
 
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from cvstudio.core.atomic import replacing
 from cvstudio.core.errors import UserError
 from cvstudio.gui import settings as prefs
 from cvstudio.gui.errors import show_task_error
@@ -116,16 +117,11 @@ def copy_checkpoint(src: str | os.PathLike[str], dst: str | os.PathLike[str]) ->
         raise UserError(f"the checkpoint {src} no longer exists")
     if dst.resolve() == src.resolve():
         return dst
-    tmp = dst.with_name(f".{dst.name}.part")
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)  # a half-written copy never carries the final name
+        with replacing(dst) as tmp:  # a half-written copy never carries the final name
+            shutil.copyfile(src, tmp)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise UserError(f"could not save the checkpoint to {dst}: {exc.strerror or exc}") from None
     return dst
 

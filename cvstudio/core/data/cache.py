@@ -32,13 +32,11 @@ validated shapes and indices, atomic replace.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +44,7 @@ from typing import Any
 
 import torch
 
+from cvstudio.core.atomic import replacing
 from cvstudio.core import paths
 
 log = logging.getLogger(__name__)
@@ -171,26 +170,17 @@ def save_cached(path: Path, key: str, source: DecodedSource) -> str | None:
 def _write_atomic(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> str | None:
     from safetensors.torch import save_file
 
-    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        save_file(tensors, tmp, metadata=metadata)
-        with open(tmp, "r+b") as fh:
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        with replacing(path) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
+            with open(tmp, "r+b") as fh:
+                os.fsync(fh.fileno())
         return None
     except Exception as exc:  # disk full, read-only, permissions...: keep going without a cache
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         log.warning("could not write the dataset cache %s: %s", path, reason)
         return f"could not save the decoded dataset in the cache ({reason}); it will be decoded again next time"
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 # ---------------------------------------------------------------------------

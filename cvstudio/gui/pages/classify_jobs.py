@@ -246,19 +246,15 @@ def write_csv(path: str | os.PathLike[str], rows: Sequence[Sequence[Any]]) -> st
     """Write the results table (worker thread); UserError with the reason when the file cannot be written."""
     from cvstudio.core.errors import UserError
 
+    from cvstudio.core.atomic import replacing
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
     try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
+        with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(CSV_COLUMNS)
             writer.writerows(rows)
-        os.replace(tmp, path)
     except OSError as e:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise UserError(f"could not write {path}: {e.strerror or e}") from None
     return str(path)
 

@@ -184,15 +184,12 @@ class CodeView(QWidget):
         target = Path(path)
         if target.suffix != ".py":
             target = target.with_name(target.name + ".py")
-        tmp = target.with_name(target.name + ".tmp")
+        from cvstudio.core.atomic import replacing
+
         try:
-            tmp.write_text(self._code, encoding="utf-8")
-            os.replace(tmp, target)
+            with replacing(target) as tmp:
+                tmp.write_text(self._code, encoding="utf-8")
         except OSError as exc:
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             self.banner.show_message(f"Could not save {target}: {exc.strerror or exc}", ERROR)
             return False
         self.banner.show_message(f"Saved {target}", INFO)
