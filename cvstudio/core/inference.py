@@ -71,6 +71,15 @@ def _target_mode(channels: int) -> str:
 
 def decode_image(source: Any, input_shape: tuple[int, int, int]) -> torch.Tensor:
     """Like :func:`load_image`, but ImageError messages hold only the reason."""
+    return _decode(source, input_shape, 0)[0]
+
+
+Thumbnail = tuple[np.ndarray | None, tuple[int, int] | None, str | None]
+NO_THUMBNAIL: Thumbnail = (None, None, None)
+
+
+def _decode(source: Any, input_shape: tuple[int, int, int], thumbnail_side: int) -> tuple[torch.Tensor, Thumbnail]:
+    """The model's input and, when ``thumbnail_side`` > 0, the :func:`thumbnail` from the same decode."""
     c, h, w = (int(v) for v in input_shape)
     mode = _target_mode(c)
     own = not isinstance(source, Image.Image)
@@ -97,7 +106,7 @@ def decode_image(source: Any, input_shape: tuple[int, int, int]) -> torch.Tensor
         im = _open_checked(p)
 
     try:
-        return _decode_opened(im, mode, h, w, own)
+        return _decode_opened(im, mode, h, w, own, thumbnail_side)
     finally:
         if own:
             im.close()
@@ -128,9 +137,30 @@ def _open_checked(fp: Any) -> Image.Image:
     return im
 
 
-def _decode_opened(im: Image.Image, mode: str, h: int, w: int, own: bool) -> torch.Tensor:
+def _displayed_size(im: Image.Image) -> tuple[int, int]:
+    """(width, height) as shown: swapped when the EXIF orientation turns the image by 90 degrees."""
+    w, h = im.size
+    try:
+        if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):
+            return h, w
+    except Exception:  # noqa: BLE001 - a damaged EXIF block only loses the orientation
+        pass
+    return w, h
+
+
+def _thumbnail_size(displayed: tuple[int, int], side: int) -> tuple[int, int]:
+    w, h = displayed
+    scale = min(1.0, side / max(w, h, 1))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def _decode_opened(im: Image.Image, mode: str, h: int, w: int, own: bool,
+                   thumbnail_side: int = 0) -> tuple[torch.Tensor, Thumbnail]:
+    thumb: Thumbnail = NO_THUMBNAIL
     try:
         _check_pixels(im)
+        fmt = im.format
+        displayed = _displayed_size(im) if thumbnail_side > 0 else None
         if own and im.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that is still at
             # least the target size; (s, s) covers either EXIF orientation.
@@ -141,10 +171,16 @@ def _decode_opened(im: Image.Image, mode: str, h: int, w: int, own: bool) -> tor
             ImageOps.exif_transpose(im, in_place=True)
         else:
             im = ImageOps.exif_transpose(im)
-        im = flatten(to_8bit(im), mode)
-        if im.size != (w, h):
-            im = im.resize((w, h), RESAMPLE, reducing_gap=REDUCING_GAP)
-        a = np.array(im, dtype=np.uint8)
+        eight = to_8bit(im)
+        flat = flatten(eight, mode)
+        same = displayed is not None and mode == "RGB" and _thumbnail_size(displayed, thumbnail_side) == (w, h)
+        if displayed is not None and not same:
+            thumb = _thumbnail_from(eight, flat, displayed, thumbnail_side, fmt)
+        if flat.size != (w, h):
+            flat = flat.resize((w, h), RESAMPLE, reducing_gap=REDUCING_GAP)
+        a = np.array(flat, dtype=np.uint8)
+        if same:  # the thumbnail is the model's input itself (a small image at the model's size)
+            thumb = (a, displayed, fmt)
     except ImageError:
         raise
     except Image.DecompressionBombError as e:
@@ -164,7 +200,33 @@ def _decode_opened(im: Image.Image, mode: str, h: int, w: int, own: bool) -> tor
         a = a[None, :, :]
     else:
         a = a.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(a))
+    return torch.from_numpy(np.ascontiguousarray(a)), thumb
+
+
+def _thumbnail_from(eight: Image.Image, flat: Image.Image, displayed: tuple[int, int], side: int,
+                    fmt: str | None) -> Thumbnail:
+    """The thumbnail from the pixels decoded for the model, or none when a JPEG draft left too few.
+
+    A JPEG drafted below the thumbnail's size still gives one when its long
+    side is at least half the thumbnail's: the views scale icons to fit (as a
+    2x screen does a full-size one), and decoding the file again for a sharper
+    icon would halve the rate of a folder of small photos. A JPEG drafted to
+    grey (a grayscale model) gives none: its thumbnail keeps the colours.
+    """
+    tw, th = _thumbnail_size(displayed, side)
+    if eight.mode == "L" and fmt == "JPEG" and flat.mode == "L":
+        return NO_THUMBNAIL
+    if eight.size[0] < tw or eight.size[1] < th:
+        if 2 * max(eight.size) < max(tw, th):
+            return NO_THUMBNAIL
+        tw, th = eight.size
+    try:
+        rgb = flat if flat.mode == "RGB" else flatten(eight, "RGB")
+        if rgb.size != (tw, th):
+            rgb = rgb.resize((tw, th), RESAMPLE, reducing_gap=REDUCING_GAP)
+        return np.array(rgb, dtype=np.uint8), displayed, fmt
+    except Exception:  # noqa: BLE001 - a thumbnail is optional
+        return NO_THUMBNAIL
 
 
 def _describe(source: Any) -> str:
@@ -241,14 +303,16 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         if not p.is_dir():
             out.append(p)
             continue
-        found: list[Path] = []
+        found: list[tuple[tuple[str, ...], str]] = []  # (parts under p, path): strings, not Paths, until sorted
         for root, dirs, files in os.walk(p):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
+            rel = os.path.relpath(root, p)
+            parts = () if rel == os.curdir else tuple(rel.split(os.sep))
             for name in files:
                 if not name.startswith(".") and os.path.splitext(name)[1].lower() in exts:
-                    found.append(Path(root) / name)
-        found.sort(key=lambda q: q.relative_to(p).parts)
-        out.extend(found)
+                    found.append(((*parts, name), os.path.join(root, name)))
+        found.sort(key=lambda item: item[0])
+        out.extend(Path(path) for _, path in found)
     return out
 
 
@@ -377,7 +441,7 @@ class ClassifySummary:
     first_rows_s: float | None = None  # seconds from the start to the first rows handed to on_rows
 
 
-def thumbnail(source: Any, side: int) -> tuple[np.ndarray | None, tuple[int, int] | None, str | None]:
+def thumbnail(source: Any, side: int) -> Thumbnail:
     """(uint8 (h, w, 3) at most ``side`` px, displayed (width, height), format); Nones if unreadable.
 
     Decoded like the model's input (EXIF, 16-bit, CMYK, alpha on white), from
@@ -389,23 +453,17 @@ def thumbnail(source: Any, side: int) -> tuple[np.ndarray | None, tuple[int, int
     try:
         im = _open(source) if own else source
     except Exception:  # noqa: BLE001 - a thumbnail is optional
-        return None, None, None
+        return NO_THUMBNAIL
     try:
         fmt = im.format
-        w, h = im.size
-        try:
-            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # shown rotated by 90 degrees
-                w, h = h, w
-        except Exception:  # noqa: BLE001
-            pass
-        scale = min(1.0, side / max(w, h, 1))
-        tw, th = max(1, round(w * scale)), max(1, round(h * scale))
+        displayed = _displayed_size(im)
+        tw, th = _thumbnail_size(displayed, side)
         if own and fmt == "JPEG":
             im.draft("RGB", (side, side))
-        t = decode_image(im, (3, th, tw))
-        return t.permute(1, 2, 0).numpy().copy(), (w, h), fmt
+        t = _decode_opened(im, "RGB", th, tw, False)[0]
+        return t.permute(1, 2, 0).numpy().copy(), displayed, fmt
     except Exception:  # noqa: BLE001
-        return None, None, None
+        return NO_THUMBNAIL
     finally:
         if own:
             im.close()
@@ -438,8 +496,10 @@ def classify(
 ) -> ClassifySummary:
     """Classify files, folders (recursively, with ``expand``) and NamedImages, streaming rows in input order.
 
-    Batches go to the model while a thread pool decodes the next one; the
-    first batch is small (``first_batch``) so that rows appear at once. Each
+    Batches go to the model while a thread pool (``workers`` threads; by
+    default one less than the CPUs, at most 2) decodes the next one, and this
+    thread decodes what the pool has not started when it would otherwise wait;
+    the first batch is small (``first_batch``) so that rows appear at once. Each
     batch's rows go to ``on_rows``; an input that cannot be used gets a row
     whose prediction holds the plain reason. ``control`` (the core's RunControl)
     is checked between batches: a stop returns with the rows so far (a prefix).
@@ -476,15 +536,37 @@ def classify(
     def report(done: int) -> None:
         emit(callbacks, Progress("classify", done, total, f"{done:,} of {total:,} images"))
 
-    def prepare(item: Any) -> tuple[Any, Any]:
+    def prepare(item: Any) -> tuple[Any, Thumbnail]:
+        """Decode once for the model; the thumbnail comes from the same pixels unless a JPEG draft made them smaller."""
+        thumb = NO_THUMBNAIL
         try:
-            d = decode_image(item.image if isinstance(item, NamedImage) else item, shape)
+            d, thumb = _decode(item.image if isinstance(item, NamedImage) else item, shape, thumbnail_side)
         except ImageError as e:
             d = str(e)
         except Exception as e:  # noqa: BLE001 - anything odd in one file is that file's problem
             d = f"could not read the image ({type(e).__name__}: {e})"
-        ok = isinstance(d, torch.Tensor)
-        return d, (thumbnail(item, thumbnail_side) if ok and thumbnail_side > 0 else (None, None, None))
+        if thumbnail_side > 0 and isinstance(d, torch.Tensor) and thumb[0] is None:
+            thumb = thumbnail(item, thumbnail_side)
+        return d, thumb
+
+    def prepare_all(chunk: list[Any]) -> list[tuple[Any, Thumbnail]]:
+        return [prepare(item) for item in chunk]
+
+    def submit(pool: ThreadPoolExecutor, chunk: list[Any]) -> list[tuple[Any, list[Any]]]:
+        """(future, slice) for slices of up to 8 images: a future per image costs about as much as decoding a
+        small PNG, and slices that small still balance a batch that mixes large photos with small files."""
+        step = max(1, min(8, -(-len(chunk) // (max(1, workers) + 1))))  # + 1: this thread takes slices too
+        return [(pool.submit(prepare_all, chunk[a : a + step]), chunk[a : a + step]) for a in range(0, len(chunk), step)]
+
+    def collect(pending: list[tuple[Any, list[Any]]]) -> list[tuple[Any, Thumbnail]]:
+        """The decoded batch; a slice no decoder has started yet is decoded here rather than waited for (the
+        decoders are behind the model: large photos), so this thread decodes too once its model work is done."""
+        done: dict[int, list[tuple[Any, Thumbnail]]] = {}
+        for i in reversed(range(len(pending))):  # from the back: the pool takes slices from the front
+            future, part = pending[i]
+            if future.cancel():
+                done[i] = prepare_all(part)
+        return [p for i, (future, _) in enumerate(pending) for p in (done[i] if i in done else future.result())]
 
     def rows_for(start: int, chunk: list[Any], prepared: list[tuple[Any, Any]]) -> list[ClassifiedImage]:
         good = [j for j, (d, _) in enumerate(prepared) if isinstance(d, torch.Tensor)]
@@ -515,20 +597,20 @@ def classify(
     cancelled = False
     if lower_priority:
         lower_thread_priority()  # the decoding threads started from here inherit it
-    if workers is None:
-        workers = min(2, os.cpu_count() or 1)
+    if workers is None:  # the calling thread decodes too when the model waits: one core stays the model's
+        workers = max(1, min(2, (os.cpu_count() or 1) - 1))
     with single_intraop_thread():
         if total == 1:  # one input: no pool to start, the answer comes at once
             pool = None
             pending: list[Any] = [prepare(items[0])]
         else:
             pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cvstudio-decode")
-            pending = [pool.submit(prepare, it) for it in chunks[0][1]]
+            pending = submit(pool, chunks[0][1])
         try:
             for i, (start, chunk) in enumerate(chunks):
-                prepared = [f if pool is None else f.result() for f in pending]
+                prepared = pending if pool is None else collect(pending)
                 if pool is not None and i + 1 < len(chunks) and not control.stop_requested:
-                    pending = [pool.submit(prepare, it) for it in chunks[i + 1][1]]
+                    pending = submit(pool, chunks[i + 1][1])
                 else:
                     pending = []
                 rows = rows_for(start, chunk, prepared)

@@ -81,14 +81,15 @@ def _is_cancellation(error: TaskError) -> bool:
 class _ProgressBridge:
     """A core callback that forwards Progress events, throttled."""
 
-    def __init__(self, signal: Signal):
+    def __init__(self, signal: Signal, interval_s: float = PROGRESS_INTERVAL_S):
         self._signal = signal
+        self._interval = interval_s
         self._last = 0.0
 
     def on_progress(self, event: Any) -> None:
         now = time.monotonic()
         final = event.fraction is not None and event.fraction >= 1.0
-        if final or now - self._last >= PROGRESS_INTERVAL_S:
+        if final or now - self._last >= self._interval:
             self._last = now
             self._signal.emit(event)
 
@@ -101,8 +102,9 @@ class _PartialSink:
     does not keep its last result to itself until the next one.
     """
 
-    def __init__(self, signal: Signal):
+    def __init__(self, signal: Signal, interval_s: float = PARTIAL_INTERVAL_S):
         self._signal = signal
+        self._interval = interval_s
         self._items: list[Any] = []
         self._last = 0.0
         self._lock = threading.Lock()
@@ -112,10 +114,10 @@ class _PartialSink:
         with self._lock:
             self._items.extend(items)
             now = time.monotonic()
-            if self._last == 0.0 or now - self._last >= PARTIAL_INTERVAL_S:  # the first rows go out at once
+            if self._last == 0.0 or now - self._last >= self._interval:  # the first rows go out at once
                 self._emit(now)
             elif self._timer is None:
-                self._timer = threading.Timer(PARTIAL_INTERVAL_S - (now - self._last), self._on_timer)
+                self._timer = threading.Timer(self._interval - (now - self._last), self._on_timer)
                 self._timer.daemon = True
                 self._timer.start()
 
@@ -149,21 +151,24 @@ class _FunctionWorker(QObject):
     ended = Signal()
 
     def __init__(self, fn: Callable[..., Any], args: tuple, kwargs: dict, control: RunControl,
-                 pass_control: bool, pass_callbacks: bool, pass_partial: bool):
+                 pass_control: bool, pass_callbacks: bool, pass_partial: bool, interval_s: float | None = None):
         super().__init__()
         self._fn, self._args, self._kwargs, self._control = fn, args, kwargs, control
         self._pass = (pass_control, pass_callbacks, pass_partial)
+        self._interval = interval_s
 
     @Slot()
     def run(self) -> None:
-        sink = _PartialSink(self.partial)
+        interval = self._interval
+        sink = _PartialSink(self.partial) if interval is None else _PartialSink(self.partial, interval)
         try:
             kwargs = dict(self._kwargs)
             pass_control, pass_callbacks, pass_partial = self._pass
             if pass_control:
                 kwargs["control"] = self._control
             if pass_callbacks:
-                kwargs["callbacks"] = [_ProgressBridge(self.progressed)]
+                kwargs["callbacks"] = [_ProgressBridge(self.progressed) if interval is None
+                                       else _ProgressBridge(self.progressed, interval)]
             if pass_partial:
                 kwargs["on_partial"] = sink
             result = self._fn(*self._args, **kwargs)
@@ -252,18 +257,20 @@ def start_task(
     pass_control: bool = False,
     pass_callbacks: bool = False,
     pass_partial: bool = False,
+    update_interval_s: float | None = None,
     **kwargs: Any,
 ) -> Task:
     """Run ``fn(*args, **kwargs)`` in a new thread; connect to the returned Task's signals.
 
     ``pass_control`` adds ``control=`` (the Task's RunControl), ``pass_callbacks``
     adds ``callbacks=[...]`` whose Progress events arrive on ``Task.progress``,
-    ``pass_partial`` adds ``on_partial=`` whose lists arrive on ``Task.partial``.
+    ``pass_partial`` adds ``on_partial=`` whose lists arrive on ``Task.partial``;
+    ``update_interval_s`` replaces the default spacing of both (what each update costs the GUI thread decides it).
     Connect before the event loop runs again: signals are queued, none is missed.
     Pages use :class:`TaskGroup` rather than this.
     """
     control = RunControl()
-    worker = _FunctionWorker(fn, args, kwargs, control, pass_control, pass_callbacks, pass_partial)
+    worker = _FunctionWorker(fn, args, kwargs, control, pass_control, pass_callbacks, pass_partial, update_interval_s)
     task = Task(worker, control)
     worker.succeeded.connect(task.result)
     worker.failed.connect(task.error)

@@ -57,6 +57,7 @@ from cvstudio.gui.widgets.drop_zone import has_droppable, is_checkpoint, local_p
 from cvstudio.gui.images import array_to_qimage
 from cvstudio.gui.pages.classify_jobs import (
     CSV_COLUMNS,
+    UPDATE_INTERVAL_S,
     CheckpointEntry,
     Inspection,
     LoadedModel,
@@ -497,7 +498,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._job_first_row = None
         self._job_total = 0
         self.tasks.start(classify_job, self._loaded, sources, self._keys, seen=frozenset(self._listed_paths),
-                         key="job", pass_control=True,
+                         key="job", pass_control=True, update_interval_s=UPDATE_INTERVAL_S,
                          pass_partial=True, pass_callbacks=True, on_partial=self._on_job_task_partial,
                          on_progress=self._on_job_task_progress, on_result=self._on_job_task_result,
                          on_error=self._on_job_task_error, on_finished=self._on_job_task_finished)

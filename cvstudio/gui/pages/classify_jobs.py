@@ -23,7 +23,7 @@ THUMB_SIDE = 64  # thumbnails made on the worker, pixels on the long side
 TOP_K = 5  # probabilities kept per image
 FIRST_BATCH = 8  # the first batch of a folder is small, so results appear at once
 BATCH_SIZE = 64  # images per model call after that
-DECODE_WORKERS = 2  # decoding threads per job (the model runs in the job's own thread)
+UPDATE_INTERVAL_S = 0.1  # rows and progress reach the window 10 times a second (each update repaints the visible cards)
 KEEP_MODEL_VIEW_PIXELS = 128 * 128  # larger model views are decoded again when their row is selected
 CSV_COLUMNS = ("path", "label", "probability", "top_k", "error", "model")
 
@@ -128,8 +128,27 @@ def _describe_source(source: Any) -> tuple[str, str]:
 
     if isinstance(source, (PastedImage, NamedImage)):
         return source.name, "clipboard"
-    p = Path(source)
-    return p.name or str(p), str(p.parent)
+    folder, name = os.path.split(os.fspath(source))
+    return name or os.fspath(source), folder or "."
+
+
+def _with_real_paths(folder: Any, files: list[Path]) -> list[tuple[str, str]]:
+    """(path, resolved path) of the files found under ``folder``.
+
+    ``os.walk`` does not enter linked folders, so only the root and files that
+    are links themselves need resolving: ``realpath`` of every file costs a
+    system call per path component.
+    """
+    prefix = str(Path(folder))
+    real_root = os.path.realpath(folder)
+    out = []
+    for file in files:
+        path = str(file)
+        if path.startswith(prefix + os.sep) and not os.path.islink(path):
+            out.append((path, real_root + path[len(prefix):]))
+        else:
+            out.append((path, os.path.realpath(path)))
+    return out
 
 
 def classify_job(
@@ -166,14 +185,14 @@ def classify_job(
         files = expand_inputs([source]) if is_folder else [Path(source)]
         if is_folder and not files:
             items.append(os.fspath(source))  # the core reports the empty folder
-        for file in files:
-            real = os.path.realpath(file)
+        pairs = _with_real_paths(source, files) if is_folder else [(str(f), os.path.realpath(f)) for f in files]
+        for path, real in pairs:
             if real in taken:
                 skipped += 1
                 continue
             taken.add(real)
-            resolved[str(file)] = real
-            items.append(str(file))
+            resolved[path] = real
+            items.append(path)
     if skipped:
         on_partial([("skipped", skipped)])
     shown: list[ImageResult] = []
@@ -189,7 +208,7 @@ def classify_job(
         on_partial([("rows", out, reals)])
 
     summary = classify(loaded.classifier, items, control, on_rows, top_k=TOP_K, first_batch=FIRST_BATCH,
-                       batch_size=BATCH_SIZE, workers=DECODE_WORKERS, thumbnail_side=0 if single else THUMB_SIDE,
+                       batch_size=BATCH_SIZE, thumbnail_side=0 if single else THUMB_SIDE,
                        keep_views_up_to=KEEP_MODEL_VIEW_PIXELS, lower_priority=not single, callbacks=callbacks)
     if single and shown and shown[0].ok:
         th, size, fmt = thumbnail(shown[0].source, THUMB_SIDE)

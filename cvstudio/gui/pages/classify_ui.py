@@ -50,6 +50,7 @@ from cvstudio.gui.widgets.classify_results import (
 from cvstudio.gui.widgets.drop_zone import DropOverlay, DropZone
 from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.prediction_detail import ElidedLabel, PredictionDetail
+from cvstudio.gui.widgets.labels import ProgressLabel
 
 
 
@@ -218,7 +219,7 @@ class ClassifyPageLayout:
         self.progress_bar = QProgressBar(left)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumHeight(10)
-        self.progress_label = QLabel("", left)
+        self.progress_label = ProgressLabel("", left)
         self.cancel_button = QPushButton("Cancel", left)
         self.cancel_button.setToolTip("Stop after the batch being classified (Esc)")
         self.cancel_button.clicked.connect(self.cancel)

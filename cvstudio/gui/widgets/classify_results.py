@@ -15,12 +15,13 @@ cards (:class:`ResultCardDelegate`), which share one selection.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, QSize, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -294,9 +295,15 @@ class ProbabilityDelegate(QStyledItemDelegate):
 class ResultCardDelegate(QStyledItemDelegate):
     """A card of the grid view: the thumbnail, the predicted label with its probability, the file name."""
 
+    CACHE_LIMIT = 512  # cards kept as pixmaps: several screens' worth
+
     def __init__(self, model: ResultsModel, parent=None):
         super().__init__(parent)
         self._model = model
+        # result key -> (the ImageResult drawn, how it was drawn, the card): while a folder streams
+        # in, every batch repaints every visible card, and a pixmap costs a fraction of the drawing
+        self._cards: collections.OrderedDict[int, tuple[ImageResult, tuple, QPixmap]] = collections.OrderedDict()
+        model.modelReset.connect(self._cards.clear)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
         return CARD_SIZE
@@ -305,6 +312,31 @@ class ResultCardDelegate(QStyledItemDelegate):
         r: ImageResult | None = index.data(RESULT_ROLE)
         if r is None:
             return
+        dpr = painter.device().devicePixelRatioF()
+        state = option.state & (QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_MouseOver)
+        look = (int(state.value), option.rect.size().toTuple(), dpr, option.palette.cacheKey(), option.font.key())
+        cached = self._cards.get(r.key)
+        if cached is not None and cached[0] is r and cached[1] == look:
+            self._cards.move_to_end(r.key)
+            painter.drawPixmap(option.rect.topLeft(), cached[2])
+            return
+        pm = QPixmap(option.rect.size() * dpr)
+        pm.setDevicePixelRatio(dpr)
+        pm.fill(option.palette.color(QPalette.ColorRole.Base))  # the view's background: an opaque pixmap blits fast
+        local = QStyleOptionViewItem(option)
+        local.rect = QRect(QPoint(0, 0), option.rect.size())
+        card_painter = QPainter(pm)
+        try:
+            self._draw(card_painter, local, r)
+        finally:
+            card_painter.end()
+        self._cards[r.key] = (r, look, pm)
+        self._cards.move_to_end(r.key)
+        while len(self._cards) > self.CACHE_LIMIT:
+            self._cards.popitem(last=False)
+        painter.drawPixmap(option.rect.topLeft(), pm)
+
+    def _draw(self, painter: QPainter, option: QStyleOptionViewItem, r: ImageResult) -> None:
         pal = option.palette
         text = pal.color(QPalette.ColorRole.Text)
         base = pal.color(QPalette.ColorRole.Base)

@@ -67,3 +67,41 @@ class ElidedLabel(QLabel):
         text = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle, rect.width())
         painter.drawText(rect, int(self.alignment()) | int(Qt.AlignmentFlag.AlignVCenter), text)
         painter.end()
+
+
+class ProgressLabel(QLabel):
+    """One line of progress text ("1,234 of 5,000 images") that does not re-lay out the window at each update.
+
+    A label whose size changes makes its window lay out again (with every
+    view in it) at each new text; a fixed size does not. The width grows to
+    fit the text and shrinks only when the text becomes much shorter (another
+    stage), so a counter's digits never move the layout.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self._fit_height()
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        if text != self.text():
+            self._fit_width(text)
+            super().setText(text)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._fit_height()
+            self._fit_width(self.text(), always=True)
+
+    def _fit_width(self, text: str, always: bool = False) -> None:
+        margins = self.contentsMargins()
+        needed = self.fontMetrics().horizontalAdvance(text) + margins.left() + margins.right() + 2 * self.margin()
+        width = self.maximumWidth()
+        if always or needed > width or 3 * needed < 2 * width:
+            self.setFixedWidth(needed + self.fontMetrics().horizontalAdvance("00"))  # room for a digit more
+
+    def _fit_height(self) -> None:
+        margins = self.contentsMargins()
+        self.setFixedHeight(self.fontMetrics().height() + margins.top() + margins.bottom() + 2 * self.margin())
