@@ -43,6 +43,9 @@ def predict_split(
     ``control`` (the core's stop token) is checked between batches: after a
     stop the probabilities of the images done so far (a prefix) are returned.
     """
+    from cvstudio.core.memory import reuse_freed_memory
+
+    reuse_freed_memory()  # batches of 512 images: without it every batch maps fresh memory
     dev = resolve_device(device)
     was_training = model.training
     model.eval().to(dev)

@@ -68,13 +68,16 @@ def resolve_device(name: str) -> torch.device:
 
 
 def tune_for_training(device: torch.device) -> None:
-    """CUDA only (the CPU's results and speed stay as they are): fast kernels for a fixed batch shape.
+    """Large host blocks reused batch after batch (:mod:`cvstudio.core.memory`); on CUDA, fast kernels too.
 
-    cuDNN then times its convolution algorithms once per input shape and keeps
-    the fastest (a training run feeds one batch shape, plus the last partial
-    batch), and float32 matrix products use TF32 tensor cores, as PyTorch's own
-    convolutions already do by default.
+    On CUDA, cuDNN then times its convolution algorithms once per input shape
+    and keeps the fastest (a training run feeds one batch shape, plus the last
+    partial batch), and float32 matrix products use TF32 tensor cores, as
+    PyTorch's own convolutions already do by default. The CPU's results stay as they are.
     """
+    from cvstudio.core.memory import reuse_freed_memory
+
+    reuse_freed_memory()
     if device.type != "cuda":
         return
     torch.backends.cudnn.benchmark = True

@@ -246,7 +246,7 @@ def fit(
 def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None, dist=None) -> FitResult:
     started = time.perf_counter()
     device = resolve_device(config.device) if dist is None else dist.device
-    tune_for_training(device)  # GPU path (issue 12): cuDNN autotuning, TF32; nothing on the CPU
+    tune_for_training(device)  # the allocator; on CUDA also cuDNN autotuning and TF32
     model.to(device)
     channels_last = uses_channels_last(model, device)
     if channels_last:
