@@ -450,3 +450,74 @@ def test_single_intraop_thread_is_restored_after_the_block():
         if changed:
             assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+# --- one decode for the model's input and the thumbnail -----------------------------------
+
+
+def _smooth(w: int, h: int) -> Image.Image:
+    """A photo-like image (gradients): JPEG keeps it close, so drafts and resizes can be compared."""
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([x * 255 // max(1, w - 1), y * 255 // max(1, h - 1), (x + y) * 255 // max(1, w + h - 2)], -1)
+    return Image.fromarray(rgb.astype(np.uint8))
+
+
+def _rows(clf, paths, **kw):
+    from cvstudio.core.inference import classify
+
+    out = []
+    classify(clf, paths, None, out.extend, top_k=1, **kw)
+    return out
+
+
+def test_thumbnail_comes_from_the_models_decode_with_the_same_pixels(tmp_path):
+    from cvstudio.core.inference import thumbnail
+
+    clf = make_classifier()
+    png = write(tmp_path / "wide.png", noise(100, 60, seed=3))
+    small = write(tmp_path / "small.png", noise(16, 16, seed=4))  # the model's own size: the thumbnail is its input
+    rows = _rows(clf, [png, small], thumbnail_side=64, keep_views_up_to=16 * 16)
+    wide, tiny = rows
+    expected, size, fmt = thumbnail(png, 64)
+    assert wide.thumbnail.shape == (38, 64, 3) and np.array_equal(wide.thumbnail, expected)
+    assert wide.original_size == size == (100, 60) and wide.image_format == fmt == "PNG"
+    assert np.array_equal(tiny.thumbnail, np.asarray(Image.open(small).convert("RGB")))
+    for row, path in ((wide, png), (tiny, small)):  # the model's input is what it always was
+        assert np.array_equal(row.view, decode_image(path, RGB).permute(1, 2, 0).numpy())
+
+
+def test_jpeg_drafts_keep_the_models_pixels_and_give_a_thumbnail_from_the_same_decode(tmp_path):
+    clf = make_classifier()
+    big = write(tmp_path / "big.jpg", _smooth(800, 600), "JPEG", quality=95)  # drafted to 1/8: still >= 64 px
+    mid = write(tmp_path / "mid.jpg", _smooth(48, 48), "JPEG", quality=95)  # drafted to 24 px: half the thumbnail
+    other = write(tmp_path / "other.jpg", _smooth(120, 120), "JPEG", quality=95)  # drafted to 30 px: decoded again
+    rows = _rows(clf, [big, mid, other], thumbnail_side=64, keep_views_up_to=16 * 16)
+    for row, path in zip(rows, (big, mid, other)):
+        assert np.array_equal(row.view, decode_image(path, RGB).permute(1, 2, 0).numpy())
+    assert rows[0].thumbnail.shape == (48, 64, 3) and rows[0].original_size == (800, 600)
+    assert rows[1].thumbnail.shape == (24, 24, 3)  # the views scale icons; no second decode for them
+    assert rows[2].thumbnail.shape == (64, 64, 3)  # under half the thumbnail: decoded again for it
+
+
+def test_a_grayscale_models_thumbnail_keeps_the_colours(tmp_path):
+    clf = make_classifier(shape=GRAY)
+    p = write(tmp_path / "red.jpg", Image.new("RGB", (400, 300), (220, 20, 20)), "JPEG", quality=95)
+    (row,) = _rows(clf, [p], thumbnail_side=64)
+    assert row.thumbnail.shape == (48, 64, 3)
+    r, g, b = (int(v) for v in row.thumbnail[24, 32])
+    assert r > 180 and g < 70 and b < 70
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_any_number_of_decoders_gives_every_row_in_order(tmp_path, workers):
+    clf = make_classifier()
+    files = [write(tmp_path / f"{i:02d}.png", noise(10 + i, 12, seed=i)) for i in range(23)]
+    batches = []
+    from cvstudio.core.inference import classify
+
+    classify(clf, files, None, batches.append, first_batch=5, batch_size=9, workers=workers)
+    rows = [r for b in batches for r in b]
+    assert [len(b) for b in batches] == [5, 9, 9]
+    assert [r.prediction.path for r in rows] == [str(f) for f in files]
+    expected = clf.probabilities(torch.stack([decode_image(f, RGB) for f in files]))
+    assert [r.prediction.label for r in rows] == [CLASSES[i] for i in expected.argmax(1)]

@@ -721,3 +721,32 @@ def test_first_run_hint_shows_until_the_first_image_is_classified(qtbot, make_pa
     assert not page.first_run_hint.isVisible()
     page.clear()
     assert not make_page().first_run_hint.isVisible()  # gone for good, in later sessions too
+
+
+def test_cards_are_drawn_again_when_their_row_changes(qtbot, make_page, tmp_path, ckpt):
+    page = ready_page(qtbot, make_page, ckpt)
+    page.set_view("grid")
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for i in range(3):
+        noise(folder / f"{i}.png", size=(64, 64), seed=i)
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        drop(page, [folder])
+    wait_idle(qtbot, page)
+    first = rows(page)[0]
+    rect = page.grid.visualRect(page.proxy.mapFromSource(page.results_model.index(0, 0)))
+
+    def centre_of_icon() -> tuple[int, int, int]:
+        QApplication.processEvents()
+        image = page.grid.viewport().grab().toImage()
+        colour = image.pixelColor(rect.center().x(), rect.top() + 8 + 32)  # the icon's middle (64 px icon, 8 px in)
+        return colour.red(), colour.green(), colour.blue()
+
+    before = centre_of_icon()
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[..., 0] = 255
+    page.results_model.update(first.key, thumbnail=red)  # a new ImageResult: its cached card is stale
+    after = centre_of_icon()
+    assert after != before and after[0] > 200 and after[1] < 60 and after[2] < 60
+    page.clear()
+    assert not page.grid.itemDelegate()._cards  # cleared rows leave no cached cards behind

@@ -147,3 +147,24 @@ def test_a_result_held_back_by_coalescing_arrives_while_the_worker_is_quiet(qtbo
     assert not task.done  # it came from the timer, while the function still ran
     task.control.request_stop()
     qtbot.waitUntil(lambda: task.done, timeout=5000)
+
+
+def test_update_interval_spaces_partial_results_and_loses_none(qtbot):
+    from cvstudio.gui.tasks import TaskGroup
+
+    group = TaskGroup()
+    deliveries, seen, took = [], [], []
+
+    def job(control=None, on_partial=None, callbacks=None):
+        start = time.monotonic()
+        for i in range(60):
+            on_partial([i])
+            time.sleep(0.005)
+        took.append(time.monotonic() - start)
+
+    group.start(job, pass_control=True, pass_partial=True, update_interval_s=0.15,
+                on_partial=lambda items: (deliveries.append(len(items)), seen.extend(items)))
+    qtbot.waitUntil(lambda: group.idle, timeout=10_000)
+    assert seen == list(range(60))
+    # the first rows at once, then at most one delivery per interval, and the rest when the job returns
+    assert len(deliveries) <= 2 + took[0] / 0.15

@@ -100,7 +100,7 @@ class ProgressLabel(QLabel):
         needed = self.fontMetrics().horizontalAdvance(text) + margins.left() + margins.right() + 2 * self.margin()
         width = self.maximumWidth()
         if always or needed > width or 3 * needed < 2 * width:
-            self.setFixedWidth(needed + self.fontMetrics().horizontalAdvance("00"))  # room for a digit more
+            self.setFixedWidth(needed + self.fontMetrics().horizontalAdvance("0,000"))  # room for a counter to grow
 
     def _fit_height(self) -> None:
         margins = self.contentsMargins()
