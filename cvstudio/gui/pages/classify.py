@@ -114,6 +114,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         # self.tasks keys: "scan", "load", "job", "inspect"; CSV exports run unkeyed
         self._queue: list[list[Any]] = []
         self._job_total = 0
+        self._job_done = 0  # rows of the running job shown so far
         self._job_first_row: int | None = None
         self._job_single = False
         self._keys = itertools.count(1)
@@ -497,6 +498,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._job_single = len(sources) == 1 and not (isinstance(sources[0], str) and os.path.isdir(sources[0]))
         self._job_first_row = None
         self._job_total = 0
+        self._job_done = 0
         self.tasks.start(classify_job, self._loaded, sources, self._keys, seen=frozenset(self._listed_paths),
                          key="job", pass_control=True, update_interval_s=UPDATE_INTERVAL_S,
                          pass_partial=True, pass_callbacks=True, on_partial=self._on_job_task_partial,
@@ -535,6 +537,8 @@ class ClassifyPage(ClassifyPageLayout, Page):
                     self._problems += 1
             if self._job_first_row is None:
                 self._job_first_row = first
+            self._job_done += len(rows)
+            self._show_job_progress()
             self._update_empty_state()
             current = self.table.selectionModel().currentIndex()
             if self._job_single or not current.isValid():
@@ -556,15 +560,22 @@ class ClassifyPage(ClassifyPageLayout, Page):
         if self._job_single:
             return
         total = int(event.total or 0)
-        self._job_total = total
-        if total > 1:
-            self.progress_row.show()
-            self.progress_bar.setRange(0, total)
-            self.progress_bar.setValue(int(event.done))
-            job = self.tasks.running("job")
-            if job is not None and not job.cancelled:
-                queued = sum(len(q) for q in self._queue)
-                self.progress_label.setText(event.message + (f" (+{queued} queued)" if queued else ""))
+        if total != self._job_total:
+            self._job_total = total
+            self.progress_bar.setRange(0, max(1, total))
+        self._show_job_progress()
+
+    def _show_job_progress(self) -> None:
+        """The bar and its text follow the rows shown (the progress events only tell the total)."""
+        total = self._job_total
+        if self._job_single or total <= 1:
+            return
+        self.progress_row.show()
+        self.progress_bar.setValue(min(self._job_done, total))
+        job = self.tasks.running("job")
+        if job is not None and not job.cancelled:
+            queued = sum(len(q) for q in self._queue)
+            self.progress_label.setText(f"{self._job_done:,} of {total:,} images" + (f" (+{queued} queued)" if queued else ""))
 
     @Slot(object)
     def _on_job_task_result(self, summary: Any) -> None:
