@@ -399,3 +399,23 @@ def test_header_follows_a_training_run_that_shows_live_kernels(qtbot, page, stat
     assert "during epoch 1" in page.kernels.source_label.text()
     state.set_training(False)  # the run ended without a model (e.g. it failed): the header says so again
     assert page.model_label.text() == "No model"
+
+
+def test_live_kernels_wait_while_the_page_is_hidden_and_the_newest_is_drawn_when_shown(qtbot, page, state, bundle):
+    from cvstudio.core.models import get_preset
+
+    ready(qtbot, page, state, bundle)
+    state.set_spec(get_preset("convnet"))
+    state.set_training(True)
+    page.hide()
+    drawn = []
+    page.kernels_drawn.connect(lambda: drawn.append(1))
+    rng = np.random.default_rng(1)
+    for epoch in (1, 2, 3):  # a hidden page draws nothing: the training threads keep the CPU
+        state.epoch_weights.emit((epoch, {"conv1": rng.standard_normal((16, 3, 3, 3)).astype(np.float32)}, "after"))
+    qtbot.wait(20)
+    assert drawn == []
+    assert "after epoch 3" in page.model_detail.text()  # the header (cheap) follows at once
+    with qtbot.waitSignal(page.kernels_drawn, timeout=WAIT_MS):
+        page.show()
+    assert drawn == [1] and "after epoch 3" in page.kernels.source_label.text()

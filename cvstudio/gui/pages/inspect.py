@@ -120,6 +120,9 @@ class InspectPage(Page):
         self._pixels_shape: tuple[int, int, int] | None = None
         self._kernel_source = ""
         self._live: str | None = None  # "during epoch 3" while the grid shows a training run's kernels
+        # the newest live kernels while the page is hidden, drawn when it is shown: drawing a grid nobody
+        # sees made Qt's image threads preempt the training threads (0.92x the headless images/s, 1.0x without)
+        self._hidden_live: tuple[dict, str] | None = None
         self._source: Any = None  # what the chosen image is made from: a uint8 array or a file path
         self._has_conv: bool | None = None
         self._generation = 0  # counts model changes: results computed for an older model are dropped
@@ -276,6 +279,7 @@ class InspectPage(Page):
             return
         model = self.state.model
         self._generation += 1
+        self._hidden_live = None
         self._update_header()
         if model is None:
             self._has_conv = None
@@ -324,6 +328,7 @@ class InspectPage(Page):
                 f"{self._kernel_source}\nA run is training: the grid shows its kernels {when}.")
         elif self._ready:
             self._live = None
+            self._hidden_live = None
             self.kernels.source_label.setText(self._kernel_source)
         self._update_header()
 
@@ -337,8 +342,19 @@ class InspectPage(Page):
         if isinstance(payload, dict):
             where = f"epoch {epoch}" if epoch is not None else "the last epoch"
             self._live = f"{'during' if when == 'during' else 'after'} {where}"
-            self.refresh_kernels(payload, f"Live from the run in progress, {self._live}.")
+            source = f"Live from the run in progress, {self._live}."
+            if self.isVisible():
+                self.refresh_kernels(payload, source)
+            else:
+                self._hidden_live = (payload, source)
             self._update_header()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._hidden_live is not None:
+            payload, source = self._hidden_live
+            self._hidden_live = None
+            self.refresh_kernels(payload, source)
 
     # ------------------------------------------------------------------ model facts
 
