@@ -538,7 +538,7 @@ def classify(
         emit(callbacks, Progress("classify", done, total, f"{done:,} of {total:,} images"))
 
     def prepare(item: Any) -> tuple[Any, Thumbnail]:
-        """Decode once for the model; the thumbnail comes from the same pixels unless a JPEG draft made them smaller."""
+        """Decode once for the model; the thumbnail comes from the same pixels unless a JPEG draft left too few."""
         thumb = NO_THUMBNAIL
         try:
             d, thumb = _decode(item.image if isinstance(item, NamedImage) else item, shape, thumbnail_side)
@@ -557,17 +557,19 @@ def classify(
         """(future, slice) for slices of up to 8 images: a future per image costs about as much as decoding a
         small PNG, and slices that small still balance a batch that mixes large photos with small files."""
         step = max(1, min(8, -(-len(chunk) // (max(1, workers) + 1))))  # + 1: this thread takes slices too
-        return [(pool.submit(prepare_all, chunk[a : a + step]), chunk[a : a + step]) for a in range(0, len(chunk), step)]
+        parts = [chunk[a : a + step] for a in range(0, len(chunk), step)]
+        return [(pool.submit(prepare_all, part), part) for part in parts]
 
     def collect(pending: list[tuple[Any, list[Any]]]) -> list[tuple[Any, Thumbnail]]:
         """The decoded batch; a slice no decoder has started yet is decoded here rather than waited for (the
         decoders are behind the model: large photos), so this thread decodes too once its model work is done."""
-        done: dict[int, list[tuple[Any, Thumbnail]]] = {}
+        stolen: dict[int, list[tuple[Any, Thumbnail]]] = {}
         for i in reversed(range(len(pending))):  # from the back: the pool takes slices from the front
             future, part = pending[i]
             if future.cancel():
-                done[i] = prepare_all(part)
-        return [p for i, (future, _) in enumerate(pending) for p in (done[i] if i in done else future.result())]
+                stolen[i] = prepare_all(part)
+        return [p for i, (future, _) in enumerate(pending)
+                for p in (stolen[i] if i in stolen else future.result())]
 
     def rows_for(start: int, chunk: list[Any], prepared: list[tuple[Any, Any]]) -> list[ClassifiedImage]:
         good = [j for j, (d, _) in enumerate(prepared) if isinstance(d, torch.Tensor)]

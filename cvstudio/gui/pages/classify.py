@@ -575,7 +575,8 @@ class ClassifyPage(ClassifyPageLayout, Page):
         job = self.tasks.running("job")
         if job is not None and not job.cancelled:
             queued = sum(len(q) for q in self._queue)
-            self.progress_label.setText(f"{self._job_done:,} of {total:,} images" + (f" (+{queued} queued)" if queued else ""))
+            text = f"{self._job_done:,} of {total:,} images"
+            self.progress_label.setText(text + (f" (+{queued} queued)" if queued else ""))
 
     @Slot(object)
     def _on_job_task_result(self, summary: Any) -> None:

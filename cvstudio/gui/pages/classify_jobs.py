@@ -23,7 +23,7 @@ THUMB_SIDE = 64  # thumbnails made on the worker, pixels on the long side
 TOP_K = 5  # probabilities kept per image
 FIRST_BATCH = 8  # the first batch of a folder is small, so results appear at once
 BATCH_SIZE = 64  # images per model call after that
-UPDATE_INTERVAL_S = 0.2  # rows and progress reach the window 5 times a second, as training updates do (each update repaints the visible cards)
+UPDATE_INTERVAL_S = 0.2  # rows and progress reach the window 5 a second, as training's do (each repaints the cards)
 KEEP_MODEL_VIEW_PIXELS = 128 * 128  # larger model views are decoded again when their row is selected
 CSV_COLUMNS = ("path", "label", "probability", "top_k", "error", "model")
 
