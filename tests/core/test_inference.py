@@ -18,7 +18,6 @@ from cvstudio.core.checkpoints import CheckpointMeta, save_checkpoint
 from cvstudio.core.errors import ImageError
 from cvstudio.core.inference import (
     Classifier,
-    Prediction,
     decode_image,
     expand_inputs,
     load_image,
