@@ -750,3 +750,25 @@ def test_cards_are_drawn_again_when_their_row_changes(qtbot, make_page, tmp_path
     assert after != before and after[0] > 200 and after[1] < 60 and after[2] < 60
     page.clear()
     assert not page.grid.itemDelegate()._cards  # cleared rows leave no cached cards behind
+
+
+def test_the_card_cache_stays_bounded_while_scrolling(qtbot, make_page):
+    from cvstudio.core.inference import Prediction
+    from cvstudio.gui.widgets.classify_results import ImageResult
+
+    page = make_page()
+    qtbot.waitExposed(page)
+    page.set_view("grid")
+    thumb = np.zeros((32, 32, 3), np.uint8)
+    page.results_model.append([
+        ImageResult(i, f"/x/{i}.png", f"{i}.png", "/x", Prediction(f"/x/{i}.png", "cat", 0.9, [("cat", 0.9)]), thumb)
+        for i in range(600)])
+    page._update_empty_state()
+    delegate = page.grid.itemDelegate()
+    bar = page.grid.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=WAIT_MS)
+    for value in range(0, bar.maximum() + 1, max(1, bar.maximum() // 20)):
+        bar.setValue(value)
+        qtbot.wait(5)
+        page.grid.viewport().grab()  # paints the cards now in view
+    assert 0 < len(delegate._cards) <= delegate.CACHE_LIMIT

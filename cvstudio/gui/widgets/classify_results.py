@@ -297,7 +297,7 @@ class ProbabilityDelegate(QStyledItemDelegate):
 class ResultCardDelegate(QStyledItemDelegate):
     """A card of the grid view: the thumbnail, the predicted label with its probability, the file name."""
 
-    CACHE_LIMIT = 512  # cards kept as pixmaps: several screens' worth
+    CACHE_LIMIT = 128  # cards kept as pixmaps at least (~70 KB each, 4x that on a 2x screen)
 
     def __init__(self, model: ResultsModel, parent=None):
         super().__init__(parent)
@@ -334,7 +334,12 @@ class ResultCardDelegate(QStyledItemDelegate):
             card_painter.end()
         self._cards[r.key] = (r, look, pm)
         self._cards.move_to_end(r.key)
-        while len(self._cards) > self.CACHE_LIMIT:
+        limit = self.CACHE_LIMIT
+        view = self.parent()
+        if hasattr(view, "viewport"):  # never fewer than two screens' worth, or every repaint would miss
+            size = view.viewport().size()
+            limit = max(limit, 2 * (size.width() // CARD_SIZE.width() + 1) * (size.height() // CARD_SIZE.height() + 1))
+        while len(self._cards) > limit:
             self._cards.popitem(last=False)
         painter.drawPixmap(option.rect.topLeft(), pm)
 
