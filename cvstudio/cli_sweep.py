@@ -57,7 +57,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     trials = sweeps.plan_trials(grid, args.random, seed=0)
     train_parser = build_parser()
     for settings in trials:  # every trial's options are valid before anything runs
-        problem = _argument_error(train_parser, ["train", *args.train_args, *sweeps.trial_args(settings)])
+        problem = argument_error(train_parser, ["train", *args.train_args, *sweeps.trial_args(settings)])
         if problem is not None:
             raise _bad_input(f"the trial {sweeps.trial_key(settings)} has an invalid value: {problem}")
     from cvstudio.core.training.devices import gpu_count as count_gpus
@@ -95,7 +95,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK if best is not None and not failed else EXIT_FAILURE
 
 
-def _argument_error(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+def argument_error(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
     """argparse's one-line message for ``argv``, without printing it; None when ``argv`` parses."""
     buffer = io.StringIO()
     try:

@@ -11,8 +11,6 @@ best" opens the best trial's checkpoint through the state's one door.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import shlex
 import sys
@@ -94,18 +92,13 @@ def run_sweep_task(base_args: list[str], grid: list[tuple[str, tuple[str, ...]]]
 def invalid_value(base_args: Sequence[str], grid: Sequence[tuple[str, Sequence[str]]]) -> str | None:
     """The train command's own message for the first value it refuses (each value checked once), or None."""
     from cvstudio.cli import build_parser
+    from cvstudio.cli_sweep import argument_error
 
     parser = build_parser()
     for name, values in grid:
         for value in values:
-            argv = ["train", *base_args, *sweeps.trial_args({name: value})]
-            buffer = io.StringIO()
-            try:
-                with contextlib.redirect_stderr(buffer):
-                    parser.parse_args(argv)
-            except SystemExit:
-                lines = buffer.getvalue().strip().splitlines()
-                why = lines[-1].split("error: ", 1)[-1] if lines else "invalid"
+            why = argument_error(parser, ["train", *base_args, *sweeps.trial_args({name: value})])
+            if why is not None:
                 return f"{name} = {value}: {why}"
     return None
 
