@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -50,7 +49,7 @@ from cvstudio.gui.widgets.classify_results import (
 from cvstudio.gui.widgets.drop_zone import DropOverlay, DropZone
 from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.prediction_detail import ElidedLabel, PredictionDetail
-from cvstudio.gui.widgets.labels import ProgressLabel
+from cvstudio.gui.widgets.progress import ProgressBar, ProgressLabel
 
 
 
@@ -216,7 +215,7 @@ class ClassifyPageLayout:
         self.results_stack.addWidget(self.grid)
         self.results_stack.addWidget(self.table)
 
-        self.progress_bar = QProgressBar(left)
+        self.progress_bar = ProgressBar(left)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumHeight(10)
         self.progress_label = ProgressLabel("", left)

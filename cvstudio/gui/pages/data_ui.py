@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListWidget,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -42,6 +41,7 @@ from cvstudio.gui.pages.data_jobs import SAMPLES_PER_CLASS
 from cvstudio.gui.widgets.banner import MessageBanner
 from cvstudio.gui.widgets.image_grid import ImageGrid
 from cvstudio.gui.widgets.labels import HintLabel
+from cvstudio.gui.widgets.progress import ProgressBar
 
 SHAPES = "shapes"
 FOLDER = "folder"  # the page's name for "a folder path"; DataConfig.source holds the path itself
@@ -270,7 +270,7 @@ class DataPageLayout:
         font.setBold(True)
         self.load_button.setFont(font)
         self.load_button.setMinimumHeight(self.load_button.sizeHint().height() + 6)
-        self.progress_bar = QProgressBar(footer)
+        self.progress_bar = ProgressBar(footer)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setMaximumHeight(8)
         self.progress_bar.hide()

@@ -54,7 +54,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QSizePolicy,
@@ -77,6 +76,7 @@ from cvstudio.gui.widgets.labels import HintLabel
 from cvstudio.gui.widgets.metrics_table import CLASS_COLUMNS, SORT_ROLE, ClassMetricsModel, RateBarDelegate, StatTile
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
 from cvstudio.gui.widgets.prediction_gallery import GallerySource, PredictionGallery, wrong_colour
+from cvstudio.gui.widgets.progress import ProgressBar
 from cvstudio.gui.tasks import TaskError
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ class EvaluatePage(Page):
 
         # progress of a running evaluation
         self.progress_row = QWidget(c)
-        self.progress_bar = QProgressBar(self.progress_row)
+        self.progress_bar = ProgressBar(self.progress_row)
         self.progress_bar.setTextVisible(False)
         self.progress_bar.setFixedWidth(260)
         self.progress_label = SecondaryLabel("", self.progress_row, wrap=False)

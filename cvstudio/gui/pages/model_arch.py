@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -44,6 +43,7 @@ from cvstudio.gui.state import AppState
 from cvstudio.gui.tasks import TaskError, TaskGroup
 from cvstudio.gui.widgets.banner import ERROR, INFO, MessageBanner
 from cvstudio.gui.widgets.labels import HintLabel
+from cvstudio.gui.widgets.progress import ProgressBar
 
 RANDOM, PRETRAINED, WEIGHTS_FILE, CHECKPOINT = "random", "pretrained", "file", "checkpoint"
 _OVERVIEW, _DOWNLOAD, _CHECK = "arch-overview", "weights-download", "weights-check"
@@ -150,7 +150,7 @@ class ArchitectureChooser(QObject):
         self.download_button.clicked.connect(self._on_download_button_clicked)
         self.cancel_button = QPushButton("Cancel", self.box)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
-        self.progress = QProgressBar(self.box)
+        self.progress = ProgressBar(self.box)
         self.progress.setTextVisible(True)
         row = QHBoxLayout()
         row.addWidget(self.download_button)

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -46,6 +45,7 @@ from cvstudio.gui.tasks import PARTIAL_INTERVAL_S
 from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.labels import HintLabel, title_font
 from cvstudio.gui.widgets.parallel_coords import ParallelCoordinatesPlot
+from cvstudio.gui.widgets.progress import ProgressBar
 
 # How a trial is started: ``python -m cvstudio train ...``. Tests put a stand-in training script here.
 TRAIN_COMMAND: tuple[str, ...] = (sys.executable, "-m", "cvstudio")
@@ -299,7 +299,7 @@ class SweepsPage(Page):
         self.start_button.clicked.connect(self.start_sweep)
         self.stop_button.clicked.connect(self.stop_sweep)
         self.best_button.clicked.connect(self.use_best)
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setFormat("%v of %m trials ended")
         self.queue_label = QLabel("")
 

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QStyle,
@@ -53,6 +52,7 @@ from cvstudio.gui.widgets.first_run import FirstRunHint
 from cvstudio.gui.widgets.labels import ElidedLabel, HintLabel
 from cvstudio.gui.pages.train_tuning import FineTuningBox
 from cvstudio.gui.widgets.plots import RunHistory, TrainingPlots
+from cvstudio.gui.widgets.progress import ProgressBar
 from cvstudio.gui.tasks import TaskError
 from cvstudio.gui.workers import TrainingTask, start_training
 from cvstudio.gui.workers_dist import ALL_GPUS, start_all_gpus_training
@@ -233,7 +233,7 @@ class TrainPage(Page):
         self.summary_label.setTextFormat(Qt.TextFormat.PlainText)
         self.blocker_label = HintLabel()
 
-        self.progress_bar = QProgressBar()
+        self.progress_bar = ProgressBar()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("No run yet")

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -42,6 +41,7 @@ from cvstudio.gui.widgets.banner import ERROR, INFO, WARNING, MessageBanner
 from cvstudio.gui.widgets.inputs import ScientificSpinBox
 from cvstudio.gui.widgets.labels import HintLabel
 from cvstudio.gui.widgets.plots import ThemedPlot
+from cvstudio.gui.widgets.progress import ProgressBar
 from cvstudio.gui.tasks import TaskError, TaskGroup
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class LRFinderDialog(QDialog):
             line.hide()
             self.plot.addItem(line, ignoreBounds=True)
 
-        self.progress = QProgressBar(self)
+        self.progress = ProgressBar(self)
         self.progress.setTextVisible(True)
         self.progress.setFormat("%v of %m steps")
         self.message = QLabel("", self)
