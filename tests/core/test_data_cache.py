@@ -225,3 +225,28 @@ def test_progress_events_are_few(small_shapes, monkeypatch):
     assert len(rec.events) < 40
     decode = [e for e in rec.events if e.stage == "decode"]
     assert decode[-1].done == decode[-1].total == 3030
+
+
+def test_class_digest_depends_on_every_path_and_number_of_its_class_only():
+    root = Path("/data")
+
+    def digest(files: dict[str, tuple[int, int, int]], other_class: str = "b/0.png", val: bool = False) -> str:
+        train = [(f"/data/{name}", 0) for name in files] + [(f"/data/{other_class}", 1)]
+        stats = {f"/data/{name}": st for name, st in files.items()} | {f"/data/{other_class}": (1, 1, 1)}
+        scan = folders.FolderScan(
+            root, ("a", "b"), [] if val else train, train if val else None, root, root if val else None, stats=stats
+        )
+        return scan.class_digest(0)
+
+    base = digest({"a/0.png": (10, 20, 30), "a/1.png": (11, 21, 31)})
+    assert base == digest({"a/0.png": (10, 20, 30), "a/1.png": (11, 21, 31)}, other_class="b/9.png")
+    variants = [
+        {"a/0.png": (10, 20, 30), "a/2.png": (11, 21, 31)},  # a file renamed, its numbers unchanged
+        {"a/0.png": (10, 20, 30), "a/1.png": (12, 21, 31)},  # size
+        {"a/0.png": (10, 20, 30), "a/1.png": (11, 22, 31)},  # modification time
+        {"a/0.png": (10, 20, 30), "a/1.png": (11, 21, 32)},  # status-change time
+        {"a/0.png": (10, 20, 30)},  # a file removed
+        {"a/0.png\0a/1.png": (10, 20, 30)},  # two names run together
+    ]
+    assert len({base, *(digest(v) for v in variants)}) == len(variants) + 1
+    assert digest({"a/0.png": (10, 20, 30), "a/1.png": (11, 21, 31)}, val=True) != base  # the same files as validation

@@ -182,22 +182,24 @@ class FolderScan:
             self._by_class = by_class
         return self._by_class[label]
 
-    def class_fingerprint(self, label: int) -> list[Any]:
-        """What a cached decode of one class depends on: its files' paths, sizes, modification and
-        status-change times. The ctime changes whenever a file is written, even when the size stays
-        and the modification time is set back. Not the label number: adding another class folder
-        keeps this class's key.
+    def class_digest(self, label: int) -> str:
+        """A SHA-256 of what a cached decode of one class depends on: its files' paths, sizes, modification
+        and status-change times. The ctime changes whenever a file is written, even when the size stays and
+        the modification time is set back. Not the label number: adding another class folder keeps this
+        class's key.
+
+        Paths go in as one NUL-separated string (no path holds a NUL) and the times as packed 64-bit
+        integers: 1 ms for 11,000 files, where the repr of one tuple per file took 4.
         """
         cut = len(str(self.root)) + 1
-        out: list[Any] = [str(self.train_dir)[cut:], str(self.val_dir)[cut:] if self.val_dir else None]
+        digest = hashlib.sha256()
+        layout = [str(self.train_dir)[cut:], str(self.val_dir)[cut:] if self.val_dir else None]
+        digest.update(repr(layout).encode("utf-8", "surrogateescape"))
         for split, paths in zip(("train", "val"), self.class_files(label)):
-            out.extend((split, path[cut:], *st) for path, st in zip(paths, self.stat_many(paths)))
-        return out
-
-    def class_digest(self, label: int) -> str:
-        """A SHA-256 of :meth:`class_fingerprint` (compact: hashing 10,000s of entries as JSON is slower)."""
-        text = "\n".join(map(repr, self.class_fingerprint(label)))
-        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+            digest.update(f"\n{split} {len(paths)}\n".encode())
+            digest.update("\0".join([path[cut:] for path in paths]).encode("utf-8", "surrogateescape"))
+            digest.update(np.array(self.stat_many(paths), dtype=np.int64).tobytes())
+        return digest.hexdigest()
 
 
 def _stat(path: str) -> tuple[int, int, int]:
