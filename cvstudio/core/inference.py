@@ -514,9 +514,11 @@ def classify(
     import time
 
     from cvstudio.core.events import emit
+    from cvstudio.core.memory import reuse_freed_memory
     from cvstudio.core.threads import lower_thread_priority, single_intraop_thread
 
     t0 = time.perf_counter()
+    reuse_freed_memory()  # decoded images and batches of activations, freed and made again batch after batch
     control = control or RunControl()
     shape = classifier.input_shape
     keep_view = shape[1] * shape[2] <= keep_views_up_to

@@ -11,7 +11,10 @@ the validation split). Serving large blocks from the heap and keeping up to
 to zero and the epoch to ~1.15 s (``python benchmarks/train_speed.py``, the
 faults with ``getrusage``). The process keeps its peak memory rather than
 returning it between batches, which is what a training or evaluation loop
-wants.
+wants. Classifying files (``core.inference.classify``: the CLI and the
+Classify page) gains too, from decoded images and batches made and freed
+in turn: in a fresh process 1.34x the images/s for 1,000 32x32 PNGs, 1.09x
+for 96x96 JPEGs, 1.03x for 3 MP photos (``cvstudio classify DIR``).
 
 Only glibc (Linux) has these settings; elsewhere nothing changes.
 """
