@@ -289,6 +289,40 @@ def _image_extensions() -> frozenset[str]:
     return frozenset(ext.lower() for ext, fmt in exts.items() if fmt in Image.OPEN)
 
 
+def image_files_under(folder: str | os.PathLike[str]) -> list[tuple[str, bool]]:
+    """(path, is a link) of the image files under ``folder``, as :func:`expand_inputs` orders them.
+
+    One ``scandir`` per folder: whether a file is a link comes with the listing
+    (its directory entry), where ``islink`` afterwards cost a system call per
+    file. Linked folders are not entered, as ``os.walk`` does not.
+    """
+    exts = _image_extensions()
+    found: list[tuple[tuple[str, ...], str, bool]] = []  # (parts under folder, path, is a link)
+    pending: list[tuple[str, tuple[str, ...]]] = [(os.fspath(folder), ())]
+    while pending:
+        current, parts = pending.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = list(it)
+        except OSError:
+            continue  # an unreadable subfolder: its files are not found
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.is_symlink():
+                    pending.append((entry.path, (*parts, name)))
+            elif os.path.splitext(name)[1].lower() in exts:
+                found.append(((*parts, name), entry.path, entry.is_symlink()))
+    found.sort(key=lambda item: item[0])
+    return [(path, link) for _, path, link in found]
+
+
 def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Inputs in the given order, each folder replaced by the image files under it.
 
@@ -297,23 +331,13 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     sorted. Files named explicitly are kept as they are (even missing ones, so
     that classifying them reports the problem).
     """
-    exts = _image_extensions()
     out: list[Path] = []
     for p in paths:
         p = Path(p)
-        if not p.is_dir():
+        if p.is_dir():
+            out.extend(Path(path) for path, _ in image_files_under(p))
+        else:
             out.append(p)
-            continue
-        found: list[tuple[tuple[str, ...], str]] = []  # (parts under p, path): strings, not Paths, until sorted
-        for root, dirs, files in os.walk(p):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            rel = os.path.relpath(root, p)
-            parts = () if rel == os.curdir else tuple(rel.split(os.sep))
-            for name in files:
-                if not name.startswith(".") and os.path.splitext(name)[1].lower() in exts:
-                    found.append(((*parts, name), os.path.join(root, name)))
-        found.sort(key=lambda item: item[0])
-        out.extend(Path(path) for _, path in found)
     return out
 
 
@@ -645,6 +669,7 @@ __all__ = [
     "Prediction",
     "decode_image",
     "expand_inputs",
+    "image_files_under",
     "load_image",
     "normalize",
 ]

@@ -337,6 +337,23 @@ def test_expand_inputs(tmp_path):
     assert rel == ["single.dat", "a.JPG", "b/c.webp", "b/deep/d.tiff", "b/deep/e.gif", "z.png", "missing.png"]
 
 
+def test_image_files_under_flags_links_and_does_not_enter_linked_folders(tmp_path):
+    from cvstudio.core.inference import image_files_under
+
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for path in (root / "b.png", root / "sub" / "c.png", elsewhere / "far.png"):
+        path.write_bytes(b"")
+    (root / "a.png").symlink_to(elsewhere / "far.png")
+    (root / "linked").symlink_to(elsewhere, target_is_directory=True)  # os.walk does not enter it either
+    (root / "broken.png").symlink_to(tmp_path / "gone.png")  # listed: classifying it reports the problem
+    got = [(os.path.relpath(path, root), link) for path, link in image_files_under(root)]
+    assert got == [("a.png", True), ("b.png", False), ("broken.png", True), (os.path.join("sub", "c.png"), False)]
+    assert [str(p) for p in expand_inputs([root])] == [path for path, _ in image_files_under(root)]
+
+
 def test_classify_streams_rows_in_order_with_thumbnails_and_views(tmp_path):
     from cvstudio.core.inference import NamedImage, classify
 

@@ -132,19 +132,18 @@ def _describe_source(source: Any) -> tuple[str, str]:
     return name or os.fspath(source), folder or "."
 
 
-def _with_real_paths(folder: Any, files: list[Path]) -> list[tuple[str, str]]:
-    """(path, resolved path) of the files found under ``folder``.
+def _with_real_paths(folder: Any, files: list[tuple[str, bool]]) -> list[tuple[str, str]]:
+    """(path, resolved path) of the files found under ``folder``, given as (path, is a link).
 
-    ``os.walk`` does not enter linked folders, so only the root and files that
+    The walk does not enter linked folders, so only the root and files that
     are links themselves need resolving: ``realpath`` of every file costs a
     system call per path component.
     """
     prefix = str(Path(folder))
     real_root = os.path.realpath(folder)
     out = []
-    for file in files:
-        path = str(file)
-        if path.startswith(prefix + os.sep) and not os.path.islink(path):
+    for path, link in files:
+        if path.startswith(prefix + os.sep) and not link:
             out.append((path, real_root + path[len(prefix):]))
         else:
             out.append((path, os.path.realpath(path)))
@@ -170,22 +169,24 @@ def classify_job(
     ``control`` asks. One image takes the fast path: its answer first, its
     thumbnail after. Returns the core's ClassifySummary.
     """
-    from cvstudio.core.inference import classify, expand_inputs, thumbnail
+    from cvstudio.core.inference import classify, image_files_under, thumbnail
 
     single = len(sources) == 1 and not (isinstance(sources[0], (str, os.PathLike)) and os.path.isdir(sources[0]))
     items: list[Any] = []
     resolved: dict[str, str] = {}  # path as classified -> resolved path
     taken = set(seen)
     skipped = 0
+    empty_folders = False
     for source in sources:
         if not isinstance(source, (str, os.PathLike)):
             items.append(_named(source))
             continue
         is_folder = os.path.isdir(source)
-        files = expand_inputs([source]) if is_folder else [Path(source)]
+        files = image_files_under(Path(source)) if is_folder else []
         if is_folder and not files:
             items.append(os.fspath(source))  # the core reports the empty folder
-        pairs = _with_real_paths(source, files) if is_folder else [(str(f), os.path.realpath(f)) for f in files]
+            empty_folders = True
+        pairs = _with_real_paths(source, files) if is_folder else [(str(Path(source)), os.path.realpath(source))]
         for path, real in pairs:
             if real in taken:
                 skipped += 1
@@ -209,7 +210,8 @@ def classify_job(
 
     summary = classify(loaded.classifier, items, control, on_rows, top_k=TOP_K, first_batch=FIRST_BATCH,
                        batch_size=BATCH_SIZE, thumbnail_side=0 if single else THUMB_SIDE,
-                       keep_views_up_to=KEEP_MODEL_VIEW_PIXELS, lower_priority=not single, callbacks=callbacks)
+                       keep_views_up_to=KEEP_MODEL_VIEW_PIXELS, lower_priority=not single, callbacks=callbacks,
+                       expand=empty_folders)  # the files are listed: a folder check each would cost a stat
     if single and shown and shown[0].ok:
         th, size, fmt = thumbnail(shown[0].source, THUMB_SIDE)
         if th is not None:
