@@ -800,7 +800,8 @@ class TrainPage(Page):
             done = run.status in ("finished", "loss_reached", "early_stopped")
             if done and self.progress_bar.maximum() > 1:
                 self.progress_bar.setValue(self.progress_bar.maximum())
-            self.progress_bar.setFormat(f"{STATUS_TEXT.get(run.status, run.status)} · {len(run.epochs)} epochs")
+            n = len(run.epochs)
+            self.progress_bar.setFormat(f"{STATUS_TEXT.get(run.status, run.status)} · {n} epoch{'' if n == 1 else 's'}")
         self.eta_label.setText("ETA –")
         self.elapsed_label.setText(f"{fmt_duration(time.monotonic() - self._started_at)} elapsed")
         self.state.set_training(False)
