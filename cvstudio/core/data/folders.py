@@ -189,7 +189,7 @@ class FolderScan:
         class's key.
 
         Paths go in as one NUL-separated string (no path holds a NUL) and the times as packed 64-bit
-        integers: 1 ms for 11,000 files, where the repr of one tuple per file took 4.
+        integers: 2.5 ms for 11,000 files once their stats are read, where the repr of a tuple per file took 6.
         """
         cut = len(str(self.root)) + 1
         digest = hashlib.sha256()

@@ -277,7 +277,8 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
     params = count_params(model)
     scheduler, per_step = make_scheduler(optimizer, config, steps)
     step_fn = _TrainStep(train_model, loss_fn, optimizer, config, device, scheduler, per_step)
-    state = FitState(model, config, message=f"trained for {config.epochs} epoch{'' if config.epochs == 1 else 's'}", optimizer=optimizer,
+    trained = f"trained for {config.epochs} epoch{'' if config.epochs == 1 else 's'}"
+    state = FitState(model, config, message=trained, optimizer=optimizer,
                      scheduler=scheduler, scaler=step_fn.scaler, generator=train_loader.generator)
     rules = default_rules(config)
     rules += [cb for cb in callbacks if isinstance(cb, TrainingCallback)]  # the caller's own stop rules
