@@ -78,6 +78,7 @@ def shown_column(page, name):
 def test_a_grid_defined_in_the_panel_runs_lists_plots_and_opens_the_best(qtbot, tmp_path, fake_train):
     w, page = sweeps_window(qtbot, tmp_path)
     assert "--model mlp --width 8" in page.base_edit.text() and page.base_banner.isHidden()
+    assert page.progress.text() == "No sweep running"
     page.rows[0].values_edit.setText("0.1, 0.3")
     assert page.start_button.isEnabled() and page.plan_label.text().startswith("2 trial(s)")
     page.start_button.click()
@@ -88,7 +89,7 @@ def test_a_grid_defined_in_the_panel_runs_lists_plots_and_opens_the_best(qtbot, 
     assert shown_column(page, "Status") == ["finished", "finished"]
     assert shown_column(page, "Val acc") == ["0.8080", "0.6080"]
     assert page.queue_label.text().startswith("0 pending · 0 running · 2 finished")
-    assert page.progress.value() == 2 and page.progress.maximum() == 2
+    assert page.progress.value() == 2 and page.progress.maximum() == 2 and page.progress.text() == "2 of 2 trials ended"
     assert len(page.plot.lines) == 2 and page.plot.line_accuracies == [pytest.approx(0.608), pytest.approx(0.808)]
     best_line = page.plot.lines[-1].getData()[1]
     assert best_line[0] == 1.0 and best_line[-1] == 1.0  # lr 0.3 tops the lr axis and the accuracy axis

@@ -300,7 +300,9 @@ class SweepsPage(Page):
         self.stop_button.clicked.connect(self.stop_sweep)
         self.best_button.clicked.connect(self.use_best)
         self.progress = ProgressBar()
-        self.progress.setFormat("%v of %m trials ended")
+        self.progress.setRange(0, 1)  # idle: a labelled, empty bar rather than a blank box
+        self.progress.setValue(0)
+        self.progress.setFormat("No sweep running")
         self.queue_label = QLabel("")
 
         form = QFormLayout()
@@ -505,6 +507,7 @@ class SweepsPage(Page):
         self.proxy.sort(len(grid) + RESULT_COLUMNS.index("Val acc"), Qt.SortOrder.DescendingOrder)
         self.table.horizontalHeader().setSortIndicator(len(grid) + 1, Qt.SortOrder.DescendingOrder)
         self.plot.set_axes(grid)
+        self.progress.setFormat("%v of %m trials ended")
         self.progress.setRange(0, len(trials))
         self.progress.setValue(0)
         self.tasks.start(run_sweep_task, base, grid, str(project), self.random_spin.value() or None,
