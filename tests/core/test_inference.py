@@ -255,6 +255,23 @@ def make_classifier(preset: str = "convnet", shape=RGB) -> Classifier:
     return Classifier(model, meta)
 
 
+def test_a_convolutional_classifier_runs_channels_last_with_the_same_answers():
+    import copy
+
+    clf = make_classifier("convnet")
+    convs = [m for m in clf.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
+    reference = copy.deepcopy(clf.model).to(memory_format=torch.contiguous_format)
+    assert all(m.weight.is_contiguous() for m in reference.modules() if isinstance(m, torch.nn.Conv2d))
+    x = torch.randint(0, 256, (5, *RGB), dtype=torch.uint8)
+    with torch.inference_mode():
+        expected = torch.softmax(reference((x.float() / 255 - 0.5) / 0.25), dim=1).numpy()
+    assert np.allclose(clf.probabilities(x), expected, atol=1e-5)
+
+    mlp = make_classifier("mlp")  # no convolution: left as it is
+    assert all(p.is_contiguous() for p in mlp.model.parameters())
+
+
 def test_probabilities_softmax_and_log_softmax_models():
     x = torch.randint(0, 256, (5, *RGB), dtype=torch.uint8)
     for preset in ("convnet", "mlp"):  # mlp ends in LogSoftmax

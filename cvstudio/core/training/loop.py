@@ -25,7 +25,7 @@ from cvstudio.core.training.probe import can_cache_features, feature_loaders, he
 from cvstudio.core.data.bundle import DatasetBundle
 from cvstudio.core.errors import ConfigError, TrainingError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
-from cvstudio.core.models.builder import build_model, count_params
+from cvstudio.core.models.builder import build_model, count_params, uses_channels_last
 from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
@@ -157,11 +157,6 @@ def amp_settings(device: torch.device, enabled: bool) -> tuple[torch.dtype | Non
             return torch.bfloat16, False
         return torch.float16, True
     raise ConfigError(f"mixed precision (--amp) works on the CPU and CUDA GPUs, not on {device.type}")
-
-
-def uses_channels_last(model: nn.Module, device: torch.device) -> bool:
-    """channels_last pays off for convolutions on CPU and CUDA (see benchmarks/train_speed.py)."""
-    return device.type in ("cpu", "cuda") and any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 @torch.inference_mode()
