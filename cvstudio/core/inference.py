@@ -79,8 +79,10 @@ Thumbnail = tuple[np.ndarray | None, tuple[int, int] | None, str | None]
 NO_THUMBNAIL: Thumbnail = (None, None, None)
 
 
-def _decode(source: Any, input_shape: tuple[int, int, int], thumbnail_side: int) -> tuple[torch.Tensor, Thumbnail]:
-    """The model's input and, when ``thumbnail_side`` > 0, the :func:`thumbnail` from the same decode."""
+def _decode(source: Any, input_shape: tuple[int, int, int],
+            thumbnail_side: int) -> tuple[torch.Tensor, Thumbnail, np.ndarray]:
+    """The model's input, the :func:`thumbnail` from the same decode when ``thumbnail_side`` > 0, and the
+    input as the :func:`model_view` array (the pixels before they were laid out for the model: no copy)."""
     c, h, w = (int(v) for v in input_shape)
     mode = _target_mode(c)
     own = not isinstance(source, Image.Image)
@@ -156,22 +158,26 @@ def _thumbnail_size(displayed: tuple[int, int], side: int) -> tuple[int, int]:
 
 
 def _decode_opened(im: Image.Image, mode: str, h: int, w: int, own: bool,
-                   thumbnail_side: int = 0) -> tuple[torch.Tensor, Thumbnail]:
+                   thumbnail_side: int = 0) -> tuple[torch.Tensor, Thumbnail, np.ndarray]:
     thumb: Thumbnail = NO_THUMBNAIL
     try:
         _check_pixels(im)
         fmt = im.format
-        displayed = _displayed_size(im) if thumbnail_side > 0 else None
+        full = im.size
         if own and im.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale when that is still at
             # least the target size; (s, s) covers either EXIF orientation.
             s = max(h, w)
             im.draft(mode if mode == "L" else "RGB", (s, s))
         im.load()  # decodes the first frame; truncated files raise here
+        loaded = im.size
         if own:
             ImageOps.exif_transpose(im, in_place=True)
         else:
             im = ImageOps.exif_transpose(im)
+        displayed = None
+        if thumbnail_side > 0:  # the size as shown, from the turn exif_transpose made: no second read of the EXIF
+            displayed = full[::-1] if im.size != loaded and im.size == loaded[::-1] else full
         eight = to_8bit(im)
         flat = flatten(eight, mode)
         same = displayed is not None and mode == "RGB" and _thumbnail_size(displayed, thumbnail_side) == (w, h)
@@ -197,11 +203,9 @@ def _decode_opened(im: Image.Image, mode: str, h: int, w: int, own: bool,
         raise ImageError(f"damaged image ({e})") from None
     except Exception as e:  # plugins raise SyntaxError, ValueError, EOFError, zlib.error ...
         raise ImageError(f"damaged image ({e})") from None
-    if a.ndim == 2:
-        a = a[None, :, :]
-    else:
-        a = a.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(a)), thumb
+    view = a[:, :, None] if a.ndim == 2 else a  # (H, W, C), as model_view makes it
+    chw = a[None, :, :] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(chw)), thumb, view
 
 
 def _thumbnail_from(eight: Image.Image, flat: Image.Image, displayed: tuple[int, int], side: int,
@@ -567,20 +571,21 @@ def classify(
     def report(done: int) -> None:
         emit(callbacks, Progress("classify", done, total, f"{done:,} of {total:,} images"))
 
-    def prepare(item: Any) -> tuple[Any, Thumbnail]:
-        """Decode once for the model; the thumbnail comes from the same pixels unless a JPEG draft left too few."""
-        thumb = NO_THUMBNAIL
+    def prepare(item: Any) -> tuple[Any, Thumbnail, np.ndarray | None]:
+        """Decode once for the model; the thumbnail comes from the same pixels unless a JPEG draft left too few.
+        The model's view comes too, made here in the decoding threads rather than by the model's thread."""
+        thumb, view = NO_THUMBNAIL, None
         try:
-            d, thumb = _decode(item.image if isinstance(item, NamedImage) else item, shape, thumbnail_side)
+            d, thumb, view = _decode(item.image if isinstance(item, NamedImage) else item, shape, thumbnail_side)
         except ImageError as e:
             d = str(e)
         except Exception as e:  # noqa: BLE001 - anything odd in one file is that file's problem
             d = f"could not read the image ({type(e).__name__}: {e})"
         if thumbnail_side > 0 and isinstance(d, torch.Tensor) and thumb[0] is None:
             thumb = thumbnail(item, thumbnail_side)
-        return d, thumb
+        return d, thumb, view if keep_view else None
 
-    def prepare_all(chunk: list[Any]) -> list[tuple[Any, Thumbnail]]:
+    def prepare_all(chunk: list[Any]) -> list[tuple[Any, Thumbnail, np.ndarray | None]]:
         return [prepare(item) for item in chunk]
 
     def submit(pool: ThreadPoolExecutor, chunk: list[Any]) -> list[tuple[Any, list[Any]]]:
@@ -590,10 +595,10 @@ def classify(
         parts = [chunk[a : a + step] for a in range(0, len(chunk), step)]
         return [(pool.submit(prepare_all, part), part) for part in parts]
 
-    def collect(pending: list[tuple[Any, list[Any]]]) -> list[tuple[Any, Thumbnail]]:
+    def collect(pending: list[tuple[Any, list[Any]]]) -> list[tuple[Any, Thumbnail, np.ndarray | None]]:
         """The decoded batch; a slice no decoder has started yet is decoded here rather than waited for (the
         decoders are behind the model: large photos), so this thread decodes too once its model work is done."""
-        stolen: dict[int, list[tuple[Any, Thumbnail]]] = {}
+        stolen: dict[int, list[tuple[Any, Thumbnail, np.ndarray | None]]] = {}
         for i in reversed(range(len(pending))):  # from the back: the pool takes slices from the front
             future, part = pending[i]
             if future.cancel():
@@ -601,19 +606,18 @@ def classify(
         return [p for i, (future, _) in enumerate(pending)
                 for p in (stolen[i] if i in stolen else future.result())]
 
-    def rows_for(start: int, chunk: list[Any], prepared: list[tuple[Any, Any]]) -> list[ClassifiedImage]:
-        good = [j for j, (d, _) in enumerate(prepared) if isinstance(d, torch.Tensor)]
+    def rows_for(start: int, chunk: list[Any], prepared: list[tuple[Any, Any, Any]]) -> list[ClassifiedImage]:
+        good = [j for j, (d, _, _) in enumerate(prepared) if isinstance(d, torch.Tensor)]
         preds: list[Any] = [None] * len(chunk)
         if good:
             probs = classifier.probabilities(torch.stack([prepared[j][0] for j in good]))
             for j, pred in zip(good, classifier.predictions([_name_of(chunk[j]) for j in good], probs, top_k)):
                 preds[j] = pred
         rows = []
-        for j, (item, (d, (th, size, fmt))) in enumerate(zip(chunk, prepared)):
+        for j, (item, (d, (th, size, fmt), view)) in enumerate(zip(chunk, prepared)):
             if preds[j] is None:
                 rows.append(ClassifiedImage(start + j, item, Prediction(path=_name_of(item), error=d)))
             else:
-                view = model_view(d) if keep_view else None
                 rows.append(ClassifiedImage(start + j, item, preds[j], view, th, size, fmt))
         return rows
 

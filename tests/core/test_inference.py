@@ -532,6 +532,22 @@ def test_jpeg_drafts_keep_the_models_pixels_and_give_a_thumbnail_from_the_same_d
     assert rows[2].thumbnail.shape == (64, 64, 3)  # under half the thumbnail: decoded again for it
 
 
+def test_a_turned_photo_reports_its_size_as_shown_and_a_thumbnail_the_same_way_up(tmp_path):
+    from cvstudio.core.inference import thumbnail
+
+    clf = make_classifier()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown portrait
+    big = write(tmp_path / "big.jpg", _smooth(800, 600), "JPEG", exif=exif.tobytes(), quality=95)  # drafted
+    small = write(tmp_path / "small.png", _smooth(40, 30), "PNG", exif=exif.tobytes())  # decoded whole
+    plain = write(tmp_path / "plain.jpg", _smooth(800, 600), "JPEG", quality=95)
+    rows = _rows(clf, [big, small, plain], thumbnail_side=64)
+    assert [r.original_size for r in rows] == [(600, 800), (30, 40), (800, 600)]
+    assert [r.thumbnail.shape for r in rows] == [(64, 48, 3), (40, 30, 3), (48, 64, 3)]
+    for row, path in zip(rows, (big, small, plain)):  # as the thumbnail made on its own says
+        assert row.original_size == thumbnail(path, 64)[1]
+
+
 def test_a_grayscale_models_thumbnail_keeps_the_colours(tmp_path):
     clf = make_classifier(shape=GRAY)
     p = write(tmp_path / "red.jpg", Image.new("RGB", (400, 300), (220, 20, 20)), "JPEG", quality=95)
