@@ -18,6 +18,7 @@ from cvstudio.core.data.batches import BatchLoader
 from cvstudio.core.data.bundle import DatasetBundle, ImageSet
 from cvstudio.core.errors import ConfigError
 from cvstudio.core.events import Progress, emit
+from cvstudio.core.models.builder import prepare_for_device
 from cvstudio.core.specs import TrainConfig
 from cvstudio.core.control import RunControl
 from cvstudio.core.training.devices import resolve_device
@@ -49,7 +50,8 @@ def predict_split(
     dev = resolve_device(device)
     was_training = model.training
     model.eval().to(dev)
-    loader = BatchLoader(images, EVAL_BATCH_SIZE, dev, mean, std)
+    channels_last = prepare_for_device(model, dev)  # in place, as training leaves it
+    loader = BatchLoader(images, EVAL_BATCH_SIZE, dev, mean, std, channels_last=channels_last)
     out = []
     done = 0
     for x, _ in loader:
@@ -206,9 +208,11 @@ def find_lr(
     control = control or RunControl()
     device = resolve_device(config.device)
     work = copy.deepcopy(model).to(device).train()
+    channels_last = prepare_for_device(work, device)  # as training runs it
     optimizer = make_optimizer(work, dataclasses.replace(config, lr=start_lr))
     loss_fn = make_loss(loss)
-    loader = BatchLoader(data.train, config.batch_size, device, data.mean, data.std, shuffle=True, seed=config.seed)
+    loader = BatchLoader(data.train, config.batch_size, device, data.mean, data.std, shuffle=True, seed=config.seed,
+                         channels_last=channels_last)
     factor = (end_lr / start_lr) ** (1 / (steps - 1))
     lrs, smoothed = [], []
     avg, best, beta = 0.0, math.inf, 0.98  # exponential smoothing of the noisy per-batch loss

@@ -279,5 +279,19 @@ def uses_channels_last(model: nn.Module, device: torch.device) -> bool:
     return device.type in ("cpu", "cuda") and any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
+def prepare_for_device(model: nn.Module, device: torch.device) -> bool:
+    """Make ``model`` (already on ``device``) run fast there, in place, without changing what it computes:
+    channels-last memory order for convolutions (:func:`uses_channels_last`) and, on the CPU, the faster
+    Tanh (:mod:`cvstudio.core.models.activations`). Returns whether its inputs should be channels-last."""
+    from cvstudio.core.models.activations import use_fast_tanh
+
+    channels_last = uses_channels_last(model, device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if device.type == "cpu":
+        use_fast_tanh(model)
+    return channels_last
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

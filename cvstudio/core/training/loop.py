@@ -25,7 +25,7 @@ from cvstudio.core.training.probe import can_cache_features, feature_loaders, he
 from cvstudio.core.data.bundle import DatasetBundle
 from cvstudio.core.errors import ConfigError, TrainingError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
-from cvstudio.core.models.builder import build_model, count_params, uses_channels_last
+from cvstudio.core.models.builder import build_model, count_params, prepare_for_device
 from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
 from cvstudio.core.control import RunControl
@@ -243,9 +243,7 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
     device = resolve_device(config.device) if dist is None else dist.device
     tune_for_training(device)  # the allocator; on CUDA also cuDNN autotuning and TF32
     model.to(device)
-    channels_last = uses_channels_last(model, device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    channels_last = prepare_for_device(model, device)  # channels-last convolutions; the CPU's faster Tanh
     apply_freeze(model, config.freeze)
     model.train()
     train_model = model if dist is None else dist.wrap_model(model)  # DDP (+ SyncBatchNorm on GPUs)
