@@ -316,7 +316,17 @@ def bad_inputs(folder: Path, monkeypatch) -> dict[str, tuple[Path, str]]:
             raise PermissionError(13, "Permission denied", str(fp))
         return real_open(fp, *a, **k)
 
-    monkeypatch.setattr(Image, "open", open_refusing_secret)
+    monkeypatch.setattr(Image, "open", open_refusing_secret)  # big files: Pillow opens them
+    import builtins
+
+    import cvstudio.core.inference as inference
+
+    def builtin_open_refusing_secret(file, *a, **k):
+        if str(file) == str(secret):
+            raise PermissionError(13, "Permission denied", str(file))
+        return builtins.open(file, *a, **k)
+
+    monkeypatch.setattr(inference, "open", builtin_open_refusing_secret, raising=False)  # small files: read whole
     return {
         "notes.txt": (folder / "notes.txt", "not an image"),
         "empty.png": (folder / "empty.png", "empty file"),

@@ -241,20 +241,29 @@ def _route(ops: Decoders, data: bytearray, size: int, grayscale: bool) -> tuple[
     return None
 
 
-def decode(ops: Decoders, data: bytearray, size: int, grayscale: bool) -> np.ndarray | None:
-    """``data`` as uint8 (C, size, size), identical to Pillow's decode; None when Pillow must do it."""
+def decoded(ops: Decoders, data: bytearray, size: int, grayscale: bool, max_pixels: int = MAX_IMAGE_PIXELS) -> Any:
+    """``data`` decoded at its own size as a uint8 (C, H, W) tensor, grey (C=1) or RGB, the same pixels
+    Pillow decodes for a target of ``size`` pixels (its JPEG draft included) before converting or resizing;
+    None when Pillow must decode it. ImageError when the header declares more than ``max_pixels``."""
     route = _route(ops, data, size, grayscale)
     if route is None:
         return None
     op, mode, w, h = route
-    if w * h > MAX_IMAGE_PIXELS:
+    if w * h > max_pixels:
         raise ImageError(too_large(w * h))
     import torch
 
     try:
-        t = op(torch.frombuffer(data, dtype=torch.uint8), mode, False)
+        return op(torch.frombuffer(data, dtype=torch.uint8), mode, False)  # the GIL is released while it decodes
     except RuntimeError:
         return None  # damaged: Pillow decides, and names the problem
+
+
+def decode(ops: Decoders, data: bytearray, size: int, grayscale: bool) -> np.ndarray | None:
+    """``data`` as uint8 (C, size, size), identical to Pillow's decode; None when Pillow must do it."""
+    t = decoded(ops, data, size, grayscale)
+    if t is None:
+        return None
     channels = 1 if grayscale else 3
     if t.shape[0] == channels and t.shape[1] == size and t.shape[2] == size:
         return t.numpy()
