@@ -456,10 +456,13 @@ class Classifier:
             return p.cpu().numpy()
 
     def warm_up(self) -> None:
-        """One tiny forward pass (one intra-op thread) and Pillow's plugin registry: the first real call is not the slow one."""
+        """One tiny forward pass (one intra-op thread), Pillow's plugin registry and the fast decoders (loaded and
+        checked against Pillow: ~60 ms): the first real call is not the slow one."""
+        from cvstudio.core.data import fastdecode
         from cvstudio.core.threads import single_intraop_thread
 
         Image.init()
+        fastdecode.operator()
         with single_intraop_thread():
             self.probabilities(torch.zeros((1, *self.input_shape), dtype=torch.uint8))
 

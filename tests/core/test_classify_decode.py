@@ -116,3 +116,18 @@ def test_bytes_read_are_decoded_once_when_pillow_must_do_it(tmp_path, monkeypatc
     t, _, _ = inference._decode(str(path), (3, 8, 8), 0)
     assert opened == [io.BytesIO]  # Pillow decodes the bytes already read, not the file again
     assert t[:, 0, 0].tolist() == [255, 255, 255]  # transparent: white, Pillow's compositing
+
+
+def test_warm_up_loads_the_decoders(monkeypatch):
+    from cvstudio.core.checkpoints import CheckpointMeta
+    from cvstudio.core.inference import Classifier
+    from cvstudio.core.models import build_model, get_preset
+
+    calls = []
+    real = fastdecode.operator
+    monkeypatch.setattr(fastdecode, "operator", lambda: calls.append(1) or real())
+    spec = get_preset("mlp")
+    meta = CheckpointMeta(model_spec=spec, class_names=("a", "b"), input_shape=(3, 8, 8), mean=(0.5,) * 3,
+                          std=(0.25,) * 3)
+    Classifier(build_model(spec, (3, 8, 8), 2), meta).warm_up()
+    assert calls == [1]

@@ -198,12 +198,20 @@ def classify_job(
         on_partial([("skipped", skipped)])
     shown: list[ImageResult] = []
 
-    def on_rows(rows: list[Any]) -> None:
+    model_name = loaded.name
+    split = os.path.split
+
+    def on_rows(rows: list[Any]) -> None:  # on the model's thread, between its batches: 1.4 us a row
         out = []
         for r in rows:
-            name, location = _describe_source(r.source)
-            out.append(ImageResult(next(keys), r.source, name, location, r.prediction, r.thumbnail, r.view,
-                                   r.original_size, r.image_format, loaded.name))
+            source = r.source
+            if type(source) is str:  # a file: _describe_source inlined, at half its cost
+                location, name = split(source)
+                name, location = name or source, location or "."
+            else:
+                name, location = _describe_source(source)
+            out.append(ImageResult(next(keys), source, name, location, r.prediction, r.thumbnail, r.view,
+                                   r.original_size, r.image_format, model_name))
         shown.extend(out[:1] if single else ())
         reals = [resolved.get(r.source) if isinstance(r.source, str) else None for r in out]
         on_partial([("rows", out, reals)])
