@@ -4,14 +4,14 @@ PyTorch's CPU ``tanh`` goes through a vendor math library whose speed depends
 on the processor: on the AMD EPYC these builds are measured on it takes
 2.2 ms for a million floats on one thread, against 0.23 ms for ``sigmoid``
 (PyTorch's own vectorized kernel). The identity tanh(x) = 2·sigmoid(2x) − 1
-gives the same values to within 2e-7 in 0.41 ms, and backward needs only the
+gives the same values to within 2.5e-7 in 0.41 ms, and backward needs only the
 output, as tanh's own does. Which of the two a machine runs faster is measured
 once per process (:func:`sigmoid_form_is_faster`), so a processor whose
 library tanh is quick keeps it.
 
 The cheatsheet's Tanh presets (the MLPs and the convnet) spend most of their
 CPU time in tanh: with the swap the convnet's training loop goes from 1.36x to
-1.70-1.81x the cheatsheet's (``benchmarks/train_speed.py --only loop``).
+1.70-1.89x the cheatsheet's (``benchmarks/train_speed.py --only loop``).
 
 Models are built with plain ``nn.Tanh`` (the exported code says exactly what
 the model is); :func:`use_fast_tanh` swaps in :class:`FastTanh`, a subclass
