@@ -109,8 +109,8 @@ def _decode(source: Any, input_shape: tuple[int, int, int],
             raise ImageError("is a folder, not an image file")
         if st.st_size == 0:
             raise ImageError("empty file")
-        if st.st_size <= FAST_DECODE_BYTES and stat.S_ISREG(st.st_mode):
-            data = _read_small(p, st.st_size)
+        data = _read_small(p, st.st_size) if st.st_size <= FAST_DECODE_BYTES and stat.S_ISREG(st.st_mode) else None
+        if data is not None:
             decoded = _decode_small(data, mode, h, w, thumbnail_side)
             if decoded is not None:
                 return decoded
@@ -125,17 +125,18 @@ def _decode(source: Any, input_shape: tuple[int, int, int],
             im.close()
 
 
-def _read_small(path: Path, size: int) -> bytearray:
+def _read_small(path: Path, size: int) -> bytearray | None:
+    """The file's bytes (``size`` as its stat said); None when it has grown since (Pillow streams it then)."""
     try:
         with open(path, "rb") as f:
-            data = bytearray(f.read(size + 1))  # + 1: a file that grew since the stat is still read whole
+            data = bytearray(f.read(size + 1))
     except PermissionError:
         raise ImageError("permission denied") from None
     except OSError as e:
         raise ImageError(f"cannot read the file ({e.strerror or e})") from None
     if not data:
         raise ImageError("empty file")
-    return data
+    return None if len(data) > size else data
 
 
 def _decode_small(data: bytearray, mode: str, h: int, w: int,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -131,3 +132,19 @@ def test_warm_up_loads_the_decoders(monkeypatch):
                           std=(0.25,) * 3)
     Classifier(build_model(spec, (3, 8, 8), 2), meta).warm_up()
     assert calls == [1]
+
+
+def test_a_file_that_grew_since_its_stat_goes_to_pillow_whole(tmp_path, monkeypatch):
+    path = tmp_path / "growing.png"
+    Image.fromarray(_photo(32, 32)).save(path)
+    whole = inference._decode(str(path), (3, 32, 32), 0)[0]
+    real_stat = inference.Path.stat
+
+    def stale_stat(self, *a, **k):  # the size as it was before the last bytes were written
+        st = real_stat(self, *a, **k)
+        return os.stat_result((st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid,
+                               st.st_size - 10, st.st_atime, st.st_mtime, st.st_ctime))
+
+    monkeypatch.setattr(inference.Path, "stat", stale_stat)
+    assert inference._read_small(path, path.stat().st_size) is None
+    assert torch.equal(inference._decode(str(path), (3, 32, 32), 0)[0], whole)
