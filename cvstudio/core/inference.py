@@ -162,20 +162,14 @@ def _decode_small(data: bytearray, mode: str, h: int, w: int,
         return None
     fmt = "JPEG" if data[:2] == b"\xff\xd8" else "PNG"
     hwc = np.ascontiguousarray(t.permute(1, 2, 0).numpy())  # the decoders' own memory order: no copy
-    t = t.contiguous()  # (C, H, W) in memory too, as every decoded input is
     displayed = (hwc.shape[1], hwc.shape[0]) if thumbnail_side > 0 else None
-    if tuple(t.shape) != (1 if mode == "L" else 3, h, w):
-        eight = Image.fromarray(hwc[:, :, 0] if hwc.shape[2] == 1 else hwc, "L" if hwc.shape[2] == 1 else "RGB")
-        return _layout(eight, mode, h, w, displayed, fmt, thumbnail_side)
-    # the model's input as decoded: no conversion, no resize, no round trip through Pillow (25 us a file)
-    thumb: Thumbnail = NO_THUMBNAIL
-    if displayed is not None:
-        if mode == "RGB" and _thumbnail_size(displayed, thumbnail_side) == (w, h):
-            thumb = (hwc, displayed, fmt)
-        else:
-            eight = Image.fromarray(hwc[:, :, 0] if mode == "L" else hwc, mode)
-            thumb = _thumbnail_from(eight, eight, displayed, thumbnail_side, fmt)
-    return t, thumb, hwc
+    is_input = tuple(t.shape) == (1 if mode == "L" else 3, h, w)
+    if is_input and (displayed is None or (mode == "RGB" and _thumbnail_size(displayed, thumbnail_side) == (w, h))):
+        # the model's input as decoded, and its own thumbnail: no round trip through Pillow (25 us a file)
+        return t.contiguous(), (NO_THUMBNAIL if displayed is None else (hwc, displayed, fmt)), hwc
+    grey = hwc.shape[2] == 1
+    eight = Image.fromarray(hwc[:, :, 0] if grey else hwc, "L" if grey else "RGB")
+    return _layout(eight, mode, h, w, displayed, fmt, thumbnail_side)
 
 
 def _open_checked(fp: Any) -> Image.Image:
