@@ -18,6 +18,7 @@ from cvstudio.core.data.batches import BatchLoader
 from cvstudio.core.data.bundle import DatasetBundle, ImageSet
 from cvstudio.core.errors import ConfigError
 from cvstudio.core.events import Progress, emit
+from cvstudio.core.models.activations import use_library_tanh
 from cvstudio.core.models.builder import prepare_for_device
 from cvstudio.core.specs import TrainConfig
 from cvstudio.core.control import RunControl
@@ -54,15 +55,18 @@ def predict_split(
     loader = BatchLoader(images, EVAL_BATCH_SIZE, dev, mean, std, channels_last=channels_last)
     out = []
     done = 0
-    for x, _ in loader:
-        if control is not None and control.stop_requested:
-            break
-        scores = model(x)
-        probs = scores.exp() if outputs_log_probs else scores.softmax(1)
-        out.append(probs.float().cpu())
-        done += x.shape[0]
-        emit(callbacks, Progress("evaluate", done, len(images)))
-    model.train(was_training)
+    try:
+        for x, _ in loader:
+            if control is not None and control.stop_requested:
+                break
+            scores = model(x)
+            probs = scores.exp() if outputs_log_probs else scores.softmax(1)
+            out.append(probs.float().cpu())
+            done += x.shape[0]
+            emit(callbacks, Progress("evaluate", done, len(images)))
+    finally:
+        use_library_tanh(model)  # handed back as built
+        model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 

@@ -108,12 +108,24 @@ def test_training_evaluating_and_classifying_use_it_when_it_pays(monkeypatch, ti
     swapped = (lambda model: sum(isinstance(m, FastTanh) for m in model.modules()))
     spec = get_preset("convnet")
     trained = new_model(spec, tiny_bundle, 0)
-    fit(trained, tiny_bundle, TrainConfig(epochs=1, device="cpu"))
-    assert swapped(trained) == (3 if use else 0)
+    seen = []
+
+    class WhileRunning:
+        def on_fit_started(self, event):
+            seen.append(swapped(trained))
+
+        def on_progress(self, event):
+            if event.stage == "evaluate":
+                seen.append(swapped(evaluated))
+
+    fit(trained, tiny_bundle, TrainConfig(epochs=1, device="cpu"), callbacks=[WhileRunning()])
+    assert seen == [3 if use else 0]
+    assert swapped(trained) == 0  # handed back as built
 
     evaluated = new_model(spec, tiny_bundle, 0)
-    probs = predict_split(evaluated, tiny_bundle.val, tiny_bundle.mean, tiny_bundle.std)
-    assert swapped(evaluated) == (3 if use else 0)
+    probs = predict_split(evaluated, tiny_bundle.val, tiny_bundle.mean, tiny_bundle.std, callbacks=[WhileRunning()])
+    assert seen[1:] and set(seen[1:]) == {3 if use else 0}
+    assert swapped(evaluated) == 0
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
     c, h, w = tiny_bundle.input_shape
@@ -121,3 +133,19 @@ def test_training_evaluating_and_classifying_use_it_when_it_pays(monkeypatch, ti
                           mean=tiny_bundle.mean, std=tiny_bundle.std)
     clf = Classifier(new_model(spec, tiny_bundle, 0), meta)
     assert swapped(clf.model) == (3 if use else 0)
+
+
+def test_a_trained_model_answers_exactly_as_its_reloaded_checkpoint(monkeypatch, tiny_bundle, tmp_path):
+    """What ``cvstudio --self-test`` checks in the installed bundle: training may run the faster Tanh,
+    but the model it hands back is the one its checkpoint holds, to the bit."""
+    from cvstudio.core.checkpoints import load_checkpoint
+    from cvstudio.core.runs import train_and_save
+    from cvstudio.core.specs import DataConfig, TrainConfig
+
+    monkeypatch.setattr(activations, "sigmoid_form_is_faster", lambda: True)
+    outcome = train_and_save(get_preset("convnet"), tiny_bundle, TrainConfig(epochs=1, device="cpu"), DataConfig(),
+                             out=tmp_path / "model.safetensors")
+    loaded = load_checkpoint(outcome.checkpoint)
+    x = torch.rand(64, *tiny_bundle.input_shape)  # 64x8x16x16 after the first conv: the fast path's size
+    with torch.inference_mode():
+        assert torch.equal(outcome.model(x), loaded.model(x))

@@ -16,7 +16,9 @@ CPU time in tanh: with the swap the convnet's training loop goes from 1.36x to
 Models are built with plain ``nn.Tanh`` (the exported code says exactly what
 the model is); :func:`use_fast_tanh` swaps in :class:`FastTanh`, a subclass
 without state, so checkpoints and ``isinstance`` checks are unchanged, and
-TorchScript and ONNX export (``torch.export``) see a plain tanh.
+TorchScript and ONNX export (``torch.export``) see a plain tanh. Training and
+evaluation swap it back when they return (:func:`use_library_tanh`): the
+model they hand back answers exactly as one reloaded from its checkpoint.
 """
 
 from __future__ import annotations
@@ -105,4 +107,14 @@ def use_fast_tanh(model: nn.Module) -> int:
     return len(found)
 
 
-__all__ = ["FastTanh", "MIN_ELEMENTS", "fast_tanh", "sigmoid_form_is_faster", "use_fast_tanh"]
+def use_library_tanh(model: nn.Module) -> int:
+    """Undo :func:`use_fast_tanh`: put plain ``nn.Tanh`` back, so that a model handed back to its owner
+    computes bit for bit what a copy loaded from its checkpoint computes; returns how many were replaced."""
+    found = [(parent, name) for parent in model.modules() for name, child in parent.named_children()
+             if type(child) is FastTanh]
+    for parent, name in found:
+        setattr(parent, name, nn.Tanh())
+    return len(found)
+
+
+__all__ = ["FastTanh", "MIN_ELEMENTS", "fast_tanh", "sigmoid_form_is_faster", "use_fast_tanh", "use_library_tanh"]

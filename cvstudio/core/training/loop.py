@@ -25,6 +25,7 @@ from cvstudio.core.training.probe import can_cache_features, feature_loaders, he
 from cvstudio.core.data.bundle import DatasetBundle
 from cvstudio.core.errors import ConfigError, TrainingError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
+from cvstudio.core.models.activations import use_library_tanh
 from cvstudio.core.models.builder import build_model, count_params, prepare_for_device
 from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
@@ -236,6 +237,8 @@ def fit(
     except Exception as exc:
         emit(callbacks, FitFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         raise
+    finally:
+        use_library_tanh(model)  # handed back as built: it answers exactly as its checkpoint reloaded
 
 
 def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None, dist=None) -> FitResult:
