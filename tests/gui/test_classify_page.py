@@ -522,6 +522,8 @@ def test_sorting_and_filters(qtbot, make_page, tmp_path, ckpt):
     page.filter_edit.clear()
     page.problems_check.setChecked(True)
     assert [r.name for r in page.proxy.results()] == ["bad.png"]
+    page.problems_check.setChecked(False)
+    assert page.proxy.rowCount() == len(rows(page)) == 9  # no filter: every row again
     page.set_view("grid")
     assert page.results_stack.currentWidget() is page.grid and page.grid.model() is page.proxy
 

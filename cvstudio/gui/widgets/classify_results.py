@@ -261,8 +261,9 @@ class ResultsProxy(QSortFilterProxyModel):
             self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        model = self.sourceModel()
-        r: ImageResult = model.result(source_row)  # type: ignore[attr-defined]
+        if not self._problems_only and not self._text:  # no filter: called for every appended row
+            return True
+        r: ImageResult = self.sourceModel().result(source_row)  # type: ignore[attr-defined]
         if self._problems_only and r.ok:
             return False
         if not self._text:
