@@ -784,3 +784,38 @@ def test_the_card_cache_stays_bounded_while_scrolling(qtbot, make_page):
         qtbot.wait(5)
         page.grid.viewport().grab()  # paints the cards now in view
     assert 0 < len(delegate._cards) <= delegate.CACHE_LIMIT
+
+
+def test_the_selected_result_is_in_view_in_either_view(qtbot, make_page):
+    """show_result scrolls the view on screen; the other view is scrolled when it is shown."""
+    from cvstudio.core.inference import Prediction
+    from cvstudio.gui.widgets.classify_results import ImageResult
+
+    page = make_page()
+    qtbot.waitExposed(page)
+    page.set_view("grid")
+    thumb = np.zeros((32, 32, 3), np.uint8)
+    page.results_model.append([
+        ImageResult(i, f"/x/{i}.png", f"{i}.png", "/x", Prediction(f"/x/{i}.png", "cat", 0.9, [("cat", 0.9)]), thumb)
+        for i in range(400)])
+    page._update_empty_state()
+    assert page.show_result(0)  # the detail panel opens beside the views
+    qtbot.waitUntil(lambda: page.grid.verticalScrollBar().maximum() > 0, timeout=WAIT_MS)  # laid out
+    qtbot.wait(50)
+    assert page.show_result(390)
+    index = page.table.selectionModel().currentIndex()
+
+    def in_view(view) -> bool:
+        return view.viewport().rect().intersects(view.visualRect(index))
+
+    qtbot.waitUntil(lambda: in_view(page.grid), timeout=WAIT_MS)
+    assert page.grid.verticalScrollBar().value() > 0
+    assert page.table.verticalScrollBar().value() == 0  # hidden: not laid out for nothing
+    page.table_button.click()
+    assert page.results_stack.currentWidget() is page.table
+    qtbot.waitUntil(lambda: in_view(page.table), timeout=WAIT_MS)
+    assert page.show_result(5)
+    index = page.table.selectionModel().currentIndex()
+    qtbot.waitUntil(lambda: in_view(page.table), timeout=WAIT_MS)
+    page.grid_button.click()
+    qtbot.waitUntil(lambda: in_view(page.grid), timeout=WAIT_MS)

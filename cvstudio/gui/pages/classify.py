@@ -272,9 +272,17 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self.table.selectionModel().setCurrentIndex(
             index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
         )
-        self.table.scrollTo(index)
-        self.grid.scrollTo(index)
+        self._scroll_to_current()
         return True
+
+    def _scroll_to_current(self) -> None:
+        """Bring the current row into the view on screen. The other view follows when it is shown
+        (:meth:`_update_empty_state`): scrolling the hidden table lays it out, ~1 ms of the GUI thread as a
+        folder's first rows arrive."""
+        view = self.results_stack.currentWidget()
+        index = self.table.selectionModel().currentIndex()
+        if index.isValid() and view in (self.table, self.grid):
+            view.scrollTo(index)
 
     def set_view(self, which: str) -> None:
         """'grid' or 'table'."""
@@ -628,7 +636,10 @@ class ClassifyPage(ClassifyPageLayout, Page):
             if self._loaded is not None and not self.busy:
                 self.drop_zone.set_detail(f"Images will be classified by {self._loaded.name}")
         else:
-            self.results_stack.setCurrentWidget(self.grid if self.grid_button.isChecked() else self.table)
+            view = self.grid if self.grid_button.isChecked() else self.table
+            if self.results_stack.currentWidget() is not view:
+                self.results_stack.setCurrentWidget(view)
+                QTimer.singleShot(0, self, self._scroll_to_current)  # once it has its size on screen
         # the empty state has its own buttons; the tools and the summary appear with the first results
         self.tools_bar.setVisible(has_rows)
         self.bottom_bar.setVisible(has_rows)
