@@ -18,7 +18,7 @@ from cvstudio.core.data.batches import BatchLoader
 from cvstudio.core.data.bundle import DatasetBundle, ImageSet
 from cvstudio.core.errors import ConfigError
 from cvstudio.core.events import Progress, emit
-from cvstudio.core.models.activations import use_library_tanh
+from cvstudio.core.models.activations import has_fast_tanh, use_library_tanh
 from cvstudio.core.models.builder import prepare_for_device
 from cvstudio.core.specs import TrainConfig
 from cvstudio.core.control import RunControl
@@ -51,6 +51,7 @@ def predict_split(
     dev = resolve_device(device)
     was_training = model.training
     model.eval().to(dev)
+    came_swapped = has_fast_tanh(model)
     channels_last = prepare_for_device(model, dev)  # in place, as training leaves it
     loader = BatchLoader(images, EVAL_BATCH_SIZE, dev, mean, std, channels_last=channels_last)
     out = []
@@ -65,7 +66,8 @@ def predict_split(
             done += x.shape[0]
             emit(callbacks, Progress("evaluate", done, len(images)))
     finally:
-        use_library_tanh(model)  # handed back as built
+        if not came_swapped:  # handed back as given (a Classifier over the same model keeps its swap)
+            use_library_tanh(model)
         model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 

@@ -149,3 +149,26 @@ def test_a_trained_model_answers_exactly_as_its_reloaded_checkpoint(monkeypatch,
     x = torch.rand(64, *tiny_bundle.input_shape)  # 64x8x16x16 after the first conv: the fast path's size
     with torch.inference_mode():
         assert torch.equal(outcome.model(x), loaded.model(x))
+
+
+def test_a_model_comes_back_with_the_tanh_it_was_given(monkeypatch, tiny_bundle):
+    """The Classify page wraps the app's model in a Classifier (swapped); evaluating or training that same
+    model must not take the Classifier's faster Tanh away."""
+    from cvstudio.core.checkpoints import CheckpointMeta
+    from cvstudio.core.evaluate import predict_split
+    from cvstudio.core.inference import Classifier
+    from cvstudio.core.specs import TrainConfig
+    from cvstudio.core.training import fit, new_model
+
+    monkeypatch.setattr(activations, "sigmoid_form_is_faster", lambda: True)
+    spec = get_preset("convnet")
+    model = new_model(spec, tiny_bundle, 0)
+    meta = CheckpointMeta(model_spec=spec, class_names=tiny_bundle.class_names, input_shape=tiny_bundle.input_shape,
+                          mean=tiny_bundle.mean, std=tiny_bundle.std)
+    clf = Classifier(model, meta)
+    assert clf.model is model and activations.has_fast_tanh(model)
+    predict_split(model, tiny_bundle.val, tiny_bundle.mean, tiny_bundle.std)
+    assert sum(isinstance(m, FastTanh) for m in model.modules()) == 3
+    fit(model, tiny_bundle, TrainConfig(epochs=1, device="cpu"))
+    assert sum(isinstance(m, FastTanh) for m in model.modules()) == 3
+    assert activations.use_library_tanh(model) == 3 and not activations.has_fast_tanh(model)

@@ -17,8 +17,9 @@ Models are built with plain ``nn.Tanh`` (the exported code says exactly what
 the model is); :func:`use_fast_tanh` swaps in :class:`FastTanh`, a subclass
 without state, so checkpoints and ``isinstance`` checks are unchanged, and
 TorchScript and ONNX export (``torch.export``) see a plain tanh. Training and
-evaluation swap it back when they return (:func:`use_library_tanh`): the
-model they hand back answers exactly as one reloaded from its checkpoint.
+evaluation hand a model back with the Tanh it came with (:func:`use_library_tanh`
+unless it came swapped, as a Classifier's model does): a model built and
+trained answers exactly as one reloaded from its checkpoint.
 """
 
 from __future__ import annotations
@@ -107,6 +108,11 @@ def use_fast_tanh(model: nn.Module) -> int:
     return len(found)
 
 
+def has_fast_tanh(model: nn.Module) -> bool:
+    """Whether :func:`use_fast_tanh` swapped ``model``'s Tanh (a Classifier keeps its model swapped)."""
+    return any(type(m) is FastTanh for m in model.modules())
+
+
 def use_library_tanh(model: nn.Module) -> int:
     """Undo :func:`use_fast_tanh`: put plain ``nn.Tanh`` back, so that a model handed back to its owner
     computes bit for bit what a copy loaded from its checkpoint computes; returns how many were replaced."""
@@ -117,4 +123,5 @@ def use_library_tanh(model: nn.Module) -> int:
     return len(found)
 
 
-__all__ = ["FastTanh", "MIN_ELEMENTS", "fast_tanh", "sigmoid_form_is_faster", "use_fast_tanh", "use_library_tanh"]
+__all__ = ["FastTanh", "MIN_ELEMENTS", "fast_tanh", "has_fast_tanh", "sigmoid_form_is_faster", "use_fast_tanh",
+           "use_library_tanh"]

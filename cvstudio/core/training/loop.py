@@ -25,7 +25,7 @@ from cvstudio.core.training.probe import can_cache_features, feature_loaders, he
 from cvstudio.core.data.bundle import DatasetBundle
 from cvstudio.core.errors import ConfigError, TrainingError
 from cvstudio.core.events import BatchesEnded, EpochEnded, FitEnded, FitFailed, FitStarted, emit
-from cvstudio.core.models.activations import use_library_tanh
+from cvstudio.core.models.activations import has_fast_tanh, use_library_tanh
 from cvstudio.core.models.builder import build_model, count_params, prepare_for_device
 from cvstudio.core.models.weights import head_name
 from cvstudio.core.specs import ModelSpec, TrainConfig
@@ -225,6 +225,7 @@ def fit(
     """
     callbacks = list(callbacks or [])
     control = control or RunControl()
+    came_swapped = has_fast_tanh(model)
     try:
         return _fit(model, data, config, loss, augment, callbacks, control, resumable, resume, dist)
     except torch.OutOfMemoryError as exc:
@@ -238,7 +239,8 @@ def fit(
         emit(callbacks, FitFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         raise
     finally:
-        use_library_tanh(model)  # handed back as built: it answers exactly as its checkpoint reloaded
+        if not came_swapped:  # handed back as given: a model built here answers exactly as its checkpoint
+            use_library_tanh(model)
 
 
 def _fit(model, data, config, loss, augment, callbacks, control, resumable=False, resume=None, dist=None) -> FitResult:
