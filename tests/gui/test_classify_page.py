@@ -764,7 +764,8 @@ def test_cards_are_drawn_again_when_their_row_changes(qtbot, make_page, tmp_path
     assert not page.grid.itemDelegate()._cards  # cleared rows leave no cached cards behind
 
 
-def test_the_card_cache_stays_bounded_while_scrolling(qtbot, make_page):
+def grid_page_with_rows(qtbot, make_page, n: int) -> ClassifyPage:
+    """A shown page in grid view holding ``n`` classified rows (no model: the rows are appended directly)."""
     from cvstudio.core.inference import Prediction
     from cvstudio.gui.widgets.classify_results import ImageResult
 
@@ -774,8 +775,13 @@ def test_the_card_cache_stays_bounded_while_scrolling(qtbot, make_page):
     thumb = np.zeros((32, 32, 3), np.uint8)
     page.results_model.append([
         ImageResult(i, f"/x/{i}.png", f"{i}.png", "/x", Prediction(f"/x/{i}.png", "cat", 0.9, [("cat", 0.9)]), thumb)
-        for i in range(600)])
+        for i in range(n)])
     page._update_empty_state()
+    return page
+
+
+def test_the_card_cache_stays_bounded_while_scrolling(qtbot, make_page):
+    page = grid_page_with_rows(qtbot, make_page, 600)
     delegate = page.grid.itemDelegate()
     bar = page.grid.verticalScrollBar()
     qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=WAIT_MS)
@@ -788,17 +794,7 @@ def test_the_card_cache_stays_bounded_while_scrolling(qtbot, make_page):
 
 def test_the_selected_result_is_in_view_in_either_view(qtbot, make_page):
     """show_result scrolls the view on screen; the other view is scrolled when it is shown."""
-    from cvstudio.core.inference import Prediction
-    from cvstudio.gui.widgets.classify_results import ImageResult
-
-    page = make_page()
-    qtbot.waitExposed(page)
-    page.set_view("grid")
-    thumb = np.zeros((32, 32, 3), np.uint8)
-    page.results_model.append([
-        ImageResult(i, f"/x/{i}.png", f"{i}.png", "/x", Prediction(f"/x/{i}.png", "cat", 0.9, [("cat", 0.9)]), thumb)
-        for i in range(400)])
-    page._update_empty_state()
+    page = grid_page_with_rows(qtbot, make_page, 400)
     assert page.show_result(0)  # the detail panel opens beside the views
     qtbot.waitUntil(lambda: page.grid.verticalScrollBar().maximum() > 0, timeout=WAIT_MS)  # laid out
     qtbot.wait(50)
