@@ -792,6 +792,49 @@ def test_the_card_cache_stays_bounded_while_scrolling(qtbot, make_page):
     assert 0 < len(delegate._cards) <= delegate.CACHE_LIMIT
 
 
+def test_icons_stay_bounded_and_an_evicted_one_is_made_again(qapp):
+    """A folder of 100,000 photos scrolled through kept every row's icons (~24 KB a row in both views)."""
+    from cvstudio.core.inference import Prediction
+    from cvstudio.gui.widgets.classify_results import ICONS_KEPT, ImageResult, ResultsModel
+
+    model = ResultsModel()
+    red = np.zeros((32, 32, 3), np.uint8)
+    red[..., 0] = 255
+    results = [ImageResult(i, f"/x/{i}.png", f"{i}.png", "/x", Prediction(f"/x/{i}.png", "cat", 0.9, [("cat", 0.9)]),
+                           red) for i in range(ICONS_KEPT + 40)]
+    model.append(results)
+    for r in results:
+        model.icon(r, 40)
+    assert len(model._icons) == ICONS_KEPT
+    again = model.icon(results[0], 40)  # evicted: made again from the row's thumbnail
+    image = again.pixmap(40, 40).toImage()
+    assert (image.width(), image.height()) == (40, 40) and image.pixelColor(20, 20).red() > 200
+    assert len(model._icons) == ICONS_KEPT
+
+
+def test_the_detail_view_keeps_the_last_rows_only_and_inspects_an_evicted_one_again(qtbot, make_page, tmp_path,
+                                                                                    ckpt, monkeypatch):
+    import cvstudio.gui.pages.classify as classify_module
+
+    monkeypatch.setattr(classify_module, "DETAILS_KEPT", 2)
+    page = ready_page(qtbot, make_page, ckpt)
+    drop(page, [noise(tmp_path / f"d{i}.png", seed=i) for i in range(4)])
+    wait_idle(qtbot, page)
+    page.detail.set_saliency_enabled(True)
+    results = rows(page)
+    for r in results:
+        with qtbot.waitSignal(page.inspection_shown, timeout=WAIT_MS, check_params_cb=lambda k, r=r: k == r.key):
+            page.show_result(r.key)
+        assert page.detail.image_view.overlay() is not None
+    assert len(page._overlays) == len(page._inspections) == len(page._images) == 2
+    assert results[0].key not in page._overlays
+    with qtbot.waitSignal(page.inspection_shown, timeout=WAIT_MS,
+                          check_params_cb=lambda k: k == results[0].key):  # computed again in the worker
+        page.show_result(results[0].key)
+    assert page.detail.image_view.overlay() is not None and results[0].key in page._overlays
+    wait_idle(qtbot, page)
+
+
 def test_the_selected_result_is_in_view_in_either_view(qtbot, make_page):
     """show_result scrolls the view on screen; the other view is scrolled when it is shown."""
     page = grid_page_with_rows(qtbot, make_page, 400)

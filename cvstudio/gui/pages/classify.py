@@ -55,6 +55,7 @@ from cvstudio.gui.widgets.classify_results import (
 )
 from cvstudio.gui.widgets.drop_zone import has_droppable, is_checkpoint, local_paths
 from cvstudio.gui.images import array_to_qimage
+from cvstudio.gui.lru import LruCache
 from cvstudio.gui.pages.classify_jobs import (
     CSV_COLUMNS,
     UPDATE_INTERVAL_S,
@@ -74,6 +75,7 @@ from cvstudio.gui.pages.classify_jobs import (
 )
 from cvstudio.gui.tasks import Task, TaskError
 
+DETAILS_KEPT = 64  # rows whose model view, saliency and inspection the detail view keeps
 RUNS_RESCAN_S = 5.0  # showing the page rescans the runs folder when the last scan is older
 IMAGE_FILTER = (
     "Images (*.png *.jpg *.jpeg *.jpe *.jfif *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm *.pbm *.pnm *.tga *.ico"
@@ -120,9 +122,11 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._keys = itertools.count(1)
         self._pasted = 0
         self._inspect_wanted: int | None = None
-        self._inspections: dict[int, Inspection] = {}
-        self._images: dict[int, QImage] = {}  # key -> model view QImage
-        self._overlays: dict[int, QImage] = {}  # key -> saliency QImage
+        # the rows last shown in the detail view (a 224x224 model's view and saliency are ~0.7 MB a row,
+        # and the arrow keys walk through thousands): others are decoded again when shown again
+        self._inspections: LruCache[int, Inspection] = LruCache(DETAILS_KEPT)
+        self._images: LruCache[int, QImage] = LruCache(DETAILS_KEPT)  # key -> model view QImage
+        self._overlays: LruCache[int, QImage] = LruCache(DETAILS_KEPT)  # key -> saliency QImage
         self._last_rate = 0.0
         self._label_counts: collections.Counter[str] = collections.Counter()  # predicted labels of all rows
         self._problems = 0  # rows that could not be classified
@@ -689,14 +693,14 @@ class ClassifyPage(ClassifyPageLayout, Page):
             c, h, w = self._loaded.classifier.input_shape
             if tuple(r.model_view.shape) == (h, w, c):
                 image = array_to_qimage(r.model_view)
-                self._images[r.key] = image
+                self._images.put(r.key, image)
         if image is not None:
             self.detail.set_model_image(image, self._view_caption(r))
         insp = self._inspections.get(r.key)
         if insp is not None and insp.error:
             self.detail.image_view.set_placeholder(f"Cannot decode it again: {insp.error}")
         if self.detail.saliency_enabled() and r.key in self._overlays:
-            self.detail.set_overlay(self._overlays[r.key], insp.description if insp else "")
+            self.detail.set_overlay(self._overlays.get(r.key), insp.description if insp else "")
         if self._loaded is not None and self._needs_inspection(r):
             if self.detail.saliency_enabled():
                 self.detail.set_saliency_note("Computing…")
@@ -719,15 +723,15 @@ class ClassifyPage(ClassifyPageLayout, Page):
     def _on_inspect_task_result(self, insp: Inspection) -> None:
         if insp.generation != self._generation:
             return
-        self._inspections[insp.key] = insp
+        self._inspections.put(insp.key, insp)
         if insp.model_view is not None and insp.key not in self._images:
-            self._images[insp.key] = array_to_qimage(insp.model_view)
+            self._images.put(insp.key, array_to_qimage(insp.model_view))
         if insp.heat_rgba is not None:
-            self._overlays[insp.key] = array_to_qimage(insp.heat_rgba)
+            self._overlays.put(insp.key, array_to_qimage(insp.heat_rgba))
 
     def _on_inspect_task_error(self, key: int, generation: int, with_saliency: bool, error: TaskError) -> None:
         if generation == self._generation:
-            self._inspections[key] = Inspection(key, generation, with_saliency, error=error.message)
+            self._inspections.put(key, Inspection(key, generation, with_saliency, error=error.message))
 
     @Slot()
     def _on_inspect_task_finished(self) -> None:

@@ -15,7 +15,6 @@ cards (:class:`ResultCardDelegate`), which share one selection.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -28,6 +27,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, 
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from cvstudio.gui.images import array_to_qimage
+from cvstudio.gui.lru import LruCache
 from cvstudio.gui.theme import draw_card, draw_cell_bar, is_dark, mix
 from cvstudio.gui.widgets.probability_bars import percent_text
 
@@ -40,6 +40,7 @@ COLUMNS = ("Image", "Prediction", "Probability", "Runner-up", "Problem", "Folder
 TABLE_ICON_SIDE = 40  # thumbnails in the table
 CARD_SIZE = QSize(124, 138)  # one card of the grid view
 CARD_ICON_SIDE = 64
+ICONS_KEPT = 1024  # icons cached at most (~16 KB a card's, ~6 KB a table row's): more than two 4K screens of cards
 _CENTRED = Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextDontClip  # underscores sit below small fonts' height
 
 
@@ -85,7 +86,8 @@ class ResultsModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[ImageResult] = []
         self._row_of: dict[int, int] = {}  # key -> row
-        self._icons: dict[tuple[int, int], QIcon] = {}  # (key, side) -> icon
+        # (key, side) -> icon: a folder of 100,000 photos scrolled through would otherwise keep ~2.4 GB of them
+        self._icons: LruCache[tuple[int, int], QIcon] = LruCache(ICONS_KEPT)
         self._warning_icon: QIcon | None = None
 
     # --- editing ---
@@ -110,7 +112,7 @@ class ResultsModel(QAbstractTableModel):
         self._rows[row] = dataclasses.replace(self._rows[row], **changes)
         if "thumbnail" in changes or "model_view" in changes:
             for k in [k for k in self._icons if k[0] == key]:
-                del self._icons[k]
+                self._icons.pop(k)
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
         return True
 
@@ -155,7 +157,7 @@ class ResultsModel(QAbstractTableModel):
                 if max(pm.width(), pm.height()) != side:  # fit the icon box, keep the aspect
                     pm = pm.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
                 icon = QIcon(pm)
-            self._icons[cache_key] = icon
+            self._icons.put(cache_key, icon)
         return icon
 
     # --- QAbstractTableModel ---
@@ -305,7 +307,7 @@ class ResultCardDelegate(QStyledItemDelegate):
         self._model = model
         # result key -> (the ImageResult drawn, how it was drawn, the card): while a folder streams
         # in, every batch repaints every visible card, and a pixmap costs a fraction of the drawing
-        self._cards: collections.OrderedDict[int, tuple[ImageResult, tuple, QPixmap]] = collections.OrderedDict()
+        self._cards: LruCache[int, tuple[ImageResult, tuple, QPixmap]] = LruCache(self.CACHE_LIMIT)
         model.modelReset.connect(self._cards.clear)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
@@ -320,7 +322,6 @@ class ResultCardDelegate(QStyledItemDelegate):
         look = (int(state.value), option.rect.size().toTuple(), dpr, option.palette.cacheKey(), option.font.key())
         cached = self._cards.get(r.key)
         if cached is not None and cached[0] is r and cached[1] == look:
-            self._cards.move_to_end(r.key)
             painter.drawPixmap(option.rect.topLeft(), cached[2])
             return
         pm = QPixmap(option.rect.size() * dpr)
@@ -333,15 +334,12 @@ class ResultCardDelegate(QStyledItemDelegate):
             self._draw(card_painter, local, r)
         finally:
             card_painter.end()
-        self._cards[r.key] = (r, look, pm)
-        self._cards.move_to_end(r.key)
-        limit = self.CACHE_LIMIT
         view = self.parent()
         if hasattr(view, "viewport"):  # never fewer than two screens' worth, or every repaint would miss
             size = view.viewport().size()
-            limit = max(limit, 2 * (size.width() // CARD_SIZE.width() + 1) * (size.height() // CARD_SIZE.height() + 1))
-        while len(self._cards) > limit:
-            self._cards.popitem(last=False)
+            self._cards.limit = max(self.CACHE_LIMIT, 2 * (size.width() // CARD_SIZE.width() + 1)
+                                    * (size.height() // CARD_SIZE.height() + 1))
+        self._cards.put(r.key, (r, look, pm))
         painter.drawPixmap(option.rect.topLeft(), pm)
 
     def _draw(self, painter: QPainter, option: QStyleOptionViewItem, r: ImageResult) -> None:

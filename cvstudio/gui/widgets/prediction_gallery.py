@@ -15,7 +15,6 @@ torch or the core: the page hands over numpy arrays.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from cvstudio.gui.images import array_to_qimage
+from cvstudio.gui.lru import LruCache
 from cvstudio.gui.theme import draw_card, is_dark, mix
 from cvstudio.gui.widgets.confusion_matrix import percent
 from cvstudio.gui.widgets.mosaic_view import SecondaryLabel
@@ -104,7 +104,7 @@ class GalleryModel(QAbstractListModel):
         super().__init__(parent)
         self.source: GallerySource | None = None
         self._indices = np.zeros(0, np.int64)
-        self._pixmaps: OrderedDict[int, QPixmap] = OrderedDict()
+        self._pixmaps: LruCache[int, QPixmap] = LruCache(PIXMAP_CACHE)
         self.moved: dict[str, str] = {}  # original path -> a note on where it went (shared by the page's galleries)
 
     def set_items(self, source: GallerySource | None, indices: np.ndarray) -> None:
@@ -166,7 +166,6 @@ class GalleryModel(QAbstractListModel):
         i = int(self._indices[row])
         pm = self._pixmaps.get(i)
         if pm is not None:
-            self._pixmaps.move_to_end(i)
             return pm
         image = np.asarray(self.source.images[i])
         c, h, w = image.shape
@@ -175,9 +174,7 @@ class GalleryModel(QAbstractListModel):
         mode = Qt.TransformationMode.FastTransformation if f >= 1 else Qt.TransformationMode.SmoothTransformation
         qimage = qimage.scaled(max(1, round(w * f)), max(1, round(h * f)), Qt.AspectRatioMode.IgnoreAspectRatio, mode)
         pm = QPixmap.fromImage(qimage)
-        self._pixmaps[i] = pm
-        while len(self._pixmaps) > PIXMAP_CACHE:
-            self._pixmaps.popitem(last=False)
+        self._pixmaps.put(i, pm)
         return pm
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
