@@ -760,6 +760,14 @@ def test_cards_are_drawn_again_when_their_row_changes(qtbot, make_page, tmp_path
     page.results_model.update(first.key, thumbnail=red)  # a new ImageResult: its cached card is stale
     after = centre_of_icon()
     assert after != before and after[0] > 200 and after[1] < 60 and after[2] < 60
+    # a wide thumbnail (32x8) fills the 64 px box's width and keeps its aspect: 16 px high, centred
+    page.results_model.update(first.key, thumbnail=red[:8, :32])
+    QApplication.processEvents()
+    image = page.grid.viewport().grab().toImage()
+    middle = rect.top() + 8 + 32
+    edge, above = image.pixelColor(rect.center().x() - 30, middle), image.pixelColor(rect.center().x(), middle - 12)
+    assert edge.red() > 200 and edge.green() < 60  # near the box's left edge: the image
+    assert above.green() > 150  # above the 16 px band: the card, not the image
     page.clear()
     assert not page.grid.itemDelegate()._cards  # cleared rows leave no cached cards behind
 

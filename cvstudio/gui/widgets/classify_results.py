@@ -4,7 +4,8 @@ One :class:`ImageResult` per input (a file or a pasted image), as the worker
 made it: the core's ``Prediction`` (label and top-k, or the plain reason the
 input could not be used), a small thumbnail and the model's-eye view as uint8
 numpy arrays. The GUI only wraps those arrays into QImages, lazily, for the
-rows that are painted, and caches the icons.
+rows that are painted, and keeps the table's icons and the grid's cards of
+the rows last painted (:mod:`cvstudio.gui.lru`).
 
 :class:`ResultsModel` is a flat ``QAbstractTableModel`` that grows in batches
 (``append``) while a folder is classified; :class:`ResultsProxy` sorts by
@@ -40,7 +41,7 @@ COLUMNS = ("Image", "Prediction", "Probability", "Runner-up", "Problem", "Folder
 TABLE_ICON_SIDE = 40  # thumbnails in the table
 CARD_SIZE = QSize(124, 138)  # one card of the grid view
 CARD_ICON_SIDE = 64
-ICONS_KEPT = 1024  # icons cached at most (~16 KB a card's, ~6 KB a table row's): more than two 4K screens of cards
+ICONS_KEPT = 1024  # table icons cached at most (~6 KB each): far more rows than any screen shows
 _CENTRED = Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextDontClip  # underscores sit below small fonts' height
 
 
@@ -86,7 +87,7 @@ class ResultsModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[ImageResult] = []
         self._row_of: dict[int, int] = {}  # key -> row
-        # (key, side) -> icon: a folder of 100,000 photos scrolled through would otherwise keep ~2.4 GB of them
+        # (key, side) -> icon: a folder of 100,000 photos scrolled through would otherwise keep ~0.6 GB of them
         self._icons: LruCache[tuple[int, int], QIcon] = LruCache(ICONS_KEPT)
         self._warning_icon: QIcon | None = None
 
@@ -309,6 +310,9 @@ class ResultCardDelegate(QStyledItemDelegate):
         # in, every batch repaints every visible card, and a pixmap costs a fraction of the drawing
         self._cards: LruCache[int, tuple[ImageResult, tuple, QPixmap]] = LruCache(self.CACHE_LIMIT)
         model.modelReset.connect(self._cards.clear)
+        # the view's font key -> (metrics, bold, its metrics, small, its metrics): made per card, the fonts
+        # and their metrics cost ~45 us of each new card's ~190 while a folder streams in
+        self._fonts: dict[str, tuple[QFontMetrics, QFont, QFontMetrics, QFont, QFontMetrics]] = {}
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
         return CARD_SIZE
@@ -351,21 +355,26 @@ class ResultCardDelegate(QStyledItemDelegate):
         side = CARD_ICON_SIDE
         icon_rect = QRect(int(card.center().x() - side / 2), int(card.top() + 8), side, side)
         if r.ok:
-            self._model.icon(r, side).paint(painter, icon_rect, Qt.AlignmentFlag.AlignCenter)
+            pixels = r.thumbnail if r.thumbnail is not None else r.model_view
+            if pixels is not None:  # drawn straight into the cached card: no icon to make and keep per row
+                h, w = pixels.shape[:2]
+                scale = side / max(w, h)
+                tw, th = max(1, round(w * scale)), max(1, round(h * scale))
+                painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+                painter.drawImage(QRect(icon_rect.left() + (side - tw) // 2, icon_rect.top() + (side - th) // 2, tw, th),
+                                  array_to_qimage(pixels, copy=False))
         else:
-            small = QRect(icon_rect.center().x() - 16, icon_rect.center().y() - 16, 32, 32)
-            self._model.icon(r, 32).paint(painter, small, Qt.AlignmentFlag.AlignCenter)
+            warning_rect = QRect(icon_rect.center().x() - 16, icon_rect.center().y() - 16, 32, 32)
+            self._model.icon(r, 32).paint(painter, warning_rect, Qt.AlignmentFlag.AlignCenter)
 
-        fm = QFontMetrics(option.font)
+        fm, bold, bold_fm, small, sfm = self._fonts_for(option.font)
         y = icon_rect.bottom() + 6
         inner_w = int(card.width()) - 12
         x = int(card.left()) + 6
-        bold = QFont(option.font)
-        bold.setWeight(QFont.Weight.DemiBold)
         if r.ok:
             painter.setFont(bold)
             painter.setPen(text)
-            label = QFontMetrics(bold).elidedText(r.prediction.label, Qt.TextElideMode.ElideRight, inner_w)
+            label = bold_fm.elidedText(r.prediction.label, Qt.TextElideMode.ElideRight, inner_w)
             painter.drawText(QRect(x, y, inner_w, fm.height()), _CENTRED, label)
             painter.setFont(option.font)
             painter.setPen(mix(text, base, 0.3))
@@ -378,14 +387,22 @@ class ResultCardDelegate(QStyledItemDelegate):
             painter.setFont(option.font)
             reason = fm.elidedText(r.prediction.error or "", Qt.TextElideMode.ElideRight, inner_w)
             painter.drawText(QRect(x, y + fm.height(), inner_w, fm.height()), _CENTRED, reason)
-        small = QFont(option.font)
-        small.setPointSizeF(max(6.0, option.font.pointSizeF() * 0.85))
         painter.setFont(small)
         painter.setPen(mix(text, base, 0.45))
-        sfm = QFontMetrics(small)
         name = sfm.elidedText(r.name, Qt.TextElideMode.ElideMiddle, inner_w)
         painter.drawText(QRect(x, y + 2 * fm.height() + 1, inner_w, sfm.height()), _CENTRED, name)
         painter.restore()
+
+    def _fonts_for(self, font: QFont) -> tuple[QFontMetrics, QFont, QFontMetrics, QFont, QFontMetrics]:
+        key = font.key()
+        fonts = self._fonts.get(key)
+        if fonts is None:
+            bold = QFont(font)
+            bold.setWeight(QFont.Weight.DemiBold)
+            small = QFont(font)
+            small.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+            fonts = self._fonts[key] = (QFontMetrics(font), bold, QFontMetrics(bold), small, QFontMetrics(small))
+        return fonts
 
     def helpEvent(self, event, view, option, index) -> bool:  # noqa: N802 - tooltips for cards
         from PySide6.QtWidgets import QToolTip
