@@ -465,6 +465,59 @@ def test_cancel_stops_between_batches(qtbot, make_page, tmp_path, ckpt):
     assert not page.progress_row.isVisible()
 
 
+def test_clear_while_a_folder_streams_in_leaves_the_list_empty(qtbot, make_page, tmp_path, ckpt):
+    """The batch in flight when Clear is pressed used to arrive after it: 64 rows in the emptied list."""
+    page = ready_page(qtbot, make_page, ckpt)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(400):
+        noise(folder / f"{i:04d}.png", size=(16, 16), seed=i)
+    cleared: list[int] = []
+
+    def clear_once(_n: int) -> None:
+        if not cleared:
+            cleared.append(page.results_model.rowCount())
+            page.clear()
+
+    page.results_added.connect(clear_once)
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        drop(page, [folder])
+    wait_idle(qtbot, page)
+    assert cleared and page.results_model.rowCount() == 0 and page.summary_label.full_text() == ""
+    assert "Cancelled" not in page.banner.text() and not page.progress_row.isVisible()
+    page.results_added.disconnect()
+    drop(page, [folder / "0000.png"])  # the next drop is listed as usual, the cleared files included
+    wait_idle(qtbot, page)
+    assert [r.name for r in rows(page)] == ["0000.png"]
+
+
+def test_model_views_are_kept_within_a_budget_and_decoded_again_beyond_it(qtbot, make_page, tmp_path, ckpt,
+                                                                         monkeypatch):
+    import cvstudio.gui.pages.classify as classify_module
+
+    view_bytes = 32 * 32 * 3
+    monkeypatch.setattr(classify_module, "KEEP_MODEL_VIEW_BYTES", 2 * view_bytes)
+    page = ready_page(qtbot, make_page, ckpt)
+    folder = tmp_path / "four"
+    folder.mkdir()
+    for i in range(3):
+        noise(folder / f"{i}.png", seed=i)
+    drop(page, [folder])
+    wait_idle(qtbot, page)
+    drop(page, [noise(tmp_path / "later.png", seed=7)])  # a later drop gets what is left of the budget: none
+    wait_idle(qtbot, page)
+    got = rows(page)
+    assert [r.model_view is not None for r in got] == [True, True, False, False]
+    with qtbot.waitSignal(page.inspection_shown, timeout=WAIT_MS, check_params_cb=lambda k: k == got[2].key):
+        page.show_result(got[2].key)  # no view kept: decoded again in a worker for the detail view
+    shown = page.detail.image_view.image()
+    assert shown is not None and (shown.width(), shown.height()) == (32, 32)
+    page.clear()
+    drop(page, [folder / "0.png"])  # an emptied list has the whole budget again
+    wait_idle(qtbot, page)
+    assert rows(page)[0].model_view is not None
+
+
 def test_csv_export_in_the_order_shown(qtbot, make_page, tmp_path, ckpt):
     page = ready_page(qtbot, make_page, ckpt)
     files = [noise(tmp_path / f"img{i}.png", seed=i) for i in range(6)]

@@ -58,6 +58,7 @@ from cvstudio.gui.images import array_to_qimage
 from cvstudio.gui.lru import LruCache
 from cvstudio.gui.pages.classify_jobs import (
     CSV_COLUMNS,
+    KEEP_MODEL_VIEW_BYTES,
     UPDATE_INTERVAL_S,
     CheckpointEntry,
     Inspection,
@@ -119,6 +120,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._job_done = 0  # rows of the running job shown so far
         self._job_first_row: int | None = None
         self._job_single = False
+        self._job_cleared = False  # the list was cleared while the job ran: its last rows are not wanted
         self._keys = itertools.count(1)
         self._pasted = 0
         self._inspect_wanted: int | None = None
@@ -131,6 +133,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._label_counts: collections.Counter[str] = collections.Counter()  # predicted labels of all rows
         self._problems = 0  # rows that could not be classified
         self._listed_paths: set[str] = set()  # resolved paths of the files in the list: added once only
+        self._view_bytes = 0  # model views kept in the rows (bounded: classify_jobs.KEEP_MODEL_VIEW_BYTES)
 
         self._build()
         self._make_actions()
@@ -246,10 +249,12 @@ class ClassifyPage(ClassifyPageLayout, Page):
             self.cancel_button.setEnabled(False)
 
     def clear(self) -> None:
-        """Remove all results (a running job is cancelled first)."""
+        """Remove all results (a running job is cancelled first, and the rows it still sends are dropped)."""
+        self._job_cleared = self.tasks.busy("job")
         self.cancel()
         self.results_model.clear()
         self._listed_paths.clear()
+        self._view_bytes = 0
         self._label_counts.clear()
         self._problems = 0
         self._inspections.clear()
@@ -257,6 +262,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._overlays.clear()
         self.detail.set_result(None)
         self.banner.clear()
+        self._update_summary()
         self._update_empty_state()
 
     def export_csv(self, path: str | os.PathLike[str]) -> Task:
@@ -508,10 +514,12 @@ class ClassifyPage(ClassifyPageLayout, Page):
             return
         sources = self._queue.pop(0)
         self._job_single = len(sources) == 1 and not (isinstance(sources[0], str) and os.path.isdir(sources[0]))
+        self._job_cleared = False
         self._job_first_row = None
         self._job_total = 0
         self._job_done = 0
         self.tasks.start(classify_job, self._loaded, sources, self._keys, seen=frozenset(self._listed_paths),
+                         view_bytes_left=max(0, KEEP_MODEL_VIEW_BYTES - self._view_bytes),
                          key="job", pass_control=True, update_interval_s=UPDATE_INTERVAL_S,
                          pass_partial=True, pass_callbacks=True, on_partial=self._on_job_task_partial,
                          on_progress=self._on_job_task_progress, on_result=self._on_job_task_result,
@@ -525,12 +533,15 @@ class ClassifyPage(ClassifyPageLayout, Page):
     @Slot(object)
     def _on_job_task_partial(self, messages: list[Any]) -> None:
         """Rows and row updates of the running job, in order: ("rows", [ImageResult]) | ("update", key, changes)."""
+        if self._job_cleared:
+            return
         rows: list[ImageResult] = []
         updates: list[tuple[int, dict]] = []
         for msg in messages:
             if msg[0] == "rows":
                 rows.extend(msg[1])
                 self._listed_paths.update(real for real in msg[2] if real)
+                self._view_bytes += msg[3]
             elif msg[0] == "skipped":
                 n = msg[1]
                 self.banner.show_message(
@@ -592,6 +603,9 @@ class ClassifyPage(ClassifyPageLayout, Page):
 
     @Slot(object)
     def _on_job_task_result(self, summary: Any) -> None:
+        if self._job_cleared:  # nothing of it is listed: no rate, no "Cancelled" note
+            self.job_finished.emit(summary)
+            return
         if summary.seconds > 0 and summary.done >= 100:  # a rate of a handful of images says nothing
             self._last_rate = summary.done / summary.seconds
         notes = []

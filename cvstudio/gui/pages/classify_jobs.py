@@ -25,6 +25,9 @@ FIRST_BATCH = 8  # the first batch of a folder is small, so results appear at on
 BATCH_SIZE = 64  # images per model call after that
 UPDATE_INTERVAL_S = 0.2  # rows and progress reach the window 5 a second, as training's do (each repaints the cards)
 KEEP_MODEL_VIEW_PIXELS = 128 * 128  # larger model views are decoded again when their row is selected
+# model views kept in a page's rows at most (100,000 photos through a 128x128 model would hold 4.9 GB);
+# a row beyond has none, and its view is decoded again when it is selected
+KEEP_MODEL_VIEW_BYTES = 256 * 1024 * 1024
 CSV_COLUMNS = ("path", "label", "probability", "top_k", "error", "model")
 
 
@@ -162,15 +165,17 @@ def classify_job(
     on_partial: Callable[[list[Any]], Any],
     callbacks: Any = None,
     seen: frozenset[str] = frozenset(),
+    view_bytes_left: int = KEEP_MODEL_VIEW_BYTES,
 ) -> Any:
     """Classify files, folders (recursively) and pasted images with the core's pipeline (worker thread).
 
-    Sends ``("rows", [ImageResult], [resolved path or None])``, ``("update", key, changes)`` and
-    ``("skipped", n)`` to ``on_partial``; ``keys`` is an iterator of unique row keys (the page's
-    counter). Files whose resolved path is in ``seen`` (already in the page's list) or
-    repeated within the inputs are classified once. Stops between batches when
-    ``control`` asks. One image takes the fast path: its answer first, its
-    thumbnail after. Returns the core's ClassifySummary.
+    Sends ``("rows", [ImageResult], [resolved path or None], bytes of model views kept)``,
+    ``("update", key, changes)`` and ``("skipped", n)`` to ``on_partial``; ``keys`` is an iterator
+    of unique row keys (the page's counter). Files whose resolved path is in ``seen`` (already in
+    the page's list) or repeated within the inputs are classified once. Rows keep their model
+    views while they fit in ``view_bytes_left``. Stops between batches when ``control`` asks. One
+    image takes the fast path: its answer first, its thumbnail after. Returns the core's
+    ClassifySummary.
     """
     from cvstudio.core.inference import classify, image_files_under, thumbnail
 
@@ -203,15 +208,26 @@ def classify_job(
 
     model_name = loaded.name
 
+    views_left = view_bytes_left
+
     def on_rows(rows: list[Any]) -> None:  # on the model's thread, between its batches
+        nonlocal views_left
         out = []
+        kept = 0
         for r in rows:
             name, location = _describe_source(r.source)
-            out.append(ImageResult(next(keys), r.source, name, location, r.prediction, r.thumbnail, r.view,
+            view = r.view
+            if view is not None:
+                if view.nbytes <= views_left - kept:
+                    kept += view.nbytes
+                else:
+                    view = None
+            out.append(ImageResult(next(keys), r.source, name, location, r.prediction, r.thumbnail, view,
                                    r.original_size, r.image_format, model_name))
+        views_left -= kept
         shown.extend(out[:1] if single else ())
         reals = [resolved.get(r.source) if isinstance(r.source, str) else None for r in out]
-        on_partial([("rows", out, reals)])
+        on_partial([("rows", out, reals, kept)])
 
     summary = classify(loaded.classifier, items, control, on_rows, top_k=TOP_K, first_batch=FIRST_BATCH,
                        batch_size=BATCH_SIZE, thumbnail_side=0 if single else THUMB_SIDE,
