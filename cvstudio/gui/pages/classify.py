@@ -532,7 +532,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
 
     @Slot(object)
     def _on_job_task_partial(self, messages: list[Any]) -> None:
-        """Rows and row updates of the running job, in order: ("rows", [ImageResult]) | ("update", key, changes)."""
+        """Rows and row updates of the running job, in order (``classify_job`` tells the messages)."""
         if self._job_cleared:
             return
         rows: list[ImageResult] = []
