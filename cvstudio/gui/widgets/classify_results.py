@@ -8,9 +8,9 @@ rows that are painted, and keeps the table's icons and the grid's cards of
 the rows last painted (:mod:`cvstudio.gui.lru`).
 
 :class:`ResultsModel` is a flat ``QAbstractTableModel`` that grows in batches
-(``append``) while a folder is classified; :class:`ResultsProxy` sorts by
-typed keys (probabilities as numbers, problems last) and filters by text or
-"problems only". The same proxy feeds a table (:data:`COLUMNS`) and a grid of
+(``append``) while a folder is classified and sorts itself by typed keys
+(:func:`sort_key`: probabilities as numbers, problems last); :class:`ResultsProxy`
+filters by text or "problems only". The same proxy feeds a table (:data:`COLUMNS`) and a grid of
 cards (:class:`ResultCardDelegate`), which share one selection.
 """
 
@@ -22,7 +22,8 @@ from typing import Any, Iterable
 
 import numpy as np
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, QSortFilterProxyModel, Qt,
+    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRegularExpression, QSize,
+    QSortFilterProxyModel, Qt,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
@@ -33,8 +34,9 @@ from cvstudio.gui.theme import draw_card, draw_cell_bar, is_dark, mix
 from cvstudio.gui.widgets.probability_bars import percent_text
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the ImageResult of a row
-SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # typed sort key of a cell
 KEY_ROLE = Qt.ItemDataRole.UserRole + 3  # ImageResult.key
+FILTER_ROLE = Qt.ItemDataRole.UserRole + 4  # what the filter searches: a problem mark, name, folder, label, error
+_PROBLEM_MARK, _RESULT_MARK = "\x01\x02", "\x01\x03"  # control characters: no typed text matches them
 
 COL_IMAGE, COL_LABEL, COL_PROB, COL_RUNNER_UP, COL_PROBLEM, COL_FOLDER = range(6)
 COLUMNS = ("Image", "Prediction", "Probability", "Runner-up", "Problem", "Folder")
@@ -80,13 +82,37 @@ def problem_colour(palette: QPalette | None = None) -> QColor:
     return QColor("#ff7b72") if is_dark(palette) else QColor("#c62828")
 
 
+def sort_key(r: ImageResult, column: int) -> Any:
+    """What a column sorts by: probabilities as numbers, names without case, problems after every result."""
+    pred = r.prediction
+    if column == COL_IMAGE:
+        return r.name.casefold()
+    if column == COL_LABEL:
+        return (0, pred.label.casefold()) if r.ok else (1, "")
+    if column == COL_PROB:
+        return float(pred.prob) if r.ok else -1.0
+    if column == COL_RUNNER_UP:
+        ru = r.runner_up
+        return float(ru[1]) if ru else -1.0
+    if column == COL_FOLDER:
+        return (r.location.casefold(), r.name.casefold())
+    if column == COL_PROBLEM:
+        return (0, "") if r.ok else (1, pred.error)
+    return r.key  # no column: the order of arrival
+
+
 class ResultsModel(QAbstractTableModel):
     """All results of the page, in arrival order."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._rows: list[ImageResult] = []
-        self._row_of: dict[int, int] = {}  # key -> row
+        self._rows: list[ImageResult] = []  # in the order shown: arrival, or sorted by _sort_column
+        self._row_of: dict[int, int] | None = {}  # key -> row; None after a reorder, until asked
+        # the rows are sorted here, with each row's key computed once: a sort proxy asks Python for two
+        # cells per comparison (10,000 rows sorted in 0.8 s, 50,000 in 4.9 s, the window frozen)
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
+        self._sort_keys: list[Any] = []  # sort_key of each row, while sorted
         # (key, side) -> icon: a folder of 100,000 photos scrolled through would otherwise keep ~0.6 GB of them
         self._icons: LruCache[tuple[int, int], QIcon] = LruCache(ICONS_KEPT)
         self._warning_icon: QIcon | None = None
@@ -99,15 +125,49 @@ class ResultsModel(QAbstractTableModel):
             return 0
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(results) - 1)
-        for i, r in enumerate(results):
-            self._row_of[r.key] = first + i
+        if self._row_of is not None:
+            for i, r in enumerate(results):
+                self._row_of[r.key] = first + i
         self._rows.extend(results)
+        if self._sort_column >= 0:
+            self._sort_keys.extend(sort_key(r, self._sort_column) for r in results)
         self.endInsertRows()
+        if self._sort_column >= 0:  # the new rows move to their places: a merge of two sorted runs
+            self._reorder()
         return len(results)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by ``column`` (ties, and ``column`` -1, in the order of arrival), keeping the selection."""
+        self._sort_column = column if 0 <= column < len(COLUMNS) else -1
+        self._sort_order = order
+        self._sort_keys = [sort_key(r, self._sort_column) for r in self._rows] if self._sort_column >= 0 else []
+        self._reorder()
+
+    def _reorder(self) -> None:
+        n = len(self._rows)
+        if self._sort_column >= 0:
+            keys = self._sort_keys
+            # stable both ways, and rows of equal keys are already in arrival order: ties keep it
+            order = sorted(range(n), key=keys.__getitem__, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        else:
+            order = sorted(range(n), key=[r.key for r in self._rows].__getitem__)
+        if order == list(range(n)):
+            return
+        self.layoutAboutToBeChanged.emit()
+        new_row = [0] * n
+        for new, old in enumerate(order):
+            new_row[old] = new
+        self._rows = [self._rows[i] for i in order]
+        if self._sort_keys:
+            self._sort_keys = [self._sort_keys[i] for i in order]
+        self._row_of = None  # made again when asked: touching 50,000 rows costs ~20 ms
+        before = self.persistentIndexList()  # the selection and the current row of both views
+        self.changePersistentIndexList(before, [self.index(new_row[i.row()], i.column()) for i in before])
+        self.layoutChanged.emit()
 
     def update(self, key: int, **changes: Any) -> bool:
         """Replace fields of the result ``key`` (e.g. a thumbnail that arrived later)."""
-        row = self._row_of.get(key)
+        row = self.row_of(key)
         if row is None:
             return False
         self._rows[row] = dataclasses.replace(self._rows[row], **changes)
@@ -118,21 +178,28 @@ class ResultsModel(QAbstractTableModel):
         return True
 
     def clear(self) -> None:
+        """Remove every row; the sort stays for the rows to come."""
         self.beginResetModel()
         self._rows.clear()
-        self._row_of.clear()
+        self._row_of = {}
+        self._sort_keys.clear()
         self._icons.clear()
         self.endResetModel()
 
     # --- reading ---
 
     def results(self) -> list[ImageResult]:
-        return list(self._rows)
+        """Every row in the order of arrival (``result(row)`` is the order shown)."""
+        if self._sort_column < 0:
+            return list(self._rows)
+        return sorted(self._rows, key=lambda r: r.key)
 
     def result(self, row: int) -> ImageResult:
         return self._rows[row]
 
     def row_of(self, key: int) -> int | None:
+        if self._row_of is None:
+            self._row_of = {r.key: i for i, r in enumerate(self._rows)}
         return self._row_of.get(key)
 
     def counts(self) -> tuple[int, int]:
@@ -184,6 +251,9 @@ class ResultsModel(QAbstractTableModel):
             return r
         if role == KEY_ROLE:
             return r.key
+        if role == FILTER_ROLE:  # asked only while a filter is set
+            return "\n".join((_RESULT_MARK if r.ok else _PROBLEM_MARK, r.name, r.location, pred.label or "",
+                              pred.error or ""))
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_IMAGE:
                 return r.name
@@ -198,20 +268,6 @@ class ResultsModel(QAbstractTableModel):
                 return r.location
             if col == COL_PROBLEM:
                 return pred.error or ""
-        elif role == SORT_ROLE:
-            if col == COL_IMAGE:
-                return r.name.casefold()
-            if col == COL_LABEL:
-                return (0, pred.label.casefold()) if r.ok else (1, "")
-            if col == COL_PROB:
-                return float(pred.prob) if r.ok else -1.0
-            if col == COL_RUNNER_UP:
-                ru = r.runner_up
-                return float(ru[1]) if ru else -1.0
-            if col == COL_FOLDER:
-                return (r.location.casefold(), r.name.casefold())
-            if col == COL_PROBLEM:
-                return (0, "") if r.ok else (1, pred.error)
         elif role == Qt.ItemDataRole.DecorationRole and col == COL_IMAGE:
             return self.icon(r, TABLE_ICON_SIDE)
         elif role == Qt.ItemDataRole.ToolTipRole:
@@ -231,54 +287,41 @@ class ResultsModel(QAbstractTableModel):
         return None
 
 
-def _less(a: Any, b: Any) -> bool:
-    try:
-        return a < b
-    except TypeError:
-        return str(a) < str(b)
-
-
 class ResultsProxy(QSortFilterProxyModel):
-    """Typed sorting (ties broken by arrival order) and a text / problems-only filter."""
+    """The text / problems-only filter; sorting is the source model's (``ResultsModel.sort``).
+
+    The filter is Qt's own (a regular expression on :data:`FILTER_ROLE`), not a Python
+    ``filterAcceptsRow``: with no filter set, Qt then maps rows without calling Python, and a
+    sort of 50,000 rows made it call Python once per row (~25 ms of a ~70 ms sort).
+    """
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._text = ""
         self._problems_only = False
-        self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
+        self.setFilterRole(FILTER_ROLE)
+        self.setFilterKeyColumn(0)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """A header click: the source model sorts its rows (keys computed once each, in Python's sort)."""
+        self.sourceModel().sort(column, order)
 
     def set_filter_text(self, text: str) -> None:
-        self._change_filter(lambda: setattr(self, "_text", text.strip().casefold()))
+        self._text = text.strip()
+        self._apply_filter()
 
     def set_problems_only(self, on: bool) -> None:
-        self._change_filter(lambda: setattr(self, "_problems_only", bool(on)))
+        self._problems_only = bool(on)
+        self._apply_filter()
 
-    def _change_filter(self, change) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 (invalidateFilter is deprecated there)
-            self.beginFilterChange()
-            change()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            change()
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        if not self._problems_only and not self._text:  # no filter: called for every appended row
-            return True
-        r: ImageResult = self.sourceModel().result(source_row)  # type: ignore[attr-defined]
-        if self._problems_only and r.ok:
-            return False
-        if not self._text:
-            return True
-        hay = [r.name, r.location, r.prediction.label or "", r.prediction.error or ""]
-        return any(self._text in h.casefold() for h in hay)
-
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
-        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
-        if a == b:
-            return left.row() < right.row()
-        return _less(a, b)
+    def _apply_filter(self) -> None:
+        pattern = QRegularExpression.escape(self._text)  # the text as typed, anywhere, any case
+        if self._problems_only:
+            pattern = QRegularExpression.escape(_PROBLEM_MARK) + (f".*{pattern}" if pattern else "")
+        options = (QRegularExpression.PatternOption.CaseInsensitiveOption
+                   | QRegularExpression.PatternOption.DotMatchesEverythingOption)
+        self.setFilterRegularExpression(QRegularExpression(pattern, options))
 
     def result(self, row: int) -> ImageResult:
         return self.index(row, 0).data(RESULT_ROLE)
@@ -434,6 +477,6 @@ __all__ = [
     "ResultCardDelegate",
     "ResultsModel",
     "ResultsProxy",
-    "SORT_ROLE",
+    "sort_key",
     "problem_colour",
 ]

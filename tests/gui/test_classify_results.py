@@ -1,0 +1,90 @@
+"""The results model sorts its own rows: a header click, rows arriving while sorted, the selection kept."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QListView, QTableView
+
+from cvstudio.core.inference import Prediction
+from cvstudio.gui.widgets.classify_results import COL_IMAGE, COL_PROB, ImageResult, ResultsModel, ResultsProxy
+
+
+def result(key: int, prob: float | None, name: str | None = None) -> ImageResult:
+    name = name or f"img{key}.png"
+    if prob is None:
+        return ImageResult(key, f"/x/{name}", name, "/x", Prediction(f"/x/{name}", error="not an image"))
+    return ImageResult(key, f"/x/{name}", name, "/x", Prediction(f"/x/{name}", "cat", prob, [("cat", prob)]))
+
+
+@pytest.fixture
+def views(qapp):
+    """The page's arrangement: one model, one filter proxy, a table and a grid sharing one selection."""
+    model = ResultsModel()
+    proxy = ResultsProxy()
+    proxy.setSourceModel(model)
+    table = QTableView()
+    table.setModel(proxy)
+    table.setSortingEnabled(True)
+    table.horizontalHeader().setSortIndicatorClearable(True)
+    table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+    grid = QListView()
+    grid.setModel(proxy)
+    grid.setSelectionModel(table.selectionModel())
+    yield model, proxy, table
+    table.deleteLater()
+    grid.deleteLater()
+
+
+def shown_keys(proxy: ResultsProxy) -> list[int]:
+    return [r.key for r in proxy.results()]
+
+
+def test_a_header_click_sorts_with_ties_in_arrival_order_both_ways(views):
+    model, proxy, table = views
+    model.append([result(1, 0.5), result(2, 0.9), result(3, None), result(4, 0.5), result(5, 0.1)])
+    table.sortByColumn(COL_PROB, Qt.SortOrder.DescendingOrder)
+    assert shown_keys(proxy) == [2, 1, 4, 5, 3]  # the two 0.5s in arrival order, the problem last
+    table.sortByColumn(COL_PROB, Qt.SortOrder.AscendingOrder)
+    assert shown_keys(proxy) == [3, 5, 1, 4, 2]
+    assert [r.key for r in model.results()] == [1, 2, 3, 4, 5]  # results() is the order of arrival
+    table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the indicator cleared
+    assert shown_keys(proxy) == [1, 2, 3, 4, 5]
+
+
+def test_rows_arriving_while_sorted_take_their_places_and_the_selection_follows_its_row(views):
+    model, proxy, table = views
+    model.append([result(1, 0.2), result(2, 0.8)])
+    table.sortByColumn(COL_PROB, Qt.SortOrder.DescendingOrder)
+    table.selectRow(1)  # key 1 (0.2)
+    model.append([result(3, 0.5), result(4, 0.9), result(5, 0.2)])
+    assert shown_keys(proxy) == [4, 2, 3, 1, 5]
+    current = table.selectionModel().currentIndex()
+    assert proxy.result(current.row()).key == 1 and current.row() == 3
+    assert model.row_of(5) == 4 and model.row_of(4) == 0
+    model.update(3, thumbnail=None)  # found by key after the rows moved
+    assert model.result(model.row_of(3)).key == 3
+
+
+def test_a_filter_and_a_sort_together(views):
+    model, proxy, table = views
+    model.append([result(1, 0.3, "b.png"), result(2, 0.7, "a.png"), result(3, None, "c.png"), result(4, 0.1, "ab.png")])
+    table.sortByColumn(COL_IMAGE, Qt.SortOrder.AscendingOrder)
+    proxy.set_filter_text("B")  # b.png and ab.png, sorted by name
+    assert shown_keys(proxy) == [4, 1]
+    proxy.set_filter_text("")
+    proxy.set_problems_only(True)
+    assert shown_keys(proxy) == [3]
+    proxy.set_problems_only(False)
+    model.append([result(7, 0.4, "we[i]rd (1).png")])
+    proxy.set_filter_text("[I]RD (1")  # typed text, not a pattern
+    assert shown_keys(proxy) == [7]
+    proxy.set_problems_only(True)  # both: a problem whose text matches
+    assert shown_keys(proxy) == []
+    proxy.set_filter_text("NOT AN")
+    assert shown_keys(proxy) == [3]
+    proxy.set_filter_text("")
+    proxy.set_problems_only(False)
+    model.clear()  # the sort stays for the rows to come
+    model.append([result(5, 0.5, "z.png"), result(6, 0.5, "m.png")])
+    assert shown_keys(proxy) == [6, 5]
