@@ -65,7 +65,6 @@ from cvstudio.gui.pages.classify_jobs import (
     LoadedModel,
     PastedImage,
     classify_job,
-    csv_row,
     describe_meta,
     entry_text,
     inspect_job,
@@ -267,9 +266,8 @@ class ClassifyPage(ClassifyPageLayout, Page):
 
     def export_csv(self, path: str | os.PathLike[str]) -> Task:
         """Write the rows shown, in their order, to ``path`` (in a worker); ``csv_exported`` tells when done."""
-        rows = [csv_row(r) for r in self.proxy.results()]
-        return self.tasks.start(write_csv, os.fspath(path), rows, on_result=self._on_export_task_result,
-                                on_error=self._on_export_task_error)
+        return self.tasks.start(write_csv, os.fspath(path), self.proxy.results(),
+                                on_result=self._on_export_task_result, on_error=self._on_export_task_error)
 
     def show_result(self, key: int) -> bool:
         """Select the row of result ``key`` (making it visible); False when it is filtered out or unknown."""

@@ -284,8 +284,9 @@ def inspect_job(loaded: LoadedModel, result: ImageResult, want_saliency: bool, g
     return Inspection(result.key, generation, True, view, colorize(s.heatmap), text)
 
 
-def write_csv(path: str | os.PathLike[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Write the results table (worker thread); UserError with the reason when the file cannot be written."""
+def write_csv(path: str | os.PathLike[str], results: Sequence[ImageResult]) -> str:
+    """Write the results as the table's rows (worker thread: 50,000 rows take ~0.1 s to format);
+    UserError with the reason when the file cannot be written."""
     from cvstudio.core.errors import UserError
 
     from cvstudio.core.atomic import replacing
@@ -295,7 +296,7 @@ def write_csv(path: str | os.PathLike[str], rows: Sequence[Sequence[Any]]) -> st
         with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(CSV_COLUMNS)
-            writer.writerows(rows)
+            writer.writerows(csv_row(r) for r in results)
     except OSError as e:
         raise UserError(f"could not write {path}: {e.strerror or e}") from None
     return str(path)

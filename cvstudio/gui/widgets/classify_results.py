@@ -197,6 +197,10 @@ class ResultsModel(QAbstractTableModel):
     def result(self, row: int) -> ImageResult:
         return self._rows[row]
 
+    def shown(self) -> list[ImageResult]:
+        """Every row in the order shown (sorted, or of arrival)."""
+        return list(self._rows)
+
     def row_of(self, key: int) -> int | None:
         if self._row_of is None:
             self._row_of = {r.key: i for i, r in enumerate(self._rows)}
@@ -327,7 +331,11 @@ class ResultsProxy(QSortFilterProxyModel):
         return self.index(row, 0).data(RESULT_ROLE)
 
     def results(self) -> list[ImageResult]:
-        return [self.result(i) for i in range(self.rowCount())]
+        """The rows shown, in their order (without a filter, the source model's order: no call per row)."""
+        source: ResultsModel = self.sourceModel()  # type: ignore[assignment]
+        if not self.filterRegularExpression().pattern():
+            return source.shown()
+        return [source.result(self.mapToSource(self.index(i, 0)).row()) for i in range(self.rowCount())]
 
 
 class ProbabilityDelegate(QStyledItemDelegate):
