@@ -15,10 +15,12 @@
    meanwhile a 5 ms GUI timer's lateness stays under 50 ms at worst and 16 ms
    at the 99th percentile.
 3. Sorting: a header click on 50,000 rows (``--sort-rows``), sorted by the
-   results model, against a sort proxy that calls Python for each comparison
+   page's ``ResultsProxy``, against a Qt sort proxy that calls Python for each comparison
    (the page before) in the same run; then 1,000 rows arriving while sorted.
-   Both are GUI-thread work: targets under 100 ms for the click (it reads as
-   instant) and under 50 ms for the rows (the stall target).
+   Then a word typed, edited and cleared in the filter box (the slowest
+   keystroke). All GUI-thread work: targets under 100 ms for the click (it
+   reads as instant), under 50 ms for the rows and a keystroke (the stall
+   target).
 
     QT_QPA_PLATFORM=offscreen python benchmarks/classify_speed.py [--repeats 15] [--json]
 """
@@ -105,11 +107,23 @@ def sort_benchmark(n: int) -> dict:
                             Prediction(f"/photos/img{k:06d}.jpg", "cat", p, [("cat", p), ("dog", 1 - p)]))
                 for k, p in ((k, rng.random()) for k in range(first, first + count))]
 
-    class ProxySort(QSortFilterProxyModel):  # the page's sorting before: Python's lessThan per comparison
+    class ProxySort(QSortFilterProxyModel):  # the page's proxy before: Python's lessThan and filterAcceptsRow
+        text = ""
+
         def lessThan(self, left, right):  # noqa: N802
             source = self.sourceModel()
             a, b = sort_key(source.result(left.row()), left.column()), sort_key(source.result(right.row()), left.column())
             return a < b if a != b else left.row() < right.row()
+
+        def filterAcceptsRow(self, source_row, _parent):  # noqa: N802
+            if not self.text:
+                return True
+            r = self.sourceModel().result(source_row)
+            return any(self.text in h.casefold() for h in (r.name, r.location, r.prediction.label or ""))
+
+        def set_filter_text(self, text):
+            self.text = text.casefold()
+            self.invalidateFilter()
 
     rng = random.Random(0)
     app = QApplication.instance()
@@ -133,6 +147,13 @@ def sort_benchmark(n: int) -> dict:
         proxy.sort(COL_PROB, Qt.SortOrder.DescendingOrder)
         app.processEvents()
         timings[f"{label}_ms"] = 1e3 * (time.perf_counter() - t)
+        typed = []
+        for text in ("i", "im", "img01", "img0", ""):  # a word typed, edited and cleared in the filter box
+            t = time.perf_counter()
+            proxy.set_filter_text(text)
+            app.processEvents()
+            typed.append(1e3 * (time.perf_counter() - t))
+        timings[f"{label}_filter_ms"] = max(typed)
         if label == "model":
             t = time.perf_counter()
             model.append(rows(n, 1000))
@@ -336,10 +357,12 @@ def main() -> int:
     # --- 3. sorting a long list ------------------------------------------------------------
     sorting = sort_benchmark(args.sort_rows)
     print(f"sort {args.sort_rows:,} rows by probability (a header click, the table and grid attached): "
-          f"{sorting['model_ms']:.0f} ms in the results model; {sorting['proxy_ms']:.0f} ms for a sort proxy that "
+          f"{sorting['model_ms']:.0f} ms (the page's ResultsProxy); {sorting['proxy_ms']:.0f} ms for a sort proxy that "
           f"asks Python for two cells per comparison (the page before) -> {sorting['speedup']:.0f}x; 1,000 rows "
           f"arriving while sorted: {sorting['append_ms']:.0f} ms (targets < {SORT_TARGET_MS:.0f} ms for the click, "
           f"< {STALL_MAX_TARGET_MS:.0f} ms for the rows)")
+    print(f"a keystroke in the filter box on {args.sort_rows:,} rows: at most {sorting['model_filter_ms']:.0f} ms "
+          f"(the Qt proxy before: {sorting['proxy_filter_ms']:.0f} ms; target < {STALL_MAX_TARGET_MS:.0f} ms)")
     if args.json:
         print(json.dumps({
             "latency_ms_median": lat_med, "latency_ms_p90": lat_p90, "latency_ms_min": min(latencies),
@@ -351,7 +374,8 @@ def main() -> int:
         r["page_images_per_s"] >= THROUGHPUT_TARGET and r["page_over_core"] >= CORE_RATIO_TARGET
         and r["gui_worst_stall_ms"] < STALL_MAX_TARGET_MS and r["gui_p99_stall_ms"] < STALL_P99_TARGET_MS
         for r in results.values()
-    ) and sorting["model_ms"] < SORT_TARGET_MS and sorting["append_ms"] < STALL_MAX_TARGET_MS
+    ) and sorting["model_ms"] < SORT_TARGET_MS and sorting["append_ms"] < STALL_MAX_TARGET_MS and (
+        sorting["model_filter_ms"] < STALL_MAX_TARGET_MS)
     print("targets met" if ok else "targets NOT met")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListView, QTableView
@@ -61,9 +62,11 @@ def test_rows_arriving_while_sorted_take_their_places_and_the_selection_follows_
     assert shown_keys(proxy) == [4, 2, 3, 1, 5]
     current = table.selectionModel().currentIndex()
     assert proxy.result(current.row()).key == 1 and current.row() == 3
-    assert model.row_of(5) == 4 and model.row_of(4) == 0
-    model.update(3, thumbnail=None)  # found by key after the rows moved
-    assert model.result(model.row_of(3)).key == 3
+    assert proxy.row_of(5) == 4 and proxy.row_of(4) == 0
+    assert model.row_of(5) == 4 and model.row_of(4) == 3  # the model keeps the order of arrival
+    red = np.zeros((4, 4, 3), np.uint8)
+    model.update(3, thumbnail=red)  # the shown row follows the model's
+    assert proxy.result(proxy.row_of(3)).thumbnail is red
 
 
 def test_a_filter_and_a_sort_together(views):
@@ -88,3 +91,17 @@ def test_a_filter_and_a_sort_together(views):
     model.clear()  # the sort stays for the rows to come
     model.append([result(5, 0.5, "z.png"), result(6, 0.5, "m.png")])
     assert shown_keys(proxy) == [6, 5]
+
+
+def test_the_selection_stays_on_its_row_through_filters_while_it_is_shown(views):
+    model, proxy, table = views
+    model.append([result(1, 0.3, "b.png"), result(2, 0.7, "a.png"), result(3, 0.1, "ab.png")])
+    table.sortByColumn(COL_PROB, Qt.SortOrder.AscendingOrder)
+    table.selectRow(proxy.row_of(2))
+    proxy.set_filter_text("a")  # label "cat" holds an "a" too: every row stays, in the same order
+    assert proxy.result(table.selectionModel().currentIndex().row()).key == 2
+    proxy.set_filter_text("ab")
+    assert shown_keys(proxy) == [3] and not table.selectionModel().currentIndex().isValid()
+    assert not table.selectionModel().selectedRows()
+    proxy.set_filter_text("")
+    assert shown_keys(proxy) == [3, 1, 2]

@@ -8,9 +8,9 @@ rows that are painted, and keeps the table's icons and the grid's cards of
 the rows last painted (:mod:`cvstudio.gui.lru`).
 
 :class:`ResultsModel` is a flat ``QAbstractTableModel`` that grows in batches
-(``append``) while a folder is classified and sorts itself by typed keys
-(:func:`sort_key`: probabilities as numbers, problems last); :class:`ResultsProxy`
-filters by text or "problems only". The same proxy feeds a table (:data:`COLUMNS`) and a grid of
+(``append``) while a folder is classified, in arrival order; :class:`ResultsProxy`
+shows it filtered (text, "problems only") and sorted by typed keys
+(:func:`sort_key`: probabilities as numbers, problems last), in Python lists. The same proxy feeds a table (:data:`COLUMNS`) and a grid of
 cards (:class:`ResultCardDelegate`), which share one selection.
 """
 
@@ -22,8 +22,7 @@ from typing import Any, Iterable
 
 import numpy as np
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QRegularExpression, QSize,
-    QSortFilterProxyModel, Qt,
+    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
@@ -35,8 +34,6 @@ from cvstudio.gui.widgets.probability_bars import percent_text
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the ImageResult of a row
 KEY_ROLE = Qt.ItemDataRole.UserRole + 3  # ImageResult.key
-FILTER_ROLE = Qt.ItemDataRole.UserRole + 4  # what the filter searches: a problem mark, name, folder, label, error
-_PROBLEM_MARK, _RESULT_MARK = "\x01\x02", "\x01\x03"  # control characters: no typed text matches them
 
 COL_IMAGE, COL_LABEL, COL_PROB, COL_RUNNER_UP, COL_PROBLEM, COL_FOLDER = range(6)
 COLUMNS = ("Image", "Prediction", "Probability", "Runner-up", "Problem", "Folder")
@@ -101,18 +98,30 @@ def sort_key(r: ImageResult, column: int) -> Any:
     return r.key  # no column: the order of arrival
 
 
-class ResultsModel(QAbstractTableModel):
-    """All results of the page, in arrival order."""
+class _ResultsTable(QAbstractTableModel):
+    """A flat table of ImageResults (``self._rows``) under the :data:`COLUMNS` headers."""
+
+    _rows: list[ImageResult]
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+
+class ResultsModel(_ResultsTable):
+    """All results of the page, in arrival order (the views show them through :class:`ResultsProxy`)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._rows: list[ImageResult] = []  # in the order shown: arrival, or sorted by _sort_column
-        self._row_of: dict[int, int] | None = {}  # key -> row; None after a reorder, until asked
-        # the rows are sorted here, with each row's key computed once: a sort proxy asks Python for two
-        # cells per comparison (10,000 rows sorted in 0.8 s, 50,000 in 4.9 s, the window frozen)
-        self._sort_column = -1
-        self._sort_order = Qt.SortOrder.AscendingOrder
-        self._sort_keys: list[Any] = []  # sort_key of each row, while sorted
+        self._rows: list[ImageResult] = []
+        self._row_of: dict[int, int] = {}  # key -> row
         # (key, side) -> icon: a folder of 100,000 photos scrolled through would otherwise keep ~0.6 GB of them
         self._icons: LruCache[tuple[int, int], QIcon] = LruCache(ICONS_KEPT)
         self._warning_icon: QIcon | None = None
@@ -125,49 +134,15 @@ class ResultsModel(QAbstractTableModel):
             return 0
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(results) - 1)
-        if self._row_of is not None:
-            for i, r in enumerate(results):
-                self._row_of[r.key] = first + i
+        for i, r in enumerate(results):
+            self._row_of[r.key] = first + i
         self._rows.extend(results)
-        if self._sort_column >= 0:
-            self._sort_keys.extend(sort_key(r, self._sort_column) for r in results)
         self.endInsertRows()
-        if self._sort_column >= 0:  # the new rows move to their places: a merge of two sorted runs
-            self._reorder()
         return len(results)
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort by ``column`` (ties, and ``column`` -1, in the order of arrival), keeping the selection."""
-        self._sort_column = column if 0 <= column < len(COLUMNS) else -1
-        self._sort_order = order
-        self._sort_keys = [sort_key(r, self._sort_column) for r in self._rows] if self._sort_column >= 0 else []
-        self._reorder()
-
-    def _reorder(self) -> None:
-        n = len(self._rows)
-        if self._sort_column >= 0:
-            keys = self._sort_keys
-            # stable both ways, and rows of equal keys are already in arrival order: ties keep it
-            order = sorted(range(n), key=keys.__getitem__, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
-        else:
-            order = sorted(range(n), key=[r.key for r in self._rows].__getitem__)
-        if order == list(range(n)):
-            return
-        self.layoutAboutToBeChanged.emit()
-        new_row = [0] * n
-        for new, old in enumerate(order):
-            new_row[old] = new
-        self._rows = [self._rows[i] for i in order]
-        if self._sort_keys:
-            self._sort_keys = [self._sort_keys[i] for i in order]
-        self._row_of = None  # made again when asked: touching 50,000 rows costs ~20 ms
-        before = self.persistentIndexList()  # the selection and the current row of both views
-        self.changePersistentIndexList(before, [self.index(new_row[i.row()], i.column()) for i in before])
-        self.layoutChanged.emit()
 
     def update(self, key: int, **changes: Any) -> bool:
         """Replace fields of the result ``key`` (e.g. a thumbnail that arrived later)."""
-        row = self.row_of(key)
+        row = self._row_of.get(key)
         if row is None:
             return False
         self._rows[row] = dataclasses.replace(self._rows[row], **changes)
@@ -178,32 +153,21 @@ class ResultsModel(QAbstractTableModel):
         return True
 
     def clear(self) -> None:
-        """Remove every row; the sort stays for the rows to come."""
         self.beginResetModel()
         self._rows.clear()
-        self._row_of = {}
-        self._sort_keys.clear()
+        self._row_of.clear()
         self._icons.clear()
         self.endResetModel()
 
     # --- reading ---
 
     def results(self) -> list[ImageResult]:
-        """Every row in the order of arrival (``result(row)`` is the order shown)."""
-        if self._sort_column < 0:
-            return list(self._rows)
-        return sorted(self._rows, key=lambda r: r.key)
+        return list(self._rows)
 
     def result(self, row: int) -> ImageResult:
         return self._rows[row]
 
-    def shown(self) -> list[ImageResult]:
-        """Every row in the order shown (sorted, or of arrival)."""
-        return list(self._rows)
-
     def row_of(self, key: int) -> int | None:
-        if self._row_of is None:
-            self._row_of = {r.key: i for i, r in enumerate(self._rows)}
         return self._row_of.get(key)
 
     def counts(self) -> tuple[int, int]:
@@ -234,30 +198,18 @@ class ResultsModel(QAbstractTableModel):
 
     # --- QAbstractTableModel ---
 
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        r = self._rows[index.row()]
-        col = index.column()
+        return self.cell(self._rows[index.row()], index.column(), role)
+
+    def cell(self, r: ImageResult, col: int, role: int) -> Any:
+        """What a view shows of ``r`` in column ``col`` for ``role`` (the model's and the proxy's data)."""
         pred = r.prediction
         if role == RESULT_ROLE:
             return r
         if role == KEY_ROLE:
             return r.key
-        if role == FILTER_ROLE:  # asked only while a filter is set
-            return "\n".join((_RESULT_MARK if r.ok else _PROBLEM_MARK, r.name, r.location, pred.label or "",
-                              pred.error or ""))
         if role == Qt.ItemDataRole.DisplayRole:
             if col == COL_IMAGE:
                 return r.name
@@ -291,51 +243,174 @@ class ResultsModel(QAbstractTableModel):
         return None
 
 
-class ResultsProxy(QSortFilterProxyModel):
-    """The text / problems-only filter; sorting is the source model's (``ResultsModel.sort``).
 
-    The filter is Qt's own (a regular expression on :data:`FILTER_ROLE`), not a Python
-    ``filterAcceptsRow``: with no filter set, Qt then maps rows without calling Python, and a
-    sort of 50,000 rows made it call Python once per row (~25 ms of a ~70 ms sort).
+class ResultsProxy(_ResultsTable):
+    """What the views show of a :class:`ResultsModel`: its rows filtered and sorted, kept in Python lists.
+
+    Qt's ``QSortFilterProxyModel`` asks Python for cells one call at a time: sorting 50,000 rows
+    took 3.4 s (two cells per comparison), and each keystroke in the filter box ~200 ms (a cell per
+    row, then an update per run of rows kept). Here a sort computes each row's key once for Python's
+    sort, and a filter is one pass over the results: the views get one layout change, and keep
+    their selection where its row stays.
     """
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._source: ResultsModel | None = None
+        self._rows: list[ImageResult] = []  # shown, in the order shown
+        self._keys: list[Any] = []  # sort_key of each shown row, while sorted
+        self._all_keys: list[Any] = []  # sort_key of every result in arrival order, while sorted
+        self._row_of: dict[int, int] | None = {}  # key -> shown row; None after a reorder, until asked
         self._text = ""
         self._problems_only = False
-        self.setDynamicSortFilter(True)
-        self.setFilterRole(FILTER_ROLE)
-        self.setFilterKeyColumn(0)
+        self._sort_column = -1
+        self._sort_order = Qt.SortOrder.AscendingOrder
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """A header click: the source model sorts its rows (keys computed once each, in Python's sort)."""
-        self.sourceModel().sort(column, order)
+    # --- the source ---
+
+    def setSourceModel(self, model: ResultsModel) -> None:  # noqa: N802 - Qt's name for it
+        self._source = model
+        model.rowsInserted.connect(self._on_source_rows_inserted)
+        model.dataChanged.connect(self._on_source_data_changed)
+        model.modelReset.connect(self._on_source_model_reset)
+        self._on_source_model_reset()
+
+    def sourceModel(self) -> ResultsModel | None:  # noqa: N802
+        return self._source
+
+    def _on_source_rows_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        arrived = [self._source.result(i) for i in range(first, last + 1)]
+        keys = [sort_key(r, self._sort_column) for r in arrived] if self._sort_column >= 0 else []
+        self._all_keys.extend(keys)
+        if self._filtering():
+            kept = [i for i, r in enumerate(arrived) if self._accepts(r)]
+            arrived, keys = [arrived[i] for i in kept], [keys[i] for i in kept] if keys else []
+        if not arrived:
+            return
+        start = len(self._rows)
+        self.beginInsertRows(QModelIndex(), start, start + len(arrived) - 1)
+        if self._row_of is not None:
+            for i, r in enumerate(arrived):
+                self._row_of[r.key] = start + i
+        self._rows.extend(arrived)
+        self._keys.extend(keys)
+        self.endInsertRows()
+        if self._sort_column >= 0:  # the new rows move to their places: a merge of two sorted runs
+            self._arrange(self._rows, self._keys)
+
+    def _on_source_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: Any = ()) -> None:
+        for source_row in range(top_left.row(), bottom_right.row() + 1):
+            r = self._source.result(source_row)
+            row = self.row_of(r.key)
+            if row is None:
+                continue
+            self._rows[row] = r  # what the filter and the sort look at does not change after arrival
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def _on_source_model_reset(self) -> None:
+        self.beginResetModel()
+        self._all_keys = self._keys_of_all()
+        self._rows, self._keys = self._in_order(*self._filtered())
+        self._row_of = None
+        self.endResetModel()
+
+    # --- filter and sort ---
 
     def set_filter_text(self, text: str) -> None:
-        self._text = text.strip()
-        self._apply_filter()
+        self._text = text.strip().casefold()
+        self._arrange(*self._filtered())
 
     def set_problems_only(self, on: bool) -> None:
         self._problems_only = bool(on)
-        self._apply_filter()
+        self._arrange(*self._filtered())
 
-    def _apply_filter(self) -> None:
-        pattern = QRegularExpression.escape(self._text)  # the text as typed, anywhere, any case
-        if self._problems_only:
-            pattern = QRegularExpression.escape(_PROBLEM_MARK) + (f".*{pattern}" if pattern else "")
-        options = (QRegularExpression.PatternOption.CaseInsensitiveOption
-                   | QRegularExpression.PatternOption.DotMatchesEverythingOption)
-        self.setFilterRegularExpression(QRegularExpression(pattern, options))
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by ``column`` (ties, and ``column`` -1, in the order of arrival), keeping the selection."""
+        self._sort_column = column if 0 <= column < len(COLUMNS) else -1
+        self._sort_order = order
+        self._all_keys = self._keys_of_all()
+        self._arrange(*self._filtered())
+
+    def _filtering(self) -> bool:
+        return bool(self._text) or self._problems_only
+
+    def _accepts(self, r: ImageResult) -> bool:
+        if self._problems_only and r.ok:
+            return False
+        text = self._text
+        if not text:
+            return True
+        pred = r.prediction
+        return (text in r.name.casefold() or text in r.location.casefold()
+                or text in (pred.label or "").casefold() or text in (pred.error or "").casefold())
+
+    def _keys_of_all(self) -> list[Any]:
+        """The sort keys of every result, in arrival order (none while unsorted): computed once a sort."""
+        if self._sort_column < 0 or self._source is None:
+            return []
+        return [sort_key(r, self._sort_column) for r in self._source.results()]
+
+    def _filtered(self) -> tuple[list[ImageResult], list[Any]]:
+        """The results the filter keeps, in arrival order, with their sort keys."""
+        every = self._source.results() if self._source is not None else []
+        if not self._filtering():
+            return every, list(self._all_keys)
+        kept = [i for i, r in enumerate(every) if self._accepts(r)]
+        return [every[i] for i in kept], [self._all_keys[i] for i in kept] if self._all_keys else []
+
+    def _in_order(self, rows: list[ImageResult], keys: list[Any]) -> tuple[list[ImageResult], list[Any]]:
+        """``rows`` and their ``keys`` in the order shown."""
+        if self._sort_column < 0:
+            return rows, keys
+        # stable both ways, and rows of equal keys come in arrival order: ties keep it
+        order = sorted(range(len(rows)), key=keys.__getitem__, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        return [rows[i] for i in order], [keys[i] for i in order]
+
+    def _arrange(self, rows: list[ImageResult], keys: list[Any]) -> None:
+        """Show ``rows`` in the order of the sort, as one layout change that keeps the selection's rows."""
+        shown, keys = self._in_order(rows, keys)
+        if len(shown) == len(self._rows) and all(a is b for a, b in zip(shown, self._rows)):  # nothing moved
+            self._keys = keys
+            return
+        self.layoutAboutToBeChanged.emit()
+        before = self.persistentIndexList()  # the selection and the current row of both views
+        keys_before = [self._rows[i.row()].key for i in before]
+        self._rows, self._keys = shown, keys
+        self._row_of = None  # made again when asked: touching 50,000 rows costs ~20 ms
+        after = []
+        for index, key in zip(before, keys_before):
+            row = self.row_of(key)
+            after.append(self.index(row, index.column()) if row is not None else QModelIndex())
+        self.changePersistentIndexList(before, after)
+        self.layoutChanged.emit()
+
+    # --- reading ---
 
     def result(self, row: int) -> ImageResult:
-        return self.index(row, 0).data(RESULT_ROLE)
+        return self._rows[row]
 
     def results(self) -> list[ImageResult]:
-        """The rows shown, in their order (without a filter, the source model's order: no call per row)."""
-        source: ResultsModel = self.sourceModel()  # type: ignore[assignment]
-        if not self.filterRegularExpression().pattern():
-            return source.shown()
-        return [source.result(self.mapToSource(self.index(i, 0)).row()) for i in range(self.rowCount())]
+        """The rows shown, in their order."""
+        return list(self._rows)
+
+    def row_of(self, key: int) -> int | None:
+        """The shown row of result ``key``; None when the filter hides it."""
+        if self._row_of is None:
+            self._row_of = {r.key: i for i, r in enumerate(self._rows)}
+        return self._row_of.get(key)
+
+    def mapFromSource(self, source_index: QModelIndex) -> QModelIndex:  # noqa: N802 - as Qt's proxies
+        if not source_index.isValid() or self._source is None:
+            return QModelIndex()
+        row = self.row_of(self._source.result(source_index.row()).key)
+        return self.index(row, source_index.column()) if row is not None else QModelIndex()
+
+    # --- QAbstractTableModel ---
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or self._source is None:
+            return None
+        return self._source.cell(self._rows[index.row()], index.column(), role)
 
 
 class ProbabilityDelegate(QStyledItemDelegate):
