@@ -105,3 +105,53 @@ def test_the_selection_stays_on_its_row_through_filters_while_it_is_shown(views)
     assert not table.selectionModel().selectedRows()
     proxy.set_filter_text("")
     assert shown_keys(proxy) == [3, 1, 2]
+
+
+def test_random_appends_sorts_filters_and_clears_match_a_plain_filter_then_sort(views):
+    """Against a reference: the rows the filter keeps, in arrival order, stably sorted by the column's key."""
+    import random
+
+    from cvstudio.gui.widgets.classify_results import COLUMNS, sort_key
+
+    model, proxy, table = views
+    rng = random.Random(7)
+    labels = ["cat", "dog", "bird"]
+    column, descending, text, problems = -1, False, "", False
+    key = 0
+    for _step in range(300):
+        action = rng.random()
+        if action < 0.35:
+            batch = []
+            for _ in range(rng.randint(1, 12)):
+                key += 1
+                prob = None if rng.random() < 0.1 else rng.choice([0.25, 0.5, 0.75, rng.random()])  # ties too
+                r = result(key, prob, f"{rng.choice('abc')}{key}.png")
+                if prob is not None:
+                    label = rng.choice(labels)
+                    r = ImageResult(r.key, r.source, r.name, r.location, Prediction(r.path, label, prob, [(label, prob)]))
+                batch.append(r)
+            model.append(batch)
+        elif action < 0.55:
+            column = rng.choice([-1, *range(len(COLUMNS))])
+            descending = rng.random() < 0.5
+            proxy.sort(column, Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder)
+        elif action < 0.75:
+            text = rng.choice(["", "a", "B", "do", "1", "not an"])
+            proxy.set_filter_text(text)
+        elif action < 0.85:
+            problems = not problems
+            proxy.set_problems_only(problems)
+        elif action < 0.95 and model.rowCount():
+            r = model.result(rng.randrange(model.rowCount()))
+            model.update(r.key, thumbnail=np.zeros((2, 2, 3), np.uint8))
+        elif action >= 0.95:
+            model.clear()
+        kept = [r for r in model.results()
+                if (not problems or not r.ok) and (not text or any(
+                    text.casefold() in h.casefold()
+                    for h in (r.name, r.location, r.prediction.label or "", r.prediction.error or "")))]
+        if column >= 0:
+            kept = sorted(kept, key=lambda r: sort_key(r, column), reverse=descending)
+        assert [r.key for r in proxy.results()] == [r.key for r in kept]
+        assert all(proxy.result(proxy.row_of(r.key)) is r for r in kept)  # updated rows are the model's own
+        assert proxy.rowCount() == len(kept)
