@@ -896,6 +896,23 @@ def test_the_detail_view_keeps_the_last_rows_only_and_inspects_an_evicted_one_ag
     wait_idle(qtbot, page)
 
 
+def test_a_result_added_to_thousands_of_cards_is_scrolled_into_view(qtbot, make_page):
+    """The grid lays cards out in batches: a card not placed yet could not be scrolled to, so one more
+    image dropped on a grid of 3,000 was selected but stayed out of view."""
+    from cvstudio.core.inference import Prediction
+    from cvstudio.gui.widgets.classify_results import ImageResult
+
+    page = grid_page_with_rows(qtbot, make_page, 3000)
+    qtbot.waitUntil(lambda: page.grid.verticalScrollBar().maximum() > 0, timeout=WAIT_MS)
+    new = ImageResult(5000, "/x/new.png", "new.png", "/x", Prediction("/x/new.png", "cat", 0.9, [("cat", 0.9)]),
+                      np.zeros((32, 32, 3), np.uint8))
+    page.results_model.append([new])
+    assert page.show_result(5000)
+    index = page.table.selectionModel().currentIndex()
+    qtbot.waitUntil(lambda: page.grid.viewport().rect().intersects(page.grid.visualRect(index)), timeout=WAIT_MS)
+    assert page.grid.verticalScrollBar().value() > 0
+
+
 def test_the_selected_result_is_in_view_in_either_view(qtbot, make_page):
     """show_result scrolls the view on screen; the other view is scrolled when it is shown."""
     page = grid_page_with_rows(qtbot, make_page, 400)

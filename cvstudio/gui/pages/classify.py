@@ -75,6 +75,7 @@ from cvstudio.gui.pages.classify_jobs import (
 )
 from cvstudio.gui.tasks import Task, TaskError
 
+SCROLL_RETRIES, SCROLL_RETRY_MS = 100, 10  # waiting for the grid's layout: up to ~1 s
 DETAILS_KEPT = 64  # rows whose model view, saliency and inspection the detail view keeps
 RUNS_RESCAN_S = 5.0  # showing the page rescans the runs folder when the last scan is older
 IMAGE_FILTER = (
@@ -283,14 +284,20 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._scroll_to_current()
         return True
 
-    def _scroll_to_current(self) -> None:
+    def _scroll_to_current(self, tries: int = 0) -> None:
         """Bring the current row into the view on screen. The other view follows when it is shown
         (:meth:`_update_empty_state`): scrolling the hidden table lays it out, ~1 ms of the GUI thread as a
         folder's first rows arrive."""
         view = self.results_stack.currentWidget()
         index = self.table.selectionModel().currentIndex()
-        if index.isValid() and view in (self.table, self.grid):
-            view.scrollTo(index)
+        if not index.isValid() or view not in (self.table, self.grid):
+            return
+        if not view.visualRect(index).isValid() and tries < SCROLL_RETRIES:
+            # the grid lays thousands of cards out in batches, one per pass of the event loop: a card
+            # not placed yet cannot be scrolled to (one more image dropped on 3,000 stayed out of view)
+            QTimer.singleShot(SCROLL_RETRY_MS, self, lambda: self._scroll_to_current(tries + 1))
+            return
+        view.scrollTo(index)
 
     def set_view(self, which: str) -> None:
         """'grid' or 'table'."""
