@@ -10,8 +10,9 @@ the rows last painted (:mod:`cvstudio.gui.lru`).
 :class:`ResultsModel` is a flat ``QAbstractTableModel`` that grows in batches
 (``append``) while a folder is classified, in arrival order; :class:`ResultsProxy`
 shows it filtered (text, "problems only") and sorted by typed keys
-(:func:`sort_key`: probabilities as numbers, problems last), in Python lists. The same proxy feeds a table (:data:`COLUMNS`) and a grid of
-cards (:class:`ResultCardDelegate`), which share one selection.
+(:func:`sort_key`: probabilities as numbers, problems last), in Python lists.
+The same proxy feeds a table (:data:`COLUMNS`) and a grid of cards
+(:class:`ResultCardDelegate`), which share one selection.
 """
 
 from __future__ import annotations
@@ -241,7 +242,6 @@ class ResultsModel(_ResultsTable):
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         return None
-
 
 
 class ResultsProxy(_ResultsTable):
