@@ -91,7 +91,8 @@ def make_checkpoint(path: Path) -> Path:
 
 
 def sort_benchmark(n: int) -> dict:
-    """A header click on ``n`` rows, in the results model and, for reference, in a sort proxy as before."""
+    """A header click on ``n`` rows and a filter typed, in the page's ResultsProxy and, for reference, in a
+    Qt sort proxy as the page had before; then 1,000 rows arriving while sorted (the page only)."""
     import random
 
     from PySide6.QtCore import QSortFilterProxyModel, Qt
@@ -128,7 +129,7 @@ def sort_benchmark(n: int) -> dict:
     rng = random.Random(0)
     app = QApplication.instance()
     timings = {}
-    for label, proxy in (("model", ResultsProxy()), ("proxy", ProxySort())):
+    for label, proxy in (("page", ResultsProxy()), ("qt_proxy", ProxySort())):
         model = ResultsModel()
         proxy.setSourceModel(model)
         table, grid = QTableView(), QListView()
@@ -154,14 +155,14 @@ def sort_benchmark(n: int) -> dict:
             app.processEvents()
             typed.append(1e3 * (time.perf_counter() - t))
         timings[f"{label}_filter_ms"] = max(typed)
-        if label == "model":
+        if label == "page":
             t = time.perf_counter()
             model.append(rows(n, 1000))
             app.processEvents()
             timings["append_ms"] = 1e3 * (time.perf_counter() - t)
         table.deleteLater()
         grid.deleteLater()
-    timings["speedup"] = timings["proxy_ms"] / max(timings["model_ms"], 1e-6)
+    timings["speedup"] = timings["qt_proxy_ms"] / max(timings["page_ms"], 1e-6)
     return timings
 
 
@@ -357,12 +358,12 @@ def main() -> int:
     # --- 3. sorting a long list ------------------------------------------------------------
     sorting = sort_benchmark(args.sort_rows)
     print(f"sort {args.sort_rows:,} rows by probability (a header click, the table and grid attached): "
-          f"{sorting['model_ms']:.0f} ms (the page's ResultsProxy); {sorting['proxy_ms']:.0f} ms for a sort proxy that "
+          f"{sorting['page_ms']:.0f} ms (the page's ResultsProxy); {sorting['qt_proxy_ms']:.0f} ms for a Qt sort proxy that "
           f"asks Python for two cells per comparison (the page before) -> {sorting['speedup']:.0f}x; 1,000 rows "
           f"arriving while sorted: {sorting['append_ms']:.0f} ms (targets < {SORT_TARGET_MS:.0f} ms for the click, "
           f"< {STALL_MAX_TARGET_MS:.0f} ms for the rows)")
-    print(f"a keystroke in the filter box on {args.sort_rows:,} rows: at most {sorting['model_filter_ms']:.0f} ms "
-          f"(the Qt proxy before: {sorting['proxy_filter_ms']:.0f} ms; target < {STALL_MAX_TARGET_MS:.0f} ms)")
+    print(f"a keystroke in the filter box on {args.sort_rows:,} rows: at most {sorting['page_filter_ms']:.0f} ms "
+          f"(the Qt proxy before: {sorting['qt_proxy_filter_ms']:.0f} ms; target < {STALL_MAX_TARGET_MS:.0f} ms)")
     if args.json:
         print(json.dumps({
             "latency_ms_median": lat_med, "latency_ms_p90": lat_p90, "latency_ms_min": min(latencies),
@@ -374,8 +375,8 @@ def main() -> int:
         r["page_images_per_s"] >= THROUGHPUT_TARGET and r["page_over_core"] >= CORE_RATIO_TARGET
         and r["gui_worst_stall_ms"] < STALL_MAX_TARGET_MS and r["gui_p99_stall_ms"] < STALL_P99_TARGET_MS
         for r in results.values()
-    ) and sorting["model_ms"] < SORT_TARGET_MS and sorting["append_ms"] < STALL_MAX_TARGET_MS and (
-        sorting["model_filter_ms"] < STALL_MAX_TARGET_MS)
+    ) and sorting["page_ms"] < SORT_TARGET_MS and sorting["append_ms"] < STALL_MAX_TARGET_MS and (
+        sorting["page_filter_ms"] < STALL_MAX_TARGET_MS)
     print("targets met" if ok else "targets NOT met")
     return 0
 

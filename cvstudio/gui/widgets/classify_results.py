@@ -244,6 +244,12 @@ class ResultsModel(_ResultsTable):
         return None
 
 
+def _haystack(r: ImageResult) -> str:
+    """What the text filter searches: the name, the folder, the label and the problem, without case."""
+    pred = r.prediction
+    return "\n".join((r.name, r.location, pred.label or "", pred.error or "")).casefold()
+
+
 class ResultsProxy(_ResultsTable):
     """What the views show of a :class:`ResultsModel`: its rows filtered and sorted, kept in Python lists.
 
@@ -260,6 +266,8 @@ class ResultsProxy(_ResultsTable):
         self._rows: list[ImageResult] = []  # shown, in the order shown
         self._keys: list[Any] = []  # sort_key of each shown row, while sorted
         self._all_keys: list[Any] = []  # sort_key of every result in arrival order, while sorted
+        self._all_order: list[int] | None = None  # every result's index in sorted order; None until asked
+        self._haystacks: list[str] | None = None  # what the text filter searches, per result; made when first asked
         self._row_of: dict[int, int] | None = {}  # key -> shown row; None after a reorder, until asked
         self._text = ""
         self._problems_only = False
@@ -282,6 +290,9 @@ class ResultsProxy(_ResultsTable):
         arrived = [self._source.result(i) for i in range(first, last + 1)]
         keys = [sort_key(r, self._sort_column) for r in arrived] if self._sort_column >= 0 else []
         self._all_keys.extend(keys)
+        self._all_order = None
+        if self._haystacks is not None:
+            self._haystacks.extend(map(_haystack, arrived))
         if self._filtering():
             kept = [i for i, r in enumerate(arrived) if self._accepts(r)]
             arrived, keys = [arrived[i] for i in kept], [keys[i] for i in kept] if keys else []
@@ -309,8 +320,8 @@ class ResultsProxy(_ResultsTable):
 
     def _on_source_model_reset(self) -> None:
         self.beginResetModel()
-        self._all_keys = self._keys_of_all()
-        self._rows, self._keys = self._in_order(*self._filtered())
+        self._all_keys, self._all_order, self._haystacks = self._keys_of_all(), None, None
+        self._rows, self._keys = self._filtered()
         self._row_of = None
         self.endResetModel()
 
@@ -318,31 +329,24 @@ class ResultsProxy(_ResultsTable):
 
     def set_filter_text(self, text: str) -> None:
         self._text = text.strip().casefold()
-        self._arrange(*self._filtered())
+        self._arrange(*self._filtered(), ordered=True)
 
     def set_problems_only(self, on: bool) -> None:
         self._problems_only = bool(on)
-        self._arrange(*self._filtered())
+        self._arrange(*self._filtered(), ordered=True)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort by ``column`` (ties, and ``column`` -1, in the order of arrival), keeping the selection."""
         self._sort_column = column if 0 <= column < len(COLUMNS) else -1
         self._sort_order = order
-        self._all_keys = self._keys_of_all()
-        self._arrange(*self._filtered())
+        self._all_keys, self._all_order = self._keys_of_all(), None
+        self._arrange(*self._filtered(), ordered=True)
 
     def _filtering(self) -> bool:
         return bool(self._text) or self._problems_only
 
     def _accepts(self, r: ImageResult) -> bool:
-        if self._problems_only and r.ok:
-            return False
-        text = self._text
-        if not text:
-            return True
-        pred = r.prediction
-        return (text in r.name.casefold() or text in r.location.casefold()
-                or text in (pred.label or "").casefold() or text in (pred.error or "").casefold())
+        return not (self._problems_only and r.ok) and (not self._text or self._text in _haystack(r))
 
     def _keys_of_all(self) -> list[Any]:
         """The sort keys of every result, in arrival order (none while unsorted): computed once a sort."""
@@ -351,12 +355,32 @@ class ResultsProxy(_ResultsTable):
         return [sort_key(r, self._sort_column) for r in self._source.results()]
 
     def _filtered(self) -> tuple[list[ImageResult], list[Any]]:
-        """The results the filter keeps, in arrival order, with their sort keys."""
+        """The results the filter keeps, in the order shown, with their sort keys. The order of all
+        results is sorted once and kept until rows arrive: typing in the filter is then one pass."""
         every = self._source.results() if self._source is not None else []
-        if not self._filtering():
-            return every, list(self._all_keys)
-        kept = [i for i, r in enumerate(every) if self._accepts(r)]
-        return [every[i] for i in kept], [self._all_keys[i] for i in kept] if self._all_keys else []
+        if self._sort_column < 0:
+            return ([every[i] for i in self._kept(every, range(len(every)))] if self._filtering() else every), []
+        if self._all_order is None:
+            keys = self._all_keys
+            # stable both ways, and rows of equal keys come in arrival order: ties keep it
+            self._all_order = sorted(range(len(every)), key=keys.__getitem__,
+                                     reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        order = self._kept(every, self._all_order)
+        return [every[i] for i in order], [self._all_keys[i] for i in order]
+
+    def _kept(self, every: list[ImageResult], order: Any) -> Any:
+        """The indices in ``order`` of the results the filter keeps (one pass: ~5 ms for 50,000)."""
+        text, problems = self._text, self._problems_only
+        if not text and not problems:
+            return order
+        if text and self._haystacks is None:
+            self._haystacks = [_haystack(r) for r in every]
+        hay = self._haystacks
+        if text and problems:
+            return [i for i in order if text in hay[i] and not every[i].ok]
+        if text:
+            return [i for i in order if text in hay[i]]
+        return [i for i in order if not every[i].ok]
 
     def _in_order(self, rows: list[ImageResult], keys: list[Any]) -> tuple[list[ImageResult], list[Any]]:
         """``rows`` and their ``keys`` in the order shown."""
@@ -366,9 +390,10 @@ class ResultsProxy(_ResultsTable):
         order = sorted(range(len(rows)), key=keys.__getitem__, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
         return [rows[i] for i in order], [keys[i] for i in order]
 
-    def _arrange(self, rows: list[ImageResult], keys: list[Any]) -> None:
-        """Show ``rows`` in the order of the sort, as one layout change that keeps the selection's rows."""
-        shown, keys = self._in_order(rows, keys)
+    def _arrange(self, rows: list[ImageResult], keys: list[Any], ordered: bool = False) -> None:
+        """Show ``rows`` in the order of the sort (``ordered``: they are), as one layout change that keeps
+        the selection's rows."""
+        shown, keys = (rows, keys) if ordered else self._in_order(rows, keys)
         if len(shown) == len(self._rows) and all(a is b for a, b in zip(shown, self._rows)):  # nothing moved
             self._keys = keys
             return
