@@ -446,12 +446,17 @@ def test_checkpoint_drop_and_a_bad_checkpoint_keeps_the_previous_model(qtbot, ma
     assert r.model_name == "colours" and r.prediction.label in ("red", "green")
 
 
+def small_pngs(folder: Path, n: int) -> Path:
+    """``n`` 16x16 noise PNGs named 0000.png, 0001.png, ...: a folder that takes several batches."""
+    folder.mkdir()
+    for i in range(n):
+        noise(folder / f"{i:04d}.png", size=(16, 16), seed=i)
+    return folder
+
+
 def test_cancel_stops_between_batches(qtbot, make_page, tmp_path, ckpt):
     page = ready_page(qtbot, make_page, ckpt)
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(500):
-        noise(folder / f"{i:04d}.png", size=(16, 16), seed=i)
+    folder = small_pngs(tmp_path / "many", 500)
     page.results_added.connect(lambda _n: page.cancel())  # cancel as soon as the first results show
     with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS) as done:
         drop(page, [folder])
@@ -468,10 +473,7 @@ def test_cancel_stops_between_batches(qtbot, make_page, tmp_path, ckpt):
 def test_clear_while_a_folder_streams_in_leaves_the_list_empty(qtbot, make_page, tmp_path, ckpt):
     """The batch in flight when Clear is pressed used to arrive after it: 64 rows in the emptied list."""
     page = ready_page(qtbot, make_page, ckpt)
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(400):
-        noise(folder / f"{i:04d}.png", size=(16, 16), seed=i)
+    folder = small_pngs(tmp_path / "many", 400)
     cleared: list[int] = []
 
     def clear_once(_n: int) -> None:
