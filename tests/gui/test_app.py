@@ -112,6 +112,39 @@ def test_nothing_heavy_is_imported_before_the_first_paint():
     assert "heavy []" in proc.stdout
 
 
+_POOL_PROBE = (
+    "import os, sys\n"
+    "from PySide6.QtGui import QImage\n"
+    "if sys.argv[1] == 'app':\n"
+    "    from cvstudio.gui.app import create_application\n"
+    "    app = create_application()\n"
+    "else:\n"
+    "    from PySide6.QtWidgets import QApplication\n"
+    "    app = QApplication([])\n"
+    "image = QImage(2000, 2000, QImage.Format.Format_ARGB32)\n"
+    "image.fill(0x80336699)\n"
+    "image.convertToFormat(QImage.Format.Format_RGB888)  # large enough for Qt to split it over its GUI pool\n"
+    "names = [open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')]\n"
+    "print('pool threads', sum(n.startswith('Thread (pooled)') for n in names))\n"
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir() or (os.cpu_count() or 1) < 2,
+                    reason="thread names come from Linux's /proc; Qt starts no pool on one CPU")
+def test_the_app_paints_without_qt_gui_thread_pool():
+    env = {k: v for k, v in os.environ.items() if k != "QT_NO_GUI_THREADPOOL"}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+
+    def pool_threads(how: str) -> int:
+        proc = subprocess.run([sys.executable, "-c", _POOL_PROBE, how], capture_output=True, text=True, env=env,
+                              timeout=60, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        return int(proc.stdout.split("pool threads")[1])
+
+    assert pool_threads("plain") > 0  # the probe does reach Qt's pool when nothing keeps it off
+    assert pool_threads("app") == 0
+
+
 def test_first_paint_benchmark_hook(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CVSTUDIO_BENCH_FIRST_PAINT="1",
                CVSTUDIO_LAUNCH_T0=repr(time.time()), CVSTUDIO_HOME=str(tmp_path))
