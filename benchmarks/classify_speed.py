@@ -182,6 +182,9 @@ def main() -> int:
                              "a full garbage collection of torch's ~200k objects stalls the GUI thread ~120-150 ms")
     args = parser.parse_args()
 
+    from cvstudio.core.memory import one_heap_for_all_threads
+
+    one_heap_for_all_threads()  # as the program does first (cli.main), before any thread starts
     from PySide6.QtCore import QEventLoop, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
     from PySide6.QtWidgets import QApplication

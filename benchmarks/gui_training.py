@@ -20,6 +20,9 @@ that neither gets a warmer machine; one run of each comes first as a warm-up
    spinning. A training team on a second thread used to be throttled by
    libgomp into sleeping (~12,800 switches per convnet epoch against ~100
    headless; see cvstudio/core/threads.py); it should now match headless.
+   And minor page faults per run: the training thread used to allocate from
+   a heap of its own that glibc unmapped as it emptied (30,000-220,000
+   faults per 1-epoch run, none headless; see cvstudio/core/memory.py).
 
 On a 2-core machine shared with other busy processes, two torch threads
 swing between ~300 and ~11,000 images/s from run to run (a descheduled
@@ -96,6 +99,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, help="torch intra-op threads for both kinds of run (default: torch's)")
     args = parser.parse_args()
 
+    from cvstudio.core.memory import one_heap_for_all_threads
+
+    one_heap_for_all_threads()  # as the program does first (cli.main), before any thread starts
     home = tempfile.mkdtemp(prefix="cvstudio-bench-")
     os.environ["CVSTUDIO_HOME"] = home  # runs and cache go to a temporary folder
 
@@ -136,14 +142,19 @@ def main() -> int:
     probe = LatenessProbe()
 
     switches = {"headless": [], "gui": []}
+    faults = {"headless": [], "gui": []}
 
     def voluntary_switches() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
 
+    def page_faults() -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
     def headless() -> float:
-        before = voluntary_switches()
+        before, faults_before = voluntary_switches(), page_faults()
         outcome = train_and_save(spec, data, config, DataConfig(), out=Path(home) / "headless.safetensors")
         switches["headless"].append(voluntary_switches() - before)
+        faults["headless"].append(page_faults() - faults_before)
         return outcome.result.images_per_s
 
     def gui(with_probe: bool) -> tuple[float, float, float, float, float, float]:
@@ -157,7 +168,7 @@ def main() -> int:
             probe.start()
         start = time.perf_counter()
         cpu_start = time.thread_time()  # CPU time of this, the GUI thread
-        switches_before = voluntary_switches()
+        switches_before, faults_before = voluntary_switches(), page_faults()
         QTest.mouseClick(train.start_button, Qt.MouseButton.LeftButton)
         task = train.task
         for sig in (task.batches_ended, task.epochs_ended):
@@ -168,6 +179,7 @@ def main() -> int:
         seconds = time.perf_counter() - start
         gui_cpu = time.thread_time() - cpu_start
         switches["gui"].append(voluntary_switches() - switches_before)
+        faults["gui"].append(page_faults() - faults_before)
         probe.stop()
         train.run_finished.disconnect(loop.quit)
         if with_probe:
@@ -198,7 +210,8 @@ def main() -> int:
         cpus.append(cpu)
         print(f"  round {i + 1}: headless {h_ips[-1]:,.0f} img/s, GUI {ips:,.0f} img/s "
               f"({ips / h_ips[-1]:.3f}); {rate:.1f} progress signals/s; GUI thread busy {cpu:.1%} of the run; "
-              f"voluntary context switches headless {switches['headless'][-1]:,}, GUI {switches['gui'][-1]:,}")
+              f"voluntary context switches headless {switches['headless'][-1]:,}, GUI {switches['gui'][-1]:,}; "
+              f"page faults headless {faults['headless'][-1]:,}, GUI {faults['gui'][-1]:,}")
     stalls, p99s, wholes = [], [], []
     print(f"GUI responsiveness (a {PROBE_MS} ms QTimer on the GUI thread records how late each tick fires):")
     for i in range(args.probe_runs):

@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from cvstudio.core.memory import one_heap_for_all_threads
+
+    one_heap_for_all_threads()  # before Qt or torch start a thread (see core/memory.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv[:1] == ["sweep"]:  # its options plus any train options, checked by the train parser itself

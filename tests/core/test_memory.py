@@ -75,3 +75,32 @@ def test_classifying_reuses_freed_memory_too():
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["before"] is None and result["done"] == 1
     assert result["after"] is (True if sys.platform.startswith("linux") and _probe("tuned")["tuned"] else False)
+
+
+_THREAD_ARENAS = r"""
+import ctypes, sys, threading
+if sys.argv[1] == "cli":
+    from cvstudio.cli import main
+    assert main(["presets"]) == 0  # what every command runs first
+import numpy as np
+def work():
+    block = np.ones(80 * 2**20 // 8)  # a worker thread's evaluation batch
+    del block
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" paragraph per heap, on standard error
+"""
+
+
+def _arenas(mode: str) -> int:
+    out = subprocess.run([sys.executable, "-c", _THREAD_ARENAS, mode], capture_output=True, text=True, check=True,
+                         timeout=120)
+    return sum(line.startswith("Arena ") for line in out.stderr.splitlines())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings")
+def test_worker_threads_of_the_program_allocate_from_the_main_heap():
+    if _arenas("plain") < 2:
+        pytest.skip("this C library gives threads no heaps of their own")
+    assert _arenas("cli") == 1  # the window's training thread keeps the main heap's reuse of freed memory
