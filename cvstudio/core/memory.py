@@ -16,15 +16,16 @@ Classify page) gains too, from decoded images and batches made and freed
 in turn: in a fresh process 1.34x the images/s for 1,000 32x32 PNGs, 1.09x
 for 96x96 JPEGs, 1.03x for 3 MP photos (``cvstudio classify DIR``).
 
-Those settings hold for the main heap. glibc gives a thread that allocates
-while another holds the heap an arena of its own, made of 64 MB heaps that
-it unmaps as they empty, and it maps every block larger than such a heap
-afresh (an evaluation batch of 512 images is one). Training from the window
-runs on a QThread: its 1-epoch run met 30,000-220,000 page faults where the
-same run on the main thread met none. :func:`one_heap_for_all_threads`, called
-first thing by the program (``cli.main``), keeps every thread on the main heap:
-no faults, and the window's images/s over the command line's went from
-0.78-0.98x (mean 0.89) to 0.86-1.01x (mean 0.96) over 4 alternated pairs of
+Those settings hold for the main heap. glibc gives each thread that
+allocates an arena of its own (up to 8 per CPU), made of 64 MB heaps that it
+unmaps as they empty, and it maps every block larger than such a heap afresh
+(an evaluation batch of 512 images is one). Training from the window runs on
+a QThread: its 1-epoch run met typically 30,000-100,000 page faults (up to
+220,000) where the same run on the main thread met none.
+:func:`one_heap_for_all_threads`, called first thing by the program
+(``cli.main``), keeps every thread on the main heap: 20-50 faults once warm,
+and the window's images/s over the command line's went from 0.78-0.98x
+(mean 0.89) to 0.86-1.01x (mean 0.96) over 4 alternated pairs of
 ``benchmarks/gui_training.py --epochs 1`` runs.
 
 Only glibc (Linux) has these settings; elsewhere nothing changes.
