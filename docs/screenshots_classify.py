@@ -91,9 +91,10 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from cvstudio.gui.app import create_application
+
+    app = create_application(sys.argv[:1])  # as the app makes it
     tmp = Path(tempfile.mkdtemp(prefix="cvstudio-shots-"))
     os.environ["CVSTUDIO_HOME"] = str(tmp / "home")
     import torch  # noqa: F401
