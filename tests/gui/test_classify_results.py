@@ -107,6 +107,23 @@ def test_the_selection_stays_on_its_row_through_filters_while_it_is_shown(views)
     assert shown_keys(proxy) == [3, 1, 2]
 
 
+def test_a_row_updated_while_sorted_stays_updated_through_later_filtering(views):
+    # the sorted order of all results is kept between keystrokes; a row replaced meanwhile must not come back old
+    model, proxy, table = views
+    model.append([result(1, 0.2, "red1.jpg"), result(2, 0.8, "blue2.jpg"), result(3, 0.5, "red3.jpg")])
+    table.sortByColumn(COL_PROB, Qt.SortOrder.DescendingOrder)
+    proxy.set_filter_text("red")
+    assert shown_keys(proxy) == [3, 1]
+    thumb = np.zeros((2, 2, 3), np.uint8)
+    model.update(2, thumbnail=thumb)  # hidden by the filter when it arrives
+    model.update(3, thumbnail=thumb)  # shown
+    for text in ("", "blue", "jpg"):
+        proxy.set_filter_text(text)
+        assert all(r is model.result(model.row_of(r.key)) for r in proxy.results()), text
+    assert shown_keys(proxy) == [2, 3, 1]
+    assert all(r.thumbnail is thumb for r in proxy.results() if r.key in (2, 3))
+
+
 def test_random_appends_sorts_filters_and_clears_match_a_plain_filter_then_sort(views):
     """Against a reference: the rows the filter keeps, in arrival order, stably sorted by the column's key."""
     import random
