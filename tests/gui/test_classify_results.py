@@ -116,6 +116,9 @@ def test_a_row_updated_while_sorted_stays_updated_through_later_filtering(views)
     assert shown_keys(proxy) == [3, 1]
     thumb = np.zeros((2, 2, 3), np.uint8)
     model.update(2, thumbnail=thumb)  # hidden by the filter when it arrives
+    proxy.set_filter_text("")
+    assert shown_keys(proxy) == [2, 3, 1] and proxy.result(0).thumbnail is thumb
+    proxy.set_filter_text("red")
     model.update(3, thumbnail=thumb)  # shown
     for text in ("", "blue", "jpg"):
         proxy.set_filter_text(text)

@@ -316,13 +316,13 @@ class ResultsProxy(_ResultsTable):
             self._arrange(self._rows, self._keys)
 
     def _on_source_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: Any = ()) -> None:
+        self._all_sorted = None  # it holds the results as they were, shown or not; their order stays
         for source_row in range(top_left.row(), bottom_right.row() + 1):
             r = self._source.result(source_row)
             row = self.row_of(r.key)
             if row is None:
                 continue
             self._rows[row] = r  # what the filter and the sort look at does not change after arrival
-            self._all_sorted = None  # it holds the result as it was; the order stays
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def _on_source_model_reset(self) -> None:
