@@ -21,9 +21,9 @@ that neither gets a warmer machine; one run of each comes first as a warm-up
    libgomp into sleeping (~12,800 switches per convnet epoch against ~100
    headless; see cvstudio/core/threads.py); it should now match headless.
    And minor page faults per run: the training thread used to allocate from
-   a heap of its own that glibc unmapped as it emptied (typically 30,000-
-   100,000, up to 220,000
-   faults per 1-epoch run, none headless; see cvstudio/core/memory.py).
+   a heap of its own that glibc unmapped as it emptied (typically 30,000 to
+   100,000 faults per 1-epoch run, up to 220,000; none headless; see
+   cvstudio/core/memory.py).
 
 On a 2-core machine shared with other busy processes, two torch threads
 swing between ~300 and ~11,000 images/s from run to run (a descheduled
