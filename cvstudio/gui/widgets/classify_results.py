@@ -297,10 +297,12 @@ class ResultsProxy(_ResultsTable):
         keys = [sort_key(r, self._sort_column) for r in arrived] if self._sort_column >= 0 else []
         self._all_keys.extend(keys)
         self._forget_order()
+        texts = list(map(_haystack, arrived)) if self._text or self._haystacks is not None else []
         if self._haystacks is not None:
-            self._haystacks.extend(map(_haystack, arrived))
+            self._haystacks.extend(texts)
         if self._filtering():
-            kept = [i for i, r in enumerate(arrived) if self._accepts(r)]
+            text, problems = self._text, self._problems_only
+            kept = [i for i, r in enumerate(arrived) if not (problems and r.ok) and (not text or text in texts[i])]
             arrived, keys = [arrived[i] for i in kept], [keys[i] for i in kept] if keys else []
         if not arrived:
             return
@@ -354,9 +356,6 @@ class ResultsProxy(_ResultsTable):
     def _filtering(self) -> bool:
         return bool(self._text) or self._problems_only
 
-    def _accepts(self, r: ImageResult) -> bool:
-        return not (self._problems_only and r.ok) and (not self._text or self._text in _haystack(r))
-
     def _keys_of_all(self) -> list[Any]:
         """The sort keys of every result, in arrival order (none while unsorted): computed once a sort."""
         if self._sort_column < 0 or self._source is None:
@@ -387,11 +386,7 @@ class ResultsProxy(_ResultsTable):
     def _in_sorted_order(self, every: list[ImageResult]) -> tuple[list[ImageResult], list[Any]]:
         """Every result and its sort key, in the order of the sort (kept until rows arrive)."""
         if self._all_order is None:
-            keys = self._all_keys
-            # stable both ways, and rows of equal keys come in arrival order: ties keep it
-            self._all_order = sorted(range(len(every)), key=keys.__getitem__,
-                                     reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
-            self._all_sorted = self._sorted_haystacks = None
+            self._all_order = self._sorted_positions(self._all_keys)
         if self._all_sorted is None:
             order = self._all_order
             self._all_sorted = [every[i] for i in order], [self._all_keys[i] for i in order]
@@ -412,9 +407,13 @@ class ResultsProxy(_ResultsTable):
         """``rows`` and their ``keys`` in the order shown."""
         if self._sort_column < 0:
             return rows, keys
-        # stable both ways, and rows of equal keys come in arrival order: ties keep it
-        order = sorted(range(len(rows)), key=keys.__getitem__, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        order = self._sorted_positions(keys)
         return [rows[i] for i in order], [keys[i] for i in order]
+
+    def _sorted_positions(self, keys: list[Any]) -> list[int]:
+        """The positions of ``keys`` in the order of the sort: stable both ways, so rows of equal keys
+        keep their arrival order."""
+        return sorted(range(len(keys)), key=keys.__getitem__, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
 
     def _arrange(self, rows: list[ImageResult], keys: list[Any], ordered: bool = False) -> None:
         """Show ``rows`` in the order of the sort (``ordered``: they are), as one layout change that keeps
