@@ -17,7 +17,9 @@ Prints, in one run on one device:
 
 Images for part 1 are random CIFAR-sized uint8 tensors (throughput does not
 depend on their content). Part 2 needs CIFAR-10 in ``--data-dir`` (or
-``--download``), or any other ``--accuracy-data`` source (a folder, shapes).
+``--download``), or any other ``--accuracy-data`` source (a folder, shapes;
+``random`` gives CIFAR-sized noise, for the time of an epoch alone).
+``benchmarks/gpu_check.sh`` runs this script and the other GPU checks in one go.
 
     .venv/bin/python benchmarks/gpu.py [--device cuda] [--images 50000] [--epochs 2] [--compile]
     .venv/bin/python benchmarks/gpu.py --device cpu --images 512 --epochs 1 --accuracy-data shapes   (a dry run)
@@ -26,6 +28,7 @@ depend on their content). Part 2 needs CIFAR-10 in ``--data-dir`` (or
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +46,7 @@ from cvstudio.core.specs import DataConfig, TrainConfig  # noqa: E402
 from cvstudio.core.training import fit, new_model  # noqa: E402
 from cvstudio.core.training.callbacks import TrainingCallback  # noqa: E402
 from cvstudio.core.training.devices import describe_device, resolve_device  # noqa: E402
+from cvstudio.core.training.graphs import GRAPHS_ENV  # noqa: E402
 from train_speed import as_cheatsheet_list  # noqa: E402
 
 CIFAR_MEAN, CIFAR_STD = (0.4915, 0.4823, 0.4468), (0.2470, 0.2435, 0.2616)  # the cheatsheet's numbers
@@ -86,13 +90,23 @@ def cheatsheet_loop(model: nn.Module, listed, device: torch.device, epochs: int,
 
 
 def ours(spec, bundle: DatasetBundle, device: torch.device, epochs: int, batch_size: int, lr: float,
-         compiled: bool = False) -> float:
-    """core.training.fit on ``device`` (bf16/fp16 autocast on CUDA); training-loop images/s."""
+         compiled: bool = False, graphs: bool = True, amp: bool = False) -> tuple[float, str]:
+    """core.training.fit on ``device`` at its defaults (float32, TF32 matrix products; ``amp``: bf16 autocast, fp16
+    + GradScaler where bf16 is missing): (training-loop images/s, how the steps ran)."""
     model = new_model(spec, bundle, 0)
     if compiled:
         model = torch.compile(model)
-    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=str(device), amp=device.type == "cuda")
-    return fit(model, bundle, config).images_per_s
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=str(device), amp=amp)
+    previous = os.environ.get(GRAPHS_ENV)
+    os.environ[GRAPHS_ENV] = "1" if graphs else "0"
+    try:
+        result = fit(model, bundle, config)
+    finally:
+        if previous is None:
+            del os.environ[GRAPHS_ENV]
+        else:
+            os.environ[GRAPHS_ENV] = previous
+    return result.images_per_s, result.step_mode
 
 
 def part_throughput(args, device: torch.device) -> dict[str, float]:
@@ -105,20 +119,123 @@ def part_throughput(args, device: torch.device) -> dict[str, float]:
     for preset in ("convnet", "resnet"):
         spec = get_preset(preset)
         ours(spec, bundle, device, 1, args.batch_size, 1e-2)  # warm-up: kernels picked, allocator primed
-        ref, mine, comp = [], [], []
+        ref, mine, bf16, eager, comp = [], [], [], [], []
+        mode = ""
         for _ in range(args.trials):
             ref.append(cheatsheet_loop(new_model(spec, bundle, 0), listed, device, args.epochs, args.batch_size, 1e-2))
-            mine.append(ours(spec, bundle, device, args.epochs, args.batch_size, 1e-2))
+            ips, mode = ours(spec, bundle, device, args.epochs, args.batch_size, 1e-2)
+            mine.append(ips)
+            if device.type == "cuda":
+                bf16.append(ours(spec, bundle, device, args.epochs, args.batch_size, 1e-2, amp=True)[0])
+                eager.append(ours(spec, bundle, device, args.epochs, args.batch_size, 1e-2, graphs=False)[0])
             if args.compile:
-                comp.append(ours(spec, bundle, device, args.epochs, args.batch_size, 1e-2, compiled=True))
+                comp.append(ours(spec, bundle, device, args.epochs, args.batch_size, 1e-2, compiled=True)[0])
         ratios[preset] = max(mine) / max(ref)
         line = (f"  {preset:8s} cheatsheet {max(ref):9,.0f} img/s  CV Studio {max(mine):9,.0f} img/s "
-                f"(trials {min(mine):,.0f}..{max(mine):,.0f})  => {ratios[preset]:.2f}x")
+                f"(trials {min(mine):,.0f}..{max(mine):,.0f}; float32, steps: {mode})  => {ratios[preset]:.2f}x")
+        if bf16:
+            line += f"; with --amp (bf16) {max(bf16):,.0f} img/s ({max(bf16) / max(ref):.2f}x)"
+        if eager:
+            line += f"; float32 without the CUDA graph {max(eager):,.0f} img/s ({max(eager) / max(ref):.2f}x)"
         if comp:
             line += f"; compiled {max(comp):,.0f} img/s ({max(comp) / max(mine):.2f}x uncompiled, first trial compiles)"
         print(line)
+        if device.type == "cuda":
+            for label, amp, channels_last in (("float32", False, None), ("bf16", True, None),
+                                              ("float32, channels-first", False, False)):
+                try:
+                    print(f"    {preset} {label}: {step_anatomy(spec, bundle, device, args.batch_size, amp, channels_last)}")
+                except Exception as exc:  # noqa: BLE001 - a diagnostic: the ratios above stand without it
+                    print(f"    {preset} {label}: step anatomy failed: {type(exc).__name__}: {exc}")
+            if args.profile:
+                try:
+                    print(kernel_table(spec, bundle, device, args.batch_size))
+                except Exception as exc:  # noqa: BLE001
+                    print(f"    kernel table failed: {type(exc).__name__}: {exc}")
     print(f"  => convnet {ratios['convnet']:.2f}x the cheatsheet's loop (target on a GPU >= {CONVNET_TARGET:.0f}x)\n")
     return ratios
+
+
+def _step_and_loader(spec, bundle: DatasetBundle, device: torch.device, batch_size: int, amp: bool,
+                     channels_last: bool | None):
+    """The training step and loader that ``fit`` makes, built by hand; ``channels_last`` None: as ``fit`` decides."""
+    from cvstudio.core.data.batches import BatchLoader
+    from cvstudio.core.models.builder import prepare_for_device
+    from cvstudio.core.training.loop import _TrainStep, make_loss, make_optimizer
+
+    model = new_model(spec, bundle, 0).to(device)
+    chosen = prepare_for_device(model, device)
+    if channels_last is not None and channels_last != chosen:
+        model.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        chosen = channels_last
+    config = TrainConfig(batch_size=batch_size, lr=1e-2, device=str(device), amp=amp)
+    step = _TrainStep(model, make_loss("cross_entropy"), make_optimizer(model, config), config, device)
+    loader = BatchLoader(bundle.train, batch_size, device, bundle.mean, bundle.std, shuffle=True, channels_last=chosen)
+    return step, loader
+
+
+def kernel_table(spec, bundle: DatasetBundle, device: torch.device, batch_size: int, steps: int = 20) -> str:
+    """The GPU kernels of ``steps`` usual steps at the defaults, by their own GPU time (the graph replays the same)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step, loader = _step_and_loader(spec, bundle, device, batch_size, False, None)
+    batches = [b for _, b in zip(range(steps + 5), loader)]
+    for x, y in batches[:5]:
+        step(x, y)
+    synchronize(device)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for x, y in batches[5:]:
+            step(x, y)
+        synchronize(device)
+    averages = prof.key_averages()
+    for key in ("self_device_time_total", "self_cuda_time_total"):
+        try:
+            return averages.table(sort_by=key, row_limit=14, max_name_column_width=60)
+        except Exception:  # noqa: BLE001 - the column's name differs between PyTorch releases
+            continue
+    return averages.table(row_limit=14)
+
+
+def step_anatomy(spec, bundle: DatasetBundle, device: torch.device, batch_size: int, amp: bool = False,
+                 channels_last: bool | None = None, steps: int = 400) -> str:
+    """Where a recorded step's time goes: the loop's wall time per step against the graph's GPU time alone."""
+    from cvstudio.core.training.graphs import GraphedStep
+
+    plain, loader = _step_and_loader(spec, bundle, device, batch_size, amp, channels_last)
+    step = GraphedStep(plain, device)
+
+    def full_batches():
+        while True:
+            for x, y in loader:
+                if x.shape[0] == batch_size:
+                    yield x, y
+
+    batches = full_batches()
+    for _ in range(8):  # warm-up and recording
+        step(*next(batches))
+    if step.mode != "CUDA graph":
+        return f"no CUDA graph ({step.mode})"
+    total, correct = torch.zeros((), dtype=torch.float64, device=device), torch.zeros((), dtype=torch.int64, device=device)
+
+    def timed(body) -> float:
+        synchronize(device)
+        started = time.perf_counter()
+        for _ in range(steps):
+            body()
+        synchronize(device)
+        return (time.perf_counter() - started) / steps * 1e6
+
+    def loop_step():
+        x, y = next(batches)
+        loss, right = step(x, y)
+        total.add_(loss, alpha=y.shape[0])
+        correct.add_(right)
+
+    loop_us = timed(loop_step)
+    replay_us = timed(step._graph.replay)
+    loader_us = timed(lambda: next(batches))
+    return (f"per step at batch {batch_size}: loop {loop_us:.0f} us ({batch_size / loop_us * 1e6:,.0f} img/s), "
+            f"graph replay alone {replay_us:.0f} us, a batch from the loader {loader_us:.0f} us")
 
 
 class ReachAccuracy(TrainingCallback):
@@ -144,7 +261,12 @@ class ReachAccuracy(TrainingCallback):
 def part_accuracy(args, device: torch.device) -> float | None:
     from cvstudio.core.data import load_dataset
 
-    data = load_dataset(DataConfig(source=args.accuracy_data, data_dir=args.data_dir, download=args.download))
+    if args.accuracy_data == "random":  # where CIFAR-10 cannot be had: the same sizes, for the epoch time alone
+        data = DatasetBundle(random_cifar(50_000), random_cifar(10_000, seed=1), tuple(str(i) for i in range(10)),
+                             CIFAR_MEAN, CIFAR_STD, "random CIFAR-sized images with random labels (timing only)",
+                             "random")
+    else:
+        data = load_dataset(DataConfig(source=args.accuracy_data, data_dir=args.data_dir, download=args.download))
     spec = get_preset("resnet", width=args.width, depth=args.depth)
     config = TrainConfig(
         epochs=args.max_epochs, batch_size=args.acc_batch_size, lr=args.lr, momentum=0.9, nesterov=True,
@@ -159,8 +281,10 @@ def part_accuracy(args, device: torch.device) -> float | None:
     rule = ReachAccuracy(args.target_acc, device)
     result = fit(model, data, config, augment="flip-crop", callbacks=[rule])
     if rule.reached_s is None:
+        per_epoch = sum(e.seconds for e in result.history) / max(1, len(result.history))
         print(f"  not reached in {len(result.history)} epochs ({result.seconds:.1f} s); best test accuracy "
-              f"{rule.best:.2%}; training loop {result.images_per_s:,.0f} img/s\n")
+              f"{rule.best:.2%}; {per_epoch:.2f} s per epoch with evaluation, training loop "
+              f"{result.images_per_s:,.0f} img/s\n")
         return None
     scale = (f" -- airbench: 94 % in {AIRBENCH_94_S} s on an A100, we take {rule.reached_s / AIRBENCH_94_S:.1f}x that"
              if args.target_acc == 0.94 and args.accuracy_data == "cifar10" else "")
@@ -177,8 +301,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=64, help="part 1, both loops (the cheatsheet's 64)")
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of our model")
+    parser.add_argument("--profile", action="store_true", help="part 1 on CUDA: also list each preset's GPU kernels")
     parser.add_argument("--skip-accuracy", action="store_true", help="part 1 only")
-    parser.add_argument("--accuracy-data", default="cifar10", help="source for part 2 (a name or a folder)")
+    parser.add_argument("--accuracy-data", default="cifar10",
+                        help="source for part 2 (a name or a folder; 'random': CIFAR-sized noise, epoch times only)")
     parser.add_argument("--data-dir", help="where torchvision datasets live (default: the user data folder)")
     parser.add_argument("--download", action="store_true", help="allow downloading CIFAR-10 for part 2")
     parser.add_argument("--target-acc", type=float, default=0.94)

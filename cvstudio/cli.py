@@ -187,10 +187,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "selftest": cmd_selftest,
     }[command]
     try:
-        return handler(args)
+        code = handler(args)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a reader that went away shows here rather than as a traceback at exit
+        return code
     except KeyboardInterrupt:
         print("cvstudio: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cvstudio info x | head`: the reader stopped reading; end quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit fails no more
+        return EXIT_FAILURE
     except Exception as exc:
         from cvstudio.core.errors import UserError
 
@@ -617,6 +623,7 @@ def _train(args: argparse.Namespace, dist) -> int:  # noqa: ANN001 - a core.dist
         "images_per_s": r.images_per_s,
         "seconds": r.seconds,
         "device": r.device,
+        "step_mode": r.step_mode,
         "checkpoint": str(outcome.checkpoint) if outcome.checkpoint else None,
         "notes": outcome.notes,
         "world_size": dist.world_size if dist is not None else 1,
@@ -630,6 +637,7 @@ def _train(args: argparse.Namespace, dist) -> int:  # noqa: ANN001 - a core.dist
             print(
                 f"train accuracy {r.metrics['train_acc']:.4f}, validation accuracy {r.metrics['val_acc']:.4f} "
                 f"(best epoch {r.best_epoch}), {r.params:,} parameters, {r.images_per_s:,.0f} img/s on {r.device}"
+                + (f" ({r.step_mode})" if r.device.startswith("cuda") else "")
             )
         print(f"checkpoint: {outcome.checkpoint}" if outcome.checkpoint else "no checkpoint saved: no usable weights")
     return EXIT_OK if outcome.checkpoint else EXIT_FAILURE

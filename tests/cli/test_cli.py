@@ -203,3 +203,13 @@ def test_a_failed_save_keeps_the_weights_in_the_runs_folder(tmp_path, capsys, mo
     saved = Path(done["checkpoint"])
     assert not wanted.exists() and saved.parent == _isolated_user_dirs / "data" / "runs"
     assert load_checkpoint(saved).meta.class_names == ("left", "right")
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly():
+    """`cvstudio presets | head -1`: a closed pipe is no traceback, and the exit status says output was cut."""
+    proc = subprocess.Popen([sys.executable, "-m", "cvstudio", "presets"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before the command prints: its one write at the end meets a closed pipe
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

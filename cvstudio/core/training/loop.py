@@ -33,6 +33,7 @@ from cvstudio.core.control import RunControl
 from cvstudio.core.training.callbacks import FitState, TrainingCallback, default_rules, notify
 from cvstudio.core.training.devices import resolve_device, tune_for_training
 from cvstudio.core.training.freeze import apply_freeze, keep_frozen_batchnorm_in_eval
+from cvstudio.core.training.graphs import maybe_graphed
 from cvstudio.core.training.resume import ResumePoint, restore_training_state
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class FitResult:
     device: str = "cpu"
     params: int = 0
     seconds: float = 0.0
+    step_mode: str = "eager"  # "CUDA graph" where the step was recorded once and replayed (core/training/graphs.py)
     # With fit(..., resumable=True): the state at the last epoch end (core/training/resume.py).
     resume_tensors: dict[str, torch.Tensor] | None = field(default=None, repr=False)
     resume_meta: dict[str, Any] | None = field(default=None, repr=False)
@@ -274,7 +276,8 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
     steps = len(train_loader)
     params = count_params(model)
     scheduler, per_step = make_scheduler(optimizer, config, steps)
-    step_fn = _TrainStep(train_model, loss_fn, optimizer, config, device, scheduler, per_step)
+    step_fn = maybe_graphed(_TrainStep(train_model, loss_fn, optimizer, config, device, scheduler, per_step), device,
+                            distributed=dist is not None, scheduler=scheduler)
     trained = f"trained for {config.epochs} epoch{'' if config.epochs == 1 else 's'}"
     state = FitState(model, config, message=trained, optimizer=optimizer,
                      scheduler=scheduler, scaler=step_fn.scaler, generator=train_loader.generator)
@@ -333,6 +336,7 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
         device=str(device),
         params=params,
         seconds=time.perf_counter() - started,
+        step_mode=step_fn.mode,
     )
     if isinstance(rules[-1], ResumePoint):
         result.resume_tensors, result.resume_meta = rules[-1].tensors, rules[-1].meta
@@ -362,6 +366,8 @@ class _EpochStats:
 class _TrainStep:
     """One optimization step: forward (autocast with --amp), loss (+ L1), backward, clip, update, schedule."""
 
+    mode = "eager"  # FitResult.step_mode; graphs.GraphedStep records this step's work as a CUDA graph
+
     def __init__(self, model: nn.Module, loss_fn: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
                  device: torch.device, scheduler=None, per_step: bool = False):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
@@ -376,12 +382,20 @@ class _TrainStep:
         self.per_step = per_step
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns the detached batch loss (float32) and the detached outputs."""
-        with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+        """One step: (the detached batch loss in float32, the number of correct predictions), both on the device."""
+        result = self.run(x, y)
+        self.after_step()
+        return result
+
+    def run(self, x: torch.Tensor, y: torch.Tensor, *, set_to_none: bool = True,
+            autocast_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """The step's tensor work, which a CUDA graph can record (core/training/graphs.py); no host sync."""
+        with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None,
+                            cache_enabled=autocast_cache):
             out = self.model(x)
             batch_loss = self.loss_fn(out.float(), y)
         total = batch_loss + self.l1 * _l1_penalty(self.l1_params) if self.l1_params else batch_loss
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=set_to_none)
         if self.scaler is not None:
             self.scaler.scale(total).backward()
             if self.clip_grad is not None:
@@ -394,9 +408,12 @@ class _TrainStep:
             if self.clip_grad is not None:
                 nn.utils.clip_grad_norm_(self.params, self.clip_grad)
             self.optimizer.step()
+        return batch_loss.detach().float(), (out.detach().argmax(1) == y).sum()
+
+    def after_step(self) -> None:
+        """The host side of a step: a per-batch learning-rate schedule moves on."""
         if self.scheduler is not None and self.per_step:
             self.scheduler.step()
-        return batch_loss.detach().float(), out.detach()
 
     def end_epoch(self) -> None:
         if self.scheduler is not None and not self.per_step:
@@ -422,10 +439,10 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
         if dist is None and control.stop_requested:  # distributed: seen at the sync points, by all ranks at once
             state.stop("stopped", f"stopped by the user during epoch {epoch}")
             break
-        batch_loss, out = step_fn(x, y)
+        batch_loss, batch_correct = step_fn(x, y)
         pending.append(batch_loss)
-        loss_sum += batch_loss.double() * y.shape[0]
-        correct += (out.argmax(1) == y).sum()
+        loss_sum.add_(batch_loss, alpha=y.shape[0])  # in float64, one kernel
+        correct += batch_correct
         seen += y.shape[0]
         clock.global_step += 1
         state.step = step

@@ -1,0 +1,160 @@
+"""GPU path (issue 12): the whole training step recorded once as a CUDA graph, then replayed batch after batch.
+
+At the cheatsheet's batch of 64 a small network leaves a GPU idle: each
+step is ~40 kernels of a few microseconds, and launching them from Python
+costs more than running them. A CUDA graph launches the recorded forward,
+backward and optimizer step in one call, as in PyTorch's "whole network
+capture" recipe (https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs):
+
+- the first full batches run as usual on a side stream (cuDNN picks its
+  algorithms, the optimizer makes its state), then one step is recorded
+  with its inputs in fixed buffers; each later full batch is copied into
+  those buffers and the graph replayed. The epoch's last, smaller batch
+  runs as usual, updating the same weights, gradients and optimizer state;
+- learning rates live in one-element tensors while recording, so that a
+  schedule that moves them per step (cosine) or per epoch (step) reaches
+  the replays: the fused optimizers read the rate from the device;
+- anything that cannot be recorded -- a model whose forward syncs with the
+  host, say -- leaves the run on the usual step, with the reason in
+  ``GraphedStep.mode``.
+
+Not recorded (``graph_blocker`` says why): fp16 with a GradScaler (its
+skipped steps are decisions on the host), the one-cycle schedule (it also
+moves momentum, which the optimizer passes as a number), distributed runs
+(DDP's buckets), and ``CVSTUDIO_CUDA_GRAPHS=0``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+WARMUP_STEPS = 3  # full batches run as usual (on a side stream) before the step is recorded
+GRAPHS_ENV = "CVSTUDIO_CUDA_GRAPHS"
+
+
+def graph_blocker(device: torch.device, *, distributed: bool, scaled: bool, scheduler: Any) -> str | None:
+    """Why this run's step is not recorded as a CUDA graph, or None when it can be."""
+    if device.type != "cuda":
+        return "not on a CUDA device"
+    if os.environ.get(GRAPHS_ENV, "1").strip() == "0":
+        return f"turned off ({GRAPHS_ENV}=0)"
+    if distributed:
+        return "distributed training"
+    if scaled:
+        return "fp16 with a gradient scaler"
+    if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR):
+        return "the one-cycle schedule also moves momentum"
+    return None
+
+
+class GraphedStep:
+    """A ``loop._TrainStep`` whose full batches replay one recorded CUDA graph; same calls, same results."""
+
+    def __init__(self, step, device: torch.device) -> None:  # noqa: ANN001 - loop._TrainStep (imports the other way round)
+        self.step = step
+        self.device = device
+        self.model = step.model
+        self.scaler = step.scaler
+        self.mode = "eager (warming up for a CUDA graph)"
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._gave_up = False
+        self._warm_steps = 0
+        self._batch_shape: torch.Size | None = None
+        self._side = torch.cuda.Stream(device=device)
+        self._static: tuple[torch.Tensor, ...] = ()
+        self._lr_tensors: list[torch.Tensor] = []
+        self._lr_values: list[float] = []
+
+    def end_epoch(self) -> None:
+        self.step.end_epoch()
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.cuda.device(self.device):  # streams and the recording belong to the training GPU
+            return self._step(x, y)
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._batch_shape is None:
+            self._batch_shape = x.shape  # the first batch of an epoch is a full one
+        full = x.shape == self._batch_shape
+        if self._graph is not None:
+            if not full:  # the epoch's last batch: into the recorded gradients (zeroed, not freed)
+                result = self.step.run(x, y, set_to_none=False)
+            else:
+                result = self._replay(x, y)
+            self.step.after_step()
+            return result
+        if not self._gave_up and full and self._warm_steps >= WARMUP_STEPS:
+            try:
+                self._record(x, y)
+            except Exception as exc:  # noqa: BLE001 - any failure to record leaves the usual step
+                self._give_up(exc)
+            else:
+                result = self._replay(x, y)
+                self.step.after_step()
+                return result
+        if self._gave_up or not full:
+            return self.step(x, y)
+        self._warm_steps += 1
+        current = torch.cuda.current_stream()
+        self._side.wait_stream(current)
+        with torch.cuda.stream(self._side):
+            result = self.step.run(x, y)
+        current.wait_stream(self._side)
+        self.step.after_step()
+        return result
+
+    def _record(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        optimizer = self.step.optimizer
+        groups = optimizer.param_groups
+        static_x, static_y = x.clone(), y.clone()  # clone keeps channels-last strides
+        self._lr_values = [float(g["lr"]) for g in groups]
+        self._lr_tensors = [torch.tensor(v, dtype=torch.float32, device=x.device) for v in self._lr_values]
+        capturable = [g.get("capturable") for g in groups]
+        optimizer.zero_grad(set_to_none=True)  # the recorded backward makes the gradients it then rewrites
+        graph = torch.cuda.CUDAGraph()
+        try:
+            for group, lr in zip(groups, self._lr_tensors):
+                group["lr"] = lr
+                if "capturable" in group:  # Adam's own check; its fused kernel keeps the step count on the GPU
+                    group["capturable"] = True
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads' GPU work may go on
+                loss, correct = self.step.run(static_x, static_y, autocast_cache=False)
+        finally:
+            for group, value, flag in zip(groups, self._lr_values, capturable):
+                group["lr"] = value  # floats again for schedulers, checkpoints and the epoch events
+                if flag is not None:
+                    group["capturable"] = flag
+        self._graph = graph
+        self._static = (static_x, static_y, loss, correct)
+        self.mode = "CUDA graph"
+
+    def _replay(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        static_x, static_y, loss, correct = self._static
+        for i, group in enumerate(self.step.optimizer.param_groups):
+            if group["lr"] != self._lr_values[i]:  # a schedule moved it: one small copy to the device
+                self._lr_values[i] = group["lr"]
+                self._lr_tensors[i].fill_(group["lr"])
+        static_x.copy_(x)
+        static_y.copy_(y)
+        self._graph.replay()
+        return loss.clone(), correct.clone()  # the next replay rewrites these
+
+    def _give_up(self, exc: Exception) -> None:
+        self._gave_up = True
+        self._graph, self._static = None, ()
+        self.step.optimizer.zero_grad(set_to_none=True)  # nothing recorded ran: drop its unwritten gradients
+        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+        self.mode = f"eager (no CUDA graph: {type(exc).__name__}: {first_line})"
+
+
+def maybe_graphed(step, device: torch.device, *, distributed: bool, scheduler: Any):  # noqa: ANN001, ANN201
+    """``step`` wrapped in a :class:`GraphedStep` where the run allows one, else ``step`` as it is."""
+    blocker = graph_blocker(device, distributed=distributed, scaled=step.scaler is not None, scheduler=scheduler)
+    if blocker is not None:
+        if device.type == "cuda":
+            step.mode = f"eager ({blocker})"
+        return step
+    return GraphedStep(step, device)
