@@ -81,6 +81,7 @@ def tune_for_training(device: torch.device) -> None:
     if device.type != "cuda":
         return
     torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.benchmark_limit = 0  # time every algorithm cuDNN offers for a shape, not only its first 10
     torch.backends.cuda.matmul.allow_tf32 = True
 
 
