@@ -231,16 +231,20 @@ def test_random_crop_cuts_shifted_windows_of_the_padded_images():
 def test_cuda_tuning_leaves_the_cpu_alone():
     from cvstudio.core.training.devices import tune_for_training
 
-    before = torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32
+    flags = torch.backends.cudnn, torch.backends.cudnn, torch.backends.cuda.matmul
+    names = "benchmark", "benchmark_limit", "allow_tf32"
+    before = [getattr(f, n) for f, n in zip(flags, names)]
     try:
         torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.benchmark_limit = 10
         torch.backends.cuda.matmul.allow_tf32 = False
         tune_for_training(torch.device("cpu"))
-        assert not torch.backends.cudnn.benchmark and not torch.backends.cuda.matmul.allow_tf32
+        assert [getattr(f, n) for f, n in zip(flags, names)] == [False, 10, False]
         tune_for_training(torch.device("cuda", 0))  # only flags: no GPU needed to set them
-        assert torch.backends.cudnn.benchmark and torch.backends.cuda.matmul.allow_tf32
+        assert [getattr(f, n) for f, n in zip(flags, names)] == [True, 0, True]  # every cuDNN algorithm timed
     finally:
-        torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32 = before
+        for f, n, value in zip(flags, names, before):
+            setattr(f, n, value)
 
 
 def test_optimizers_are_fused_only_for_parameters_on_a_gpu():
