@@ -43,6 +43,7 @@ class RunSummary:
     device: str
     params: int
     notes: tuple[str, ...]
+    step_mode: str = "eager"  # FitResult.step_mode; "CUDA graph" where a GPU replayed the recorded step
 
 
 class _Bad(ValueError):
@@ -137,7 +138,7 @@ def _done(d: dict) -> RunSummary:
     return RunSummary(_status(d), _text(d, "message"), _text(d, "checkpoint", 4096, optional=True),
                       _int(d, "best_epoch", 1, optional=True), metrics, _float(d, "images_per_s", finite=True),
                       _float(d, "seconds", finite=True), _text(d, "device", 40), _int(d, "params"),
-                      tuple(str(n)[:500] for n in notes[:20]))
+                      tuple(str(n)[:500] for n in notes[:20]), _text(d, "step_mode", 300, optional=True) or "eager")
 
 
 _PARSERS = {"fit_started": _fit_started, "batches": _batches, "epoch": _epoch, "fit_ended": _fit_ended, "done": _done}

@@ -132,7 +132,8 @@ def _outcome(summary: Any, history: list[Any]) -> Any:
     from cvstudio.core.training.loop import FitResult
 
     result = FitResult(summary.status, summary.message, history, summary.best_epoch, summary.metrics,
-                       summary.images_per_s, summary.device, summary.params, summary.seconds)
+                       summary.images_per_s, summary.device, summary.params, summary.seconds,
+                       step_mode=summary.step_mode)
     if summary.checkpoint is None:
         return RunOutcome(result, None, None, None, list(summary.notes))
     loaded = load_checkpoint(summary.checkpoint)

@@ -56,10 +56,14 @@ def test_without_json_batches_only_epochs_are_printed(capsys):
 def test_done_line_becomes_a_summary():
     line = json.dumps({"event": "done", "status": "finished", "message": "done", "train_acc": 0.9, "val_acc": 0.8,
                        "val_loss": 0.4, "best_epoch": 2, "params": 10, "images_per_s": 50.0, "seconds": 3.0,
-                       "device": "cuda:0", "checkpoint": "/tmp/x.safetensors", "notes": ["a"], "epochs": 2})
+                       "device": "cuda:0", "checkpoint": "/tmp/x.safetensors", "notes": ["a"], "epochs": 2,
+                       "step_mode": "eager (distributed training)"})
     summary = parse_event_line(line)
     assert summary == RunSummary("finished", "done", "/tmp/x.safetensors", 2, {"train_acc": 0.9, "val_acc": 0.8,
-                                 "val_loss": 0.4}, 50.0, 3.0, "cuda:0", 10, ("a",))
+                                 "val_loss": 0.4}, 50.0, 3.0, "cuda:0", 10, ("a",), "eager (distributed training)")
+    older = json.loads(line)
+    del older["step_mode"]  # a done line from before step_mode
+    assert parse_event_line(json.dumps(older)).step_mode == "eager"
 
 
 @pytest.mark.parametrize("line", [
@@ -76,6 +80,8 @@ def test_done_line_becomes_a_summary():
     '{"event": "batches", "epoch": 1, "step": 1, "steps_per_epoch": 4, "global_step": 1, "losses": [1], "images_per_s": Infinity, "eta_s": null}',
     '{"event": "fit_ended", "status": "rm -rf", "message": "", "epochs_completed": 1, "best_epoch": null, "best_val_acc": null}',
     "{" * 100_000 + "}" * 100_000,  # nested too deeply
+    '{"event": "done", "status": "finished", "message": "", "checkpoint": null, "best_epoch": 1, "images_per_s": 1,'
+    ' "seconds": 1, "device": "cuda:0", "params": 1, "step_mode": ["CUDA graph"]}',
 ])
 def test_hostile_or_foreign_lines_are_ignored(line):
     assert parse_event_line(line) is None

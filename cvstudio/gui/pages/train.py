@@ -758,7 +758,8 @@ class TrainPage(Page):
         text = f"{outcome_sentence(r.status, r.message)}."
         if r.metrics:
             text += (f" Accuracy: training {r.metrics['train_acc']:.3f}, validation {r.metrics['val_acc']:.3f}"
-                     f" (best epoch {r.best_epoch}) · {r.images_per_s:,.0f} img/s on {r.device}.")
+                     f" (best epoch {r.best_epoch}) · {r.images_per_s:,.0f} img/s on {r.device}"
+                     + (f" ({r.step_mode})." if r.device.startswith("cuda") else "."))
         level = WARNING if r.status == "diverged" else INFO
         if outcome.unsaved:
             text += (f" The checkpoint could not be saved ({sentence(outcome.save_error or 'unknown error')})."
