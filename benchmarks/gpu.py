@@ -4,10 +4,12 @@ Prints, in one run on one device:
 
 1. training images/s of the cheatsheet's loop (a list of per-item
    ToTensor+Normalize tensors, DataLoader at batch 64, ``.to(device)`` per
-   batch) against ``core.training.fit`` (uint8 images resident on the device,
-   shuffle/crop/flip/normalize there, channels_last, bf16 autocast -- fp16 +
-   GradScaler where bf16 is missing -- no host sync per step), same model and
-   batch size, for the ``convnet`` and the ``resnet`` preset. Target: >= 10x
+   batch) against ``core.training.fit`` at its defaults (uint8 images resident
+   on the device, shuffle/crop/flip/normalize there, channels_last, float32
+   with TF32, no host sync per step, the step recorded once as a CUDA graph),
+   also with ``--amp``'s bf16 autocast and without the graph, same model and
+   batch size, for the ``convnet`` and the ``resnet`` preset; then where a
+   recorded step's time goes (``--profile``: its GPU kernels). Target: >= 10x
    for the convnet. ``--compile`` also times ``torch.compile`` of our model.
 2. the wall time from the start of training until the test accuracy first
    reaches ``--target-acc`` (default 94 %) on full CIFAR-10 with the resnet
