@@ -6,7 +6,8 @@ best-weights tracking are callbacks in ``callbacks.py``, as in Lightning. Like a
 tensors on the device and never syncs with the host inside the step loop:
 losses and correct counts accumulate on the device and are read back in
 groups, about ten times a second, which is also the rate of BatchesEnded
-events.
+events. On a CUDA GPU the step itself is recorded once as a CUDA graph and
+replayed (``graphs.py``).
 """
 
 from __future__ import annotations
