@@ -34,6 +34,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch import nn
@@ -99,15 +100,8 @@ def ours(spec, bundle: DatasetBundle, device: torch.device, epochs: int, batch_s
     if compiled:
         model = torch.compile(model)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, device=str(device), amp=amp)
-    previous = os.environ.get(GRAPHS_ENV)
-    os.environ[GRAPHS_ENV] = "1" if graphs else "0"
-    try:
+    with mock.patch.dict(os.environ, {GRAPHS_ENV: "1" if graphs else "0"}):
         result = fit(model, bundle, config)
-    finally:
-        if previous is None:
-            del os.environ[GRAPHS_ENV]
-        else:
-            os.environ[GRAPHS_ENV] = previous
     return result.images_per_s, result.step_mode
 
 
