@@ -166,6 +166,41 @@ def test_batch_loader_normalizes_whole_batches(tiny_bundle):
     assert [len(b[1]) for b in loader] == [100, 100, 56]
 
 
+class _CountOps(torch.utils._python_dispatch.TorchDispatchMode):
+    """The ATen operations run inside the block, in order (each one kernel on a GPU, views aside)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(func.__name__.split(".")[0])
+        return func(*args, **(kwargs or {}))
+
+
+def test_a_shuffled_batch_is_gathered_cast_and_normalized_in_few_kernels(tiny_bundle):
+    """Issue 12's GPU path: every kernel outside the recorded step costs GPU time at batch 64. Images kept
+    channels-last (as a GPU keeps them) give a batch in three kernels (the images' and labels' gathers and
+    one cast-and-normalize; it took six), the CPU's channels-first ones in four (and a reordering)."""
+    from cvstudio.core.data.bundle import ImageSet
+
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    reference = tiny_bundle.train.images.float().div(255).sub(torch.tensor(mean).view(1, 3, 1, 1))
+    reference = reference.div(torch.tensor(std).view(1, 3, 1, 1))
+    stored_cl = ImageSet(tiny_bundle.train.images.contiguous(memory_format=torch.channels_last), tiny_bundle.train.labels)
+    for data, most_ops in ((tiny_bundle.train, 4), (stored_cl, 3)):
+        loader = BatchLoader(data, 64, "cpu", mean, std, shuffle=True, seed=3, channels_last=True)
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(3))
+        batches = iter(loader)
+        with _CountOps() as counted:
+            x, y = next(batches)
+        work = [op for op in counted.ops if op not in ("slice", "permute", "randperm")]  # views; once an epoch
+        assert len(work) <= most_ops, counted.ops
+        assert x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(x, reference.index_select(0, order[:64]), rtol=1e-6, atol=1e-5)
+        assert torch.equal(y, tiny_bundle.train.labels.index_select(0, order[:64]))
+
+
 def test_devices():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")
