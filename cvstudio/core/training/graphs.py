@@ -11,6 +11,10 @@ capture" recipe (https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs):
   with its inputs in fixed buffers; each later full batch is copied into
   those buffers and the graph replayed. The epoch's last, smaller batch
   runs as usual, updating the same weights, gradients and optimizer state;
+- the step adds its loss and correct count to the epoch's sums itself, so
+  those additions are recorded too: between replays run only the batch's
+  gather and normalization (``BatchLoader``), its copy into the buffers and
+  the loss's copy kept for the plots;
 - learning rates live in one-element tensors while recording, so that a
   schedule that moves them per step (cosine) or per epoch (step) reaches
   the replays: the fused optimizers read the rate from the device;
@@ -68,14 +72,25 @@ class GraphedStep:
         self._lr_tensors: list[torch.Tensor] = []
         self._lr_values: list[float] = []
 
+    @property
+    def loss_total(self) -> torch.Tensor:
+        return self.step.loss_total  # the recorded step adds to it: one tensor, whatever step ran
+
+    @property
+    def correct_total(self) -> torch.Tensor:
+        return self.step.correct_total
+
+    def start_epoch(self) -> None:
+        self.step.start_epoch()
+
     def end_epoch(self) -> None:
         self.step.end_epoch()
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         with torch.cuda.device(self.device):  # streams and the recording belong to the training GPU
             return self._step(x, y)
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self._batch_shape is None:
             self._batch_shape = x.shape  # the first batch of an epoch is a full one
         full = x.shape == self._batch_shape
@@ -121,18 +136,18 @@ class GraphedStep:
                 if "capturable" in group:  # Adam's own check; its fused kernel keeps the step count on the GPU
                     group["capturable"] = True
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads' GPU work may go on
-                loss, correct = self.step.run(static_x, static_y, autocast_cache=False)
+                loss = self.step.run(static_x, static_y, autocast_cache=False)
         finally:
             for group, value, flag in zip(groups, self._lr_values, capturable):
                 group["lr"] = value  # floats again for schedulers, checkpoints and the epoch events
                 if flag is not None:
                     group["capturable"] = flag
         self._graph = graph
-        self._static = (static_x, static_y, loss, correct)
+        self._static = (static_x, static_y, loss)
         self.mode = "CUDA graph"
 
-    def _replay(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        static_x, static_y, loss, correct = self._static
+    def _replay(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        static_x, static_y, loss = self._static
         for i, group in enumerate(self.step.optimizer.param_groups):
             if group["lr"] != self._lr_values[i]:  # a schedule moved it: one small copy to the device
                 self._lr_values[i] = group["lr"]
@@ -140,7 +155,7 @@ class GraphedStep:
         static_x.copy_(x)
         static_y.copy_(y)
         self._graph.replay()
-        return loss.clone(), correct.clone()  # the next replay rewrites these
+        return loss.clone()  # the next replay rewrites it; the epoch's sums were added to in the graph
 
     def _give_up(self, exc: Exception) -> None:
         self._gave_up = True

@@ -381,15 +381,24 @@ class _TrainStep:
         self.scaler = torch.amp.GradScaler(device.type) if scaled else None
         self.scheduler = scheduler
         self.per_step = per_step
+        # The epoch's sums, on the device: added to inside the step, so that a recorded step (CUDA graph)
+        # adds to them without kernels of its own between replays
+        self.loss_total = torch.zeros((), dtype=torch.float64, device=device)  # batch loss x batch size
+        self.correct_total = torch.zeros((), dtype=torch.int64, device=device)
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step: (the detached batch loss in float32, the number of correct predictions), both on the device."""
-        result = self.run(x, y)
+    def start_epoch(self) -> None:
+        """Zero the epoch's sums, in place: a recorded step adds to these very tensors."""
+        self.loss_total.zero_()
+        self.correct_total.zero_()
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One step: the detached batch loss in float32, on the device; the epoch's sums take the batch."""
+        loss = self.run(x, y)
         self.after_step()
-        return result
+        return loss
 
     def run(self, x: torch.Tensor, y: torch.Tensor, *, set_to_none: bool = True,
-            autocast_cache: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+            autocast_cache: bool = True) -> torch.Tensor:
         """The step's tensor work, which a CUDA graph can record (core/training/graphs.py); no host sync."""
         with torch.autocast(self.device_type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None,
                             cache_enabled=autocast_cache):
@@ -409,7 +418,10 @@ class _TrainStep:
             if self.clip_grad is not None:
                 nn.utils.clip_grad_norm_(self.params, self.clip_grad)
             self.optimizer.step()
-        return batch_loss.detach().float(), (out.detach().argmax(1) == y).sum()
+        loss = batch_loss.detach().float()
+        self.loss_total.add_(loss, alpha=y.shape[0])  # in float64
+        self.correct_total.add_((out.detach().argmax(1) == y).sum())
+        return loss
 
     def after_step(self) -> None:
         """The host side of a step: a per-batch learning-rate schedule moves on."""
@@ -424,14 +436,12 @@ class _TrainStep:
 def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callbacks, control: RunControl, clock: _Clock,
                     dist: Distributed | None = None) -> _EpochStats:
     """Run one epoch of steps, reporting synced loss groups; stops early when ``state.should_stop``."""
-    device = loader.device
     epoch, steps = state.epoch, len(loader)
     step_fn.model.train()
     keep_frozen_batchnorm_in_eval(step_fn.model)
     epoch_start = time.perf_counter()
     paused_s = 0.0
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
+    step_fn.start_epoch()
     pending: list[torch.Tensor] = []
     seen = 0
     last_sync = epoch_start
@@ -440,10 +450,7 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
         if dist is None and control.stop_requested:  # distributed: seen at the sync points, by all ranks at once
             state.stop("stopped", f"stopped by the user during epoch {epoch}")
             break
-        batch_loss, batch_correct = step_fn(x, y)
-        pending.append(batch_loss)
-        loss_sum.add_(batch_loss, alpha=y.shape[0])  # in float64, one kernel
-        correct += batch_correct
+        pending.append(step_fn(x, y))
         seen += y.shape[0]
         clock.global_step += 1
         state.step = step
@@ -467,6 +474,7 @@ def train_one_epoch(step_fn, loader: BatchLoader, state: FitState, rules, callba
                 epoch, step, steps, clock.global_step, losses, ips,
                 _eta(state.history, epoch, step, steps, elapsed, state.config.epochs),
             ))
+    loss_sum, correct = step_fn.loss_total, step_fn.correct_total
     if dist is not None and not state.should_stop:  # --- distributed: the epoch's numbers over all shards
         loss_total, correct_total, seen_total = dist.sum(loss_sum, correct, seen)
         loss_sum, correct, seen = torch.tensor(loss_total, dtype=torch.float64), torch.tensor(int(correct_total)), int(seen_total)
