@@ -199,6 +199,11 @@ def test_a_shuffled_batch_is_gathered_cast_and_normalized_in_few_kernels(tiny_bu
         assert x.dtype == torch.float32 and x.is_contiguous(memory_format=torch.channels_last)
         torch.testing.assert_close(x, reference.index_select(0, order[:64]), rtol=1e-6, atol=1e-5)
         assert torch.equal(y, tiny_bundle.train.labels.index_select(0, order[:64]))
+    # augmented batches do not depend on how the images are stored either
+    first, second = (BatchLoader(data, 64, "cpu", mean, std, shuffle=True, seed=5, augment="flip-crop",
+                                 channels_last=True) for data in (tiny_bundle.train, stored_cl))
+    for (a, la), (b, lb) in zip(first, second):
+        assert torch.equal(a, b) and torch.equal(la, lb) and b.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_devices():
