@@ -470,6 +470,25 @@ def test_cancel_stops_between_batches(qtbot, make_page, tmp_path, ckpt):
     assert not page.progress_row.isVisible()
 
 
+@pytest.mark.parametrize("delay_ms, shown", [(60_000, False), (0, True)])
+def test_the_progress_row_shows_only_for_a_folder_still_running_after_a_delay(qtbot, make_page, tmp_path, ckpt,
+                                                                              monkeypatch, delay_ms, shown):
+    """A folder classified within the delay never flashes the row (nor moves the grid twice); past it, it shows."""
+    import cvstudio.gui.pages.classify as classify_page
+
+    monkeypatch.setattr(classify_page, "PROGRESS_DELAY_MS", delay_ms)
+    page = ready_page(qtbot, make_page, ckpt)
+    folder = small_pngs(tmp_path / "some", 200)
+    visible: list[bool] = []
+    page.results_added.connect(lambda _n: visible.append(page.progress_row.isVisible()))
+    with qtbot.waitSignal(page.job_finished, timeout=WAIT_MS):
+        drop(page, [folder])
+    wait_idle(qtbot, page)
+    assert visible and any(visible) == shown
+    assert page.progress_bar.maximum() == 200 and page.progress_bar.value() == 200  # kept up to date all along
+    assert not page.progress_row.isVisible()
+
+
 def test_clear_while_a_folder_streams_in_leaves_the_list_empty(qtbot, make_page, tmp_path, ckpt):
     """The batch in flight when Clear is pressed used to arrive after it: 64 rows in the emptied list."""
     page = ready_page(qtbot, make_page, ckpt)

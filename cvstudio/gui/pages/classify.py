@@ -78,6 +78,9 @@ from cvstudio.gui.tasks import Task, TaskError
 SCROLL_RETRIES, SCROLL_RETRY_MS = 100, 10  # waiting for the grid's layout: up to ~1 s
 DETAILS_KEPT = 64  # rows whose model view, saliency and inspection the detail view keeps
 RUNS_RESCAN_S = 5.0  # showing the page rescans the runs folder when the last scan is older
+# A folder's progress row appears once its job has run this long: a shorter one would only flash (and
+# move the grid up and back down, relaying out and repainting it twice while the rows come in)
+PROGRESS_DELAY_MS = 300
 IMAGE_FILTER = (
     "Images (*.png *.jpg *.jpeg *.jpe *.jfif *.bmp *.gif *.tif *.tiff *.webp *.ppm *.pgm *.pbm *.pnm *.tga *.ico"
     " *.jp2 *.j2k *.dib *.pcx *.sgi *.psd *.qoi *.avif *.heic);;All files (*)"
@@ -134,6 +137,11 @@ class ClassifyPage(ClassifyPageLayout, Page):
         self._problems = 0  # rows that could not be classified
         self._listed_paths: set[str] = set()  # resolved paths of the files in the list: added once only
         self._view_bytes = 0  # model views kept in the rows (bounded: classify_jobs.KEEP_MODEL_VIEW_BYTES)
+
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_DELAY_MS)
+        self._progress_timer.timeout.connect(self._on_progress_timer_timeout)
 
         self._build()
         self._make_actions()
@@ -533,7 +541,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         if not self._job_single:
             self.progress_bar.setRange(0, 0)
             self.progress_label.setText("Looking for images…")
-            self.progress_row.show()
+            self._progress_timer.start()
 
     @Slot(object)
     def _on_job_task_partial(self, messages: list[Any]) -> None:
@@ -593,12 +601,18 @@ class ClassifyPage(ClassifyPageLayout, Page):
             self.progress_bar.setRange(0, max(1, total))
         self._show_job_progress()
 
+    @Slot()
+    def _on_progress_timer_timeout(self) -> None:
+        if self.tasks.busy("job") and not self._job_single:  # still running: it is worth a progress row
+            self.progress_row.show()
+
     def _show_job_progress(self) -> None:
         """The bar and its text follow the rows shown (the progress events only tell the total)."""
         total = self._job_total
         if self._job_single or total <= 1:
             return
-        self.progress_row.show()
+        if not self._progress_timer.isActive():  # past the delay (or a job queued behind a long one)
+            self.progress_row.show()
         self.progress_bar.setValue(min(self._job_done, total))
         job = self.tasks.running("job")
         if job is not None and not job.cancelled:
@@ -631,6 +645,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
 
     @Slot()
     def _on_job_task_finished(self) -> None:
+        self._progress_timer.stop()
         self.progress_row.hide()
         self.drop_zone.set_detail("")
         self._pump()
