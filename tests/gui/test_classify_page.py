@@ -489,6 +489,33 @@ def test_the_progress_row_shows_only_for_a_folder_still_running_after_a_delay(qt
     assert not page.progress_row.isVisible()
 
 
+def test_the_progress_row_stays_from_one_queued_folder_to_the_next(qtbot, make_page, tmp_path, ckpt, monkeypatch):
+    import cvstudio.gui.pages.classify as classify_page
+    from PySide6.QtCore import QEvent, QObject
+
+    class HideCounter(QObject):
+        hidden = 0
+
+        def eventFilter(self, _obj, event):  # noqa: N802 - Qt override
+            self.hidden += event.type() == QEvent.Type.Hide
+            return False
+
+    monkeypatch.setattr(classify_page, "PROGRESS_DELAY_MS", 0)
+    page = ready_page(qtbot, make_page, ckpt)
+    first, second = small_pngs(tmp_path / "first", 300), small_pngs(tmp_path / "second", 300)
+    counter = HideCounter()
+    page.progress_row.installEventFilter(counter)
+    finished: list = []
+    page.job_finished.connect(finished.append)
+    drop(page, [first])
+    qtbot.waitUntil(page.progress_row.isVisible, timeout=WAIT_MS)
+    drop(page, [second])  # queued behind the first
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=WAIT_MS)
+    wait_idle(qtbot, page)
+    assert page.results_model.rowCount() == 600
+    assert counter.hidden == 1 and not page.progress_row.isVisible()  # once, at the end
+
+
 def test_clear_while_a_folder_streams_in_leaves_the_list_empty(qtbot, make_page, tmp_path, ckpt):
     """The batch in flight when Clear is pressed used to arrive after it: 64 rows in the emptied list."""
     page = ready_page(qtbot, make_page, ckpt)

@@ -4,8 +4,8 @@ This replaces the cheatsheet's per-item ``ToTensor``/``Normalize`` and
 DataLoader collation: the images stay uint8 (a quarter of float32's memory),
 on the training device when it is a GPU, and each batch is gathered, cast,
 augmented and normalized with a handful of tensor operations: without
-augmentation a shuffled batch is two kernels (the gather, then one fused
-cast-and-normalize), a GPU's images being kept channels-last already.
+augmentation a shuffled batch's images take two kernels (the gather, then
+one fused cast-and-normalize), a GPU's images being kept channels-last already.
 
 On a CUDA GPU everything a step needs happens there, as in airbench: the
 images sit on the device as uint8, the shuffle order, crop offsets and flips

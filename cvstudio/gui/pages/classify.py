@@ -611,7 +611,7 @@ class ClassifyPage(ClassifyPageLayout, Page):
         total = self._job_total
         if self._job_single or total <= 1:
             return
-        if not self._progress_timer.isActive():  # past the delay (or a job queued behind a long one)
+        if not self._progress_timer.isActive():  # past the delay
             self.progress_row.show()
         self.progress_bar.setValue(min(self._job_done, total))
         job = self.tasks.running("job")
@@ -646,9 +646,13 @@ class ClassifyPage(ClassifyPageLayout, Page):
     @Slot()
     def _on_job_task_finished(self) -> None:
         self._progress_timer.stop()
-        self.progress_row.hide()
         self.drop_zone.set_detail("")
+        row_shown = self.progress_row.isVisible()
         self._pump()
+        if row_shown and self.tasks.busy("job") and not self._job_single:
+            self._progress_timer.stop()  # a queued folder follows at once: the row stays rather than blinks
+        else:
+            self.progress_row.hide()
 
     def _update_summary(self) -> None:
         n = self.results_model.rowCount()
