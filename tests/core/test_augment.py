@@ -43,3 +43,38 @@ def test_grayscale_colour_jitter_and_preview_is_seeded():
     a = augment_preview(image, "color,rotate", n=3, seed=5)
     b = augment_preview(image, "color,rotate", n=3, seed=5)
     assert a.shape == (3, 1, 24, 24) and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("channels, size", [(3, 9), (3, 40), (1, 12)])
+def test_batched_colour_jitter_gives_torchvision_colour_jitter_per_image(monkeypatch, channels, size):
+    """Each image gets torchvision's own adjustments with its own factors, in the batch's order; also when the
+    CPU goes through the batch in slices (40x40: 20 images a slice here)."""
+    from torchvision.transforms.v2 import functional as F
+
+    import cvstudio.core.data.augment as augment
+
+    monkeypatch.setattr(augment, "CPU_JITTER_PIXELS", 20 * 40 * 40)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(0, 256, (48, channels, size, size), dtype=torch.uint8, generator=g)
+    x[0] = 128  # a grey image: no hue
+    x[1, :, :2] = 255  # saturated corners
+    torch.manual_seed(11)
+    out = augment.random_color_jitter(x, torch.Generator().manual_seed(5))
+
+    # the same draws again: factors from the generator in a fixed order, then the order from torch's RNG
+    g = torch.Generator().manual_seed(5)
+    lows = {"brightness": 0.6, "contrast": 0.6, "saturation": 0.6, "hue": -0.05}
+    highs = {"brightness": 1.4, "contrast": 1.4, "saturation": 1.4, "hue": 0.05}
+    names = ["brightness", "contrast"] + (["saturation", "hue"] if channels == 3 else [])
+    factors = {k: lows[k] + (highs[k] - lows[k]) * torch.rand(48, generator=g) for k in names}
+    torch.manual_seed(11)
+    order = [names[i] for i in torch.randperm(len(names)).tolist()]
+    adjust = {"brightness": F.adjust_brightness, "contrast": F.adjust_contrast,
+              "saturation": F.adjust_saturation, "hue": F.adjust_hue}
+    for i in range(48):
+        expected = x[i]
+        for name in order:
+            expected = adjust[name](expected, float(factors[name][i]))
+        # float rounding may move a value across an integer before truncation: one level at most
+        assert (out[i].int() - expected.int()).abs().max() <= 1, (i, order)
+    assert out.dtype == torch.uint8 and out.shape == x.shape
