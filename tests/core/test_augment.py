@@ -53,7 +53,7 @@ def test_batched_colour_jitter_gives_torchvision_colour_jitter_per_image(monkeyp
 
     import cvstudio.core.data.augment as augment
 
-    monkeypatch.setattr(augment, "CPU_JITTER_PIXELS", 20 * 40 * 40)
+    monkeypatch.setattr(augment, "CPU_SLICE_PIXELS", 20 * 40 * 40)
     g = torch.Generator().manual_seed(3)
     x = torch.randint(0, 256, (48, channels, size, size), dtype=torch.uint8, generator=g)
     x[0] = 128  # a grey image: no hue
@@ -78,3 +78,19 @@ def test_batched_colour_jitter_gives_torchvision_colour_jitter_per_image(monkeyp
         # float rounding may move a value across an integer before truncation: one level at most
         assert (out[i].int() - expected.int()).abs().max() <= 1, (i, order)
     assert out.dtype == torch.uint8 and out.shape == x.shape
+
+
+@pytest.mark.parametrize("channels, height, width", [(3, 32, 32), (1, 28, 28), (3, 17, 24)])
+def test_batched_rotation_gives_torchvision_rotate_per_image(monkeypatch, channels, height, width):
+    """Each image turned by its own angle exactly as torchvision's ``rotate`` turns it, the CPU's slices included."""
+    from torchvision.transforms.v2 import functional as F
+
+    import cvstudio.core.data.augment as augment
+
+    monkeypatch.setattr(augment, "CPU_SLICE_PIXELS", 5 * height * width)
+    x = torch.randint(0, 256, (16, channels, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    out = augment.random_rotation(x, torch.Generator().manual_seed(4))
+    angles = -augment.ROTATE_DEGREES + 2 * augment.ROTATE_DEGREES * torch.rand(16, generator=torch.Generator().manual_seed(4))
+    for i in range(16):
+        assert torch.equal(out[i], F.rotate(x[i], float(angles[i]))), i
+    assert len({float(a) for a in angles}) == 16  # each image its own angle

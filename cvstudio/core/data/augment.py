@@ -8,18 +8,20 @@ jitter; brightness/contrast for grayscale) and ``trivial``
 (TrivialAugmentWide). ``none`` is the empty list and ``flip-crop`` the
 cheatsheet's pair (``crop,flip``), drawn as before so old seeded runs repeat.
 
-``crop``, ``flip`` and ``color`` are vectorized over the batch, their
-random numbers drawn by the loader's generator (on a GPU, on the GPU: no
-host sync). ``color`` is torchvision's ColorJitter computed for the whole
-batch at once: each image gets its own factors and the uint8 results of
-torchvision's formulas, the four adjustments taken in one random order per
-batch where torchvision draws an order per image (a loop over the images
-cost 16 ms a batch of 64 CIFAR-sized images on the CPU, ~3x the training
-step; on a GPU, ~20 tiny kernels per image). The others are
-torchvision.transforms.v2 transforms, which draw one set of parameters per
-call, so they run once per image of the batch (on the batch's device, no
-copy to the host) and draw from torch's global RNG, which runs seed and
-resume state cover, as does the order of ``color``'s adjustments.
+``crop``, ``flip``, ``rotate`` and ``color`` are vectorized over the
+batch, their random numbers drawn by the loader's generator (on a GPU, on
+the GPU: no host sync). ``rotate`` and ``color`` compute torchvision's
+RandomRotation and ColorJitter for the whole batch at once, each image with
+its own angle or factors and torchvision's pixels (tests compare them
+image by image), the four colour adjustments taken in one random order per
+batch where torchvision draws an order per image. A loop over the images
+had cost 5 ms (rotate) and 16 ms (color) a batch of 64 CIFAR-sized images
+on the CPU, 1-3x the training step, and on a GPU ~20 tiny kernels an image.
+``resized-crop`` and ``trivial`` are torchvision.transforms.v2 transforms,
+which draw one set of parameters per call, so they run once per image of
+the batch (on the batch's device, no copy to the host) and draw from
+torch's global RNG, which runs seed and resume state cover, as does the
+order of ``color``'s adjustments.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ ROTATE_DEGREES = 15.0
 RESIZED_CROP_SCALE = (0.35, 1.0)  # share of the image area a resized crop keeps
 COLOR_JITTER = (0.4, 0.4, 0.4, 0.05)  # brightness, contrast, saturation, hue: as torchvision's ColorJitter takes them
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's (and ITU-R 601's) luma of R, G, B
-CPU_JITTER_PIXELS = 1 << 15  # colour jitter on the CPU goes through a batch in slices of about this many pixels
+CPU_SLICE_PIXELS = 1 << 15  # colour jitter and rotation go through a batch on the CPU in slices of about this many
 
 
 def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
@@ -56,6 +58,35 @@ def random_hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the images left-right."""
     flip = (torch.rand(x.shape[0], generator=generator, device=generator.device) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def random_rotation(x: torch.Tensor, generator: torch.Generator, degrees: float = ROTATE_DEGREES) -> torch.Tensor:
+    """torchvision's RandomRotation on a uint8 (B, C, H, W) batch at once, each image by its own angle from
+    [-degrees, degrees] about its centre: the same sampling grid, nearest pixel, zeros outside (what
+    torchvision's ``rotate`` computes for one image, done for the batch in one ``grid_sample``)."""
+    return _by_slices(x, _rotate, _uniform(x.shape[0], -degrees, degrees, generator, x.device))
+
+
+def _rotate(x: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    n, _, h, w = x.shape
+    turn = torch.deg2rad(degrees.view(n, 1, 1))
+    cos, sin = torch.cos(turn), torch.sin(turn)
+    # each output pixel, centred coordinates -> where it comes from, in grid_sample's -1..1 units
+    xs = torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, w, device=x.device).view(1, 1, w)
+    ys = torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, h, device=x.device).view(1, h, 1)
+    grid = torch.stack(((xs * cos - ys * sin) / (0.5 * w), (xs * sin + ys * cos) / (0.5 * h)), dim=-1)
+    out = torch.nn.functional.grid_sample(x.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    return out.round_().to(torch.uint8)
+
+
+def _by_slices(x: torch.Tensor, fn: Callable[..., torch.Tensor], *per_image: torch.Tensor) -> torch.Tensor:
+    """``fn(x, *per_image)`` for the whole batch on a GPU. On the CPU a batch of large images would make each of
+    ``fn``'s passes go through memory: there it goes in slices of about CPU_SLICE_PIXELS pixels, which stay in
+    the cache (``per_image`` tensors are sliced along)."""
+    if x.device.type != "cpu":
+        return fn(x, *per_image)
+    step = max(1, CPU_SLICE_PIXELS // (x.shape[2] * x.shape[3]))
+    return torch.cat([fn(x[a : a + step], *(p[a : a + step] for p in per_image)) for a in range(0, x.shape[0], step)])
 
 
 def _uniform(n: int, low: float, high: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -108,19 +139,12 @@ def random_color_jitter(x: torch.Tensor, generator: torch.Generator, jitter: tup
         factors["saturation"] = _uniform(n, max(0.0, 1 - saturation), 1 + saturation, generator, x.device)
         factors["hue"] = _uniform(n, -hue, hue, generator, x.device)
     names = list(factors)
-    order = [names[i] for i in torch.randperm(len(names)).tolist()]  # torch's global RNG: on the host, no sync
-    if x.device.type != "cpu":
-        return _jitter(x, factors, order)
-    # On the CPU a whole batch of large images makes each of the ~20 passes go through memory: in slices
-    # that stay in the cache, 224x224 photos take about what torchvision's loop over the images takes
-    step = max(1, CPU_JITTER_PIXELS // (x.shape[2] * x.shape[3]))
-    return torch.cat([_jitter(x[a : a + step], {k: f[a : a + step] for k, f in factors.items()}, order)
-                      for a in range(0, n, step)])
+    order = torch.randperm(len(names)).tolist()  # torch's global RNG: a decision on the host, no sync
+    return _by_slices(x, lambda part, *f: _jitter(part, [(names[i], f[i]) for i in order]), *factors.values())
 
 
-def _jitter(x: torch.Tensor, factors: dict[str, torch.Tensor], order: list[str]) -> torch.Tensor:
-    for step in order:
-        f = factors[step]
+def _jitter(x: torch.Tensor, steps: list[tuple[str, torch.Tensor]]) -> torch.Tensor:
+    for step, f in steps:
         if step == "brightness":
             x = (x * f).clamp_(0, 255).to(torch.uint8)
         elif step == "contrast":
@@ -139,8 +163,6 @@ def _per_image(steps: tuple[str, ...], channels: int, size: tuple[int, int]) -> 
     for step in steps:
         if step == "resized-crop":
             transforms.append(v2.RandomResizedCrop(size, scale=RESIZED_CROP_SCALE, antialias=True))
-        elif step == "rotate":
-            transforms.append(v2.RandomRotation(ROTATE_DEGREES))
         elif step == "trivial":
             transforms.append(v2.TrivialAugmentWide())
     return v2.Compose(transforms) if transforms else None
@@ -152,9 +174,8 @@ class BatchAugmenter:
     def __init__(self, augment: str, channels: int, size: tuple[int, int]):
         self.steps = parse_augment(augment)
         self.before = [s for s in self.steps if s == "resized-crop"]
-        self.vector = [s for s in self.steps if s in ("crop", "flip", "color")]
+        self.vector = [s for s in self.steps if s in ("crop", "flip", "rotate", "color")]
         self._first = _per_image(tuple(self.before), channels, size) if self.before else None
-        self._rotate = _per_image(("rotate",), channels, size) if "rotate" in self.steps else None
         self._last = _per_image(("trivial",), channels, size) if "trivial" in self.steps else None
 
     @property
@@ -168,8 +189,8 @@ class BatchAugmenter:
             x = random_crop(x, CROP_PADDING, generator)
         if "flip" in self.vector:
             x = random_hflip(x, generator)
-        if self._rotate is not None:
-            x = torch.stack([self._rotate(img) for img in x])
+        if "rotate" in self.vector:
+            x = random_rotation(x, generator)
         if "color" in self.vector:
             x = random_color_jitter(x, generator)
         if self._last is not None:
@@ -190,4 +211,4 @@ def augment_preview(image: torch.Tensor, augment: str, n: int = 4, seed: int = 0
 
 
 __all__ = ["AUGMENT_STEPS", "BatchAugmenter", "COLOR_JITTER", "CROP_PADDING", "augment_preview", "parse_augment",
-           "random_color_jitter", "random_crop", "random_hflip"]
+           "random_color_jitter", "random_crop", "random_hflip", "random_rotation"]
