@@ -94,3 +94,48 @@ def test_batched_rotation_gives_torchvision_rotate_per_image(monkeypatch, channe
     for i in range(16):
         assert torch.equal(out[i], F.rotate(x[i], float(angles[i]))), i
     assert len({float(a) for a in angles}) == 16  # each image its own angle
+
+
+@pytest.mark.parametrize("channels, height, width", [(3, 32, 32), (1, 28, 28), (3, 40, 24)])
+def test_batched_resized_crops_give_torchvision_resized_crop_per_image(monkeypatch, channels, height, width):
+    """Each image's crop scaled back as torchvision's ``resized_crop`` scales it (within one level: its uint8
+    resize works in fixed point), the CPU's slices included; the crops drawn as RandomResizedCrop draws them."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as F
+
+    import cvstudio.core.data.augment as augment
+
+    monkeypatch.setattr(augment, "CPU_SLICE_PIXELS", 5 * height * width)
+    x = torch.randint(0, 256, (64, channels, height, width), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    out = augment.random_resized_crop(x, torch.Generator().manual_seed(6))
+    top, left, h, w = augment.resized_crop_boxes(64, height, width, torch.Generator().manual_seed(6), x.device)
+    assert ((top >= 0) & (left >= 0) & (top + h <= height) & (left + w <= width)).all()
+    share = (h * w).double() / (height * width)
+    assert share.min() >= 0.3 and share.max() <= 1.0 and len(set(share.tolist())) > 20  # each image its own crop
+    assert ((w / h) >= 0.7).all() and ((w / h) <= 1.4).all()  # 3:4 .. 4:3, give or take rounding
+    for i in range(64):
+        expected = F.resized_crop(x[i], int(top[i]), int(left[i]), int(h[i]), int(w[i]), [height, width],
+                                  InterpolationMode.BILINEAR, antialias=True)
+        assert (out[i].int() - expected.int()).abs().max() <= 1, i
+
+
+def test_a_shape_no_try_fits_takes_torchvision_s_central_crop():
+    import cvstudio.core.data.augment as augment
+
+    # 4x100: a crop of 35 % of the area at a ratio near 1 never fits 4 rows; the fallback keeps ratio 4:3
+    top, left, h, w = augment.resized_crop_boxes(8, 4, 100, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert torch.equal(h, torch.full((8,), 4)) and torch.equal(w, torch.full((8,), 5))
+    assert torch.equal(top, torch.zeros(8, dtype=torch.long)) and torch.equal(left, torch.full((8,), 47))
+
+
+def test_large_photos_on_the_cpu_are_cropped_by_torchvision_itself():
+    from torchvision.transforms.v2 import functional as F
+
+    import cvstudio.core.data.augment as augment
+
+    x = torch.randint(0, 256, (6, 3, 200, 200), dtype=torch.uint8, generator=torch.Generator().manual_seed(2))
+    assert 200 * 200 > augment.CPU_SLICE_PIXELS
+    out = augment.random_resized_crop(x, torch.Generator().manual_seed(1))
+    boxes = augment.resized_crop_boxes(6, 200, 200, torch.Generator().manual_seed(1), x.device)
+    for i, box in enumerate(zip(*(b.tolist() for b in boxes))):
+        assert torch.equal(out[i], F.resized_crop(x[i], *box, [200, 200], antialias=True))

@@ -8,24 +8,27 @@ jitter; brightness/contrast for grayscale) and ``trivial``
 (TrivialAugmentWide). ``none`` is the empty list and ``flip-crop`` the
 cheatsheet's pair (``crop,flip``), drawn as before so old seeded runs repeat.
 
-``crop``, ``flip``, ``rotate`` and ``color`` are vectorized over the
-batch, their random numbers drawn by the loader's generator (on a GPU, on
-the GPU: no host sync). ``rotate`` and ``color`` compute torchvision's
-RandomRotation and ColorJitter for the whole batch at once, each image with
-its own angle or factors and torchvision's pixels (tests compare them
-image by image), the four colour adjustments taken in one random order per
-batch where torchvision draws an order per image. A loop over the images
-had cost 5 ms (rotate) and 16 ms (color) a batch of 64 CIFAR-sized images
-on the CPU, 1-3x the training step, and on a GPU ~20 tiny kernels an image.
-``resized-crop`` and ``trivial`` are torchvision.transforms.v2 transforms,
-which draw one set of parameters per call, so they run once per image of
-the batch (on the batch's device, no copy to the host) and draw from
-torch's global RNG, which runs seed and resume state cover, as does the
-order of ``color``'s adjustments.
+All but ``trivial`` are vectorized over the batch, their random numbers
+drawn by the loader's generator (on a GPU, on the GPU: no host sync).
+``resized-crop``, ``rotate`` and ``color`` compute torchvision's
+RandomResizedCrop, RandomRotation and ColorJitter for the whole batch at
+once, each image with its own crop, angle or factors and torchvision's
+pixels (tests compare them image by image; the resized crops within one
+level of torchvision's fixed-point uint8 resize), the four colour
+adjustments taken in one random order per batch where torchvision draws
+an order per image. A loop over the images had cost 3 ms (resized-crop),
+5 ms (rotate) and 16 ms (color) a batch of 64 CIFAR-sized images on the
+CPU, up to 3x the training step, and on a GPU ~20 tiny kernels an image.
+``trivial`` is torchvision's TrivialAugmentWide, which draws one set of
+operations per call, so it runs once per image of the batch (on the
+batch's device, no copy to the host) and draws from torch's global RNG,
+which runs seed and resume state cover, as does the order of ``color``'s
+adjustments.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -36,6 +39,7 @@ from cvstudio.core.specs import AUGMENT_STEPS, parse_augment
 CROP_PADDING = 4  # pixels of zero padding before a random crop, as torchvision's RandomCrop(32, padding=4)
 ROTATE_DEGREES = 15.0
 RESIZED_CROP_SCALE = (0.35, 1.0)  # share of the image area a resized crop keeps
+RESIZED_CROP_RATIO = (3 / 4, 4 / 3)  # its aspect ratios, torchvision's default
 COLOR_JITTER = (0.4, 0.4, 0.4, 0.05)  # brightness, contrast, saturation, hue: as torchvision's ColorJitter takes them
 GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's (and ITU-R 601's) luma of R, G, B
 CPU_SLICE_PIXELS = 1 << 15  # colour jitter and rotation go through a batch on the CPU in slices of about this many
@@ -58,6 +62,60 @@ def random_hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the images left-right."""
     flip = (torch.rand(x.shape[0], generator=generator, device=generator.device) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def resized_crop_boxes(n: int, height: int, width: int, generator: torch.Generator, device: torch.device,
+                       scale: tuple[float, float] = RESIZED_CROP_SCALE, ratio: tuple[float, float] = RESIZED_CROP_RATIO
+                       ) -> tuple[torch.Tensor, ...]:
+    """(top, left, height, width) of a crop per image, drawn as torchvision's RandomResizedCrop draws one: the
+    first of 10 tries whose area share (from ``scale``) and log-uniform aspect ratio (from ``ratio``) fit the
+    image, else the central crop its fallback takes. All on ``device``, drawn by ``generator``."""
+    u = torch.rand(n, 10, 4, generator=generator, device=generator.device).to(device)
+    area = height * width * (scale[0] + (scale[1] - scale[0]) * u[..., 0])
+    aspect = torch.exp(math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * u[..., 1])
+    w, h = torch.sqrt(area * aspect).round(), torch.sqrt(area / aspect).round()
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = fits.to(torch.uint8).argmax(1, keepdim=True)  # the first try that fits (0 where none does)
+    w, h, u_top, u_left = (t.gather(1, first)[:, 0] for t in (w, h, u[..., 2], u[..., 3]))
+    top, left = (u_top * (height - h + 1)).floor(), (u_left * (width - w + 1)).floor()
+    in_ratio = width / height  # the fallback: the largest central crop whose aspect ratio is within ``ratio``
+    fw, fh = ((width, round(width / min(ratio))) if in_ratio < min(ratio) else
+              (round(height * max(ratio)), height) if in_ratio > max(ratio) else (width, height))
+    found = fits.any(1)
+    return tuple(torch.where(found, t, fallback).long() for t, fallback in
+                 ((top, (height - fh) // 2), (left, (width - fw) // 2), (h, fh), (w, fw)))
+
+
+def random_resized_crop(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """torchvision's RandomResizedCrop back to the input size on a uint8 (B, C, H, W) batch at once: each image
+    its own crop (:func:`resized_crop_boxes`), scaled up bilinearly with its edges repeated, as torchvision's crop
+    then resize (a crop is never larger than the image, so antialiasing changes nothing)."""
+    n, _, height, width = x.shape
+    boxes = resized_crop_boxes(n, height, width, generator, x.device)
+    if x.device.type == "cpu" and height * width > CPU_SLICE_PIXELS:
+        # large photos on the CPU: torchvision's own uint8 resize, image by image, is ~2x a float grid_sample
+        from torchvision.transforms.v2 import functional as F
+
+        return torch.stack([F.resized_crop(image, *box, [height, width], antialias=True)
+                            for image, box in zip(x, zip(*(b.tolist() for b in boxes)))])
+    return _by_slices(x, _resized_crop, *boxes)
+
+
+def _resized_crop(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, h: torch.Tensor, w: torch.Tensor
+                  ) -> torch.Tensor:
+    n, _, height, width = x.shape
+
+    def source(start: torch.Tensor, size: torch.Tensor, out: int) -> torch.Tensor:
+        """Where each output pixel is read, in grid_sample's -1..1 units of the whole image: half-pixel centres
+        in the crop, clamped to it (its edge pixels repeat, as resizing the cropped image alone does)."""
+        start, size = start.view(n, 1).float(), size.view(n, 1).float()
+        at = (torch.arange(out, device=x.device).view(1, out) + 0.5) * (size / out) - 0.5
+        return (start + torch.minimum(at.clamp_min(0.0), size - 1) + 0.5) * (2.0 / out) - 1.0
+
+    gx, gy = source(left, w, width), source(top, h, height)
+    grid = torch.stack((gx.view(n, 1, width).expand(n, height, width), gy.view(n, height, 1).expand(n, height, width)), -1)
+    out = torch.nn.functional.grid_sample(x.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return out.round_().clamp_(0, 255).to(torch.uint8)
 
 
 def random_rotation(x: torch.Tensor, generator: torch.Generator, degrees: float = ROTATE_DEGREES) -> torch.Tensor:
@@ -156,45 +214,35 @@ def _jitter(x: torch.Tensor, steps: list[tuple[str, torch.Tensor]]) -> torch.Ten
     return x
 
 
-def _per_image(steps: tuple[str, ...], channels: int, size: tuple[int, int]) -> Callable | None:
-    from torchvision.transforms import v2
-
-    transforms = []
-    for step in steps:
-        if step == "resized-crop":
-            transforms.append(v2.RandomResizedCrop(size, scale=RESIZED_CROP_SCALE, antialias=True))
-        elif step == "trivial":
-            transforms.append(v2.TrivialAugmentWide())
-    return v2.Compose(transforms) if transforms else None
-
-
 class BatchAugmenter:
-    """Applies an ``augment`` list to uint8 (B,C,H,W) batches."""
+    """Applies an ``augment`` list to uint8 (B,C,H,W) batches (``channels`` and ``size`` are kept for callers)."""
 
     def __init__(self, augment: str, channels: int, size: tuple[int, int]):
         self.steps = parse_augment(augment)
-        self.before = [s for s in self.steps if s == "resized-crop"]
-        self.vector = [s for s in self.steps if s in ("crop", "flip", "rotate", "color")]
-        self._first = _per_image(tuple(self.before), channels, size) if self.before else None
-        self._last = _per_image(("trivial",), channels, size) if "trivial" in self.steps else None
+        self._trivial: Callable | None = None
+        if "trivial" in self.steps:  # torchvision's: one set of operations per call, so once per image
+            from torchvision.transforms import v2
+
+            self._trivial = v2.TrivialAugmentWide()
 
     @property
     def active(self) -> bool:
         return bool(self.steps)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        if self._first is not None:
-            x = torch.stack([self._first(img) for img in x])
-        if "crop" in self.vector:
+        steps = self.steps
+        if "resized-crop" in steps:
+            x = random_resized_crop(x, generator)
+        if "crop" in steps:
             x = random_crop(x, CROP_PADDING, generator)
-        if "flip" in self.vector:
+        if "flip" in steps:
             x = random_hflip(x, generator)
-        if "rotate" in self.vector:
+        if "rotate" in steps:
             x = random_rotation(x, generator)
-        if "color" in self.vector:
+        if "color" in steps:
             x = random_color_jitter(x, generator)
-        if self._last is not None:
-            x = torch.stack([self._last(img) for img in x])
+        if self._trivial is not None:
+            x = torch.stack([self._trivial(img) for img in x])
         return x
 
 
