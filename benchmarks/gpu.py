@@ -12,7 +12,8 @@ Prints, in one run on one device:
    recorded step's time goes (``--profile``: its GPU kernels). Target: >= 10x
    for the convnet. Each run's last epoch is also shown alone: the first one
    carries the warm-up and recording of the CUDA graph, which the app's 10
-   epochs spread thinner than these 2. ``--compile`` also times ``torch.compile`` of our model.
+   epochs spread thinner than these 2. Then the time the loader takes for a
+   batch with each kind of augmentation. ``--compile`` also times ``torch.compile`` of our model.
 2. the wall time from the start of training until the test accuracy first
    reaches ``--target-acc`` (default 94 %) on full CIFAR-10 with the resnet
    preset (flip-crop augmentation, SGD + Nesterov, one-cycle schedule, label
@@ -32,6 +33,7 @@ depend on their content). Part 2 needs CIFAR-10 in ``--data-dir`` (or
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -153,8 +155,29 @@ def part_throughput(args, device: torch.device) -> dict[str, float]:
                     print(kernel_table(spec, bundle, device, args.batch_size))
                 except Exception as exc:  # noqa: BLE001
                     print(f"    kernel table failed: {type(exc).__name__}: {exc}")
-    print(f"  => convnet {ratios['convnet']:.2f}x the cheatsheet's loop (target on a GPU >= {CONVNET_TARGET:.0f}x)\n")
+    print(f"  => convnet {ratios['convnet']:.2f}x the cheatsheet's loop (target on a GPU >= {CONVNET_TARGET:.0f}x)")
+    print(f"  a training batch from the loader, by augmentation: {augment_times(bundle, device, args.batch_size)}\n")
     return ratios
+
+
+def augment_times(bundle: DatasetBundle, device: torch.device, batch_size: int, batches: int = 50) -> str:
+    """Microseconds per shuffled, augmented, normalized batch of ``BatchLoader`` (all of it on ``device``)."""
+    from cvstudio.core.data.batches import BatchLoader
+
+    parts = []
+    for augment in ("none", "flip-crop", "resized-crop,flip", "crop,flip,rotate,color", "trivial"):
+        loader = BatchLoader(bundle.train, batch_size, device, bundle.mean, bundle.std, shuffle=True, augment=augment,
+                             channels_last=True)
+        batches_of = itertools.chain.from_iterable(itertools.repeat(loader))  # epoch after epoch
+        for _ in range(3):  # first calls: kernels loaded, allocator primed
+            next(batches_of)
+        synchronize(device)
+        started = time.perf_counter()
+        for _ in range(batches):
+            next(batches_of)
+        synchronize(device)
+        parts.append(f"{augment} {(time.perf_counter() - started) / batches * 1e6:,.0f} us")
+    return ", ".join(parts)
 
 
 def _step_and_loader(spec, bundle: DatasetBundle, device: torch.device, batch_size: int, amp: bool,
