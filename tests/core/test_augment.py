@@ -139,3 +139,12 @@ def test_large_photos_on_the_cpu_are_cropped_by_torchvision_itself():
     boxes = augment.resized_crop_boxes(6, 200, 200, torch.Generator().manual_seed(1), x.device)
     for i, box in enumerate(zip(*(b.tolist() for b in boxes))):
         assert torch.equal(out[i], F.resized_crop(x[i], *box, [200, 200], antialias=True))
+
+
+def test_crops_of_channels_last_batches_are_the_same_crops_and_stay_channels_last():
+    from cvstudio.core.data.augment import random_crop
+
+    x = torch.randint(0, 256, (16, 3, 12, 10), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    plain = random_crop(x, 4, torch.Generator().manual_seed(9))
+    cl = random_crop(x.contiguous(memory_format=torch.channels_last), 4, torch.Generator().manual_seed(9))
+    assert torch.equal(plain, cl) and cl.is_contiguous(memory_format=torch.channels_last)

