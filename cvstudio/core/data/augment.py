@@ -41,7 +41,6 @@ ROTATE_DEGREES = 15.0
 RESIZED_CROP_SCALE = (0.35, 1.0)  # share of the image area a resized crop keeps
 RESIZED_CROP_RATIO = (3 / 4, 4 / 3)  # its aspect ratios, torchvision's default
 COLOR_JITTER = (0.4, 0.4, 0.4, 0.05)  # brightness, contrast, saturation, hue: as torchvision's ColorJitter takes them
-GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # torchvision's (and ITU-R 601's) luma of R, G, B
 CPU_SLICE_PIXELS = 1 << 15  # on the CPU the batched steps go through a batch in slices of about this many pixels
 
 
@@ -158,11 +157,11 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator, device
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
-    """(B, 1, H, W) float luma of uint8 images, floored as torchvision does for integer images."""
-    if x.shape[1] == 1:
-        return x.float()
-    r, g, b = x.float().unbind(1)
-    return (r * GRAY_WEIGHTS[0] + g * GRAY_WEIGHTS[1] + b * GRAY_WEIGHTS[2]).floor_().unsqueeze(1)
+    """(B, 1, H, W) float luma of uint8 images, floored as torchvision's colour adjustments take it (its uint8
+    grayscale truncates the same non-negative values)."""
+    from torchvision.transforms.v2.functional import rgb_to_grayscale
+
+    return rgb_to_grayscale(x).float()
 
 
 def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
