@@ -308,12 +308,12 @@ def part_accuracy(args, device: torch.device) -> float | None:
         per_epoch = sum(e.seconds for e in result.history) / max(1, len(result.history))
         print(f"  not reached in {len(result.history)} epochs ({result.seconds:.1f} s); best test accuracy "
               f"{rule.best:.2%}; {per_epoch:.2f} s per epoch with evaluation, training loop "
-              f"{result.images_per_s:,.0f} img/s\n")
+              f"{result.images_per_s:,.0f} img/s, {result.step_mode}\n")
         return None
     scale = (f" -- airbench: 94 % in {AIRBENCH_94_S} s on an A100, we take {rule.reached_s / AIRBENCH_94_S:.1f}x that"
              if args.target_acc == 0.94 and args.accuracy_data == "cifar10" else "")
     print(f"  reached {args.target_acc:.0%} after {len(result.history)} epochs in {rule.reached_s:.1f} s "
-          f"(evaluation included; {result.images_per_s:,.0f} img/s while training){scale}\n")
+          f"(evaluation included; {result.images_per_s:,.0f} img/s while training, {result.step_mode}){scale}\n")
     return rule.reached_s
 
 

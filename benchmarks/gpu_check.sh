@@ -43,6 +43,8 @@ if [ -n "$cifar" ]; then
 else
     echo "no CIFAR-10 on this machine: the epoch time of part 2's run on CIFAR-sized noise"
     timeout 90 $PY benchmarks/gpu.py --images 512 --trials 1 --epochs 1 --accuracy-data random --max-epochs 3
+    echo "the same on the usual step (CVSTUDIO_CUDA_GRAPHS=0), for the recorded step's gain under one-cycle"
+    CVSTUDIO_CUDA_GRAPHS=0 timeout 60 $PY benchmarks/gpu.py --images 512 --trials 1 --epochs 1 --accuracy-data random --max-epochs 2
 fi
 
 echo "=== done ($(date +%T))"

@@ -1,6 +1,6 @@
 """The CUDA path where a GPU is (``benchmarks/gpu_check.sh`` runs these on one); skipped on machines without.
 
-- the step recorded as a CUDA graph trains like the usual step, schedules included;
+- the step recorded as a CUDA graph trains like the usual step, schedules included (one-cycle's momentum too);
 - a model that cannot be recorded falls back to the usual step and still trains;
 - bf16 autocast, and fp16 with a gradient scaler where bf16 is missing, learn;
 - a checkpoint written from a GPU run loads and classifies on a machine without one.
@@ -54,6 +54,16 @@ def test_the_recorded_step_trains_like_the_usual_one_with_a_per_step_schedule(mo
     usual = _train(monkeypatch, False, schedule="cosine", weight_decay=1e-3)
     assert recorded.step_mode == "CUDA graph"
     assert usual.step_mode.startswith("eager (turned off")
+    _assert_same_run(recorded, usual)
+    assert recorded.metrics["val_acc"] > 0.9
+
+
+@pytest.mark.parametrize("nesterov", [False, True], ids=["momentum", "nesterov"])
+def test_one_cycle_sgd_moves_momentum_on_the_recorded_step_as_on_the_usual_one(monkeypatch, nesterov):
+    options = dict(schedule="onecycle", nesterov=nesterov, weight_decay=5e-4, epochs=5)
+    recorded = _train(monkeypatch, True, **options)
+    usual = _train(monkeypatch, False, **options)
+    assert recorded.step_mode == "CUDA graph"
     _assert_same_run(recorded, usual)
     assert recorded.metrics["val_acc"] > 0.9
 

@@ -16,16 +16,19 @@ capture" recipe (https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs):
   gather and normalization (``BatchLoader``), its copy into the buffers and
   the loss's copy kept for the plots;
 - learning rates live in one-element tensors while recording, so that a
-  schedule that moves them per step (cosine) or per epoch (step) reaches
-  the replays: the fused optimizers read the rate from the device;
+  schedule that moves them per step (cosine, one-cycle) or per epoch (step)
+  reaches the replays: the fused optimizers read the rate from the device;
+- SGD's momentum, which the one-cycle schedule moves every step, is a number
+  the fused step bakes in when recorded; :class:`MomentumCarrier` makes the
+  replays follow the schedule's momentum all the same (see there how);
 - anything that cannot be recorded -- a model whose forward syncs with the
   host, say -- leaves the run on the usual step, with the reason in
   ``GraphedStep.mode``.
 
 Not recorded (``graph_blocker`` says why): fp16 with a GradScaler (its
-skipped steps are decisions on the host), the one-cycle schedule (it also
-moves momentum, which the optimizer passes as a number), distributed runs
-(DDP's buckets), and ``CVSTUDIO_CUDA_GRAPHS=0``.
+skipped steps are decisions on the host), the one-cycle schedule on Adam or
+AdamW (it moves beta1, which also enters Adam's bias correction), SGD with
+dampening, distributed runs (DDP's buckets), and ``CVSTUDIO_CUDA_GRAPHS=0``.
 """
 
 from __future__ import annotations
@@ -49,9 +52,78 @@ def graph_blocker(device: torch.device, *, distributed: bool, scaled: bool, sche
         return "distributed training"
     if scaled:
         return "fp16 with a gradient scaler"
-    if isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR):
-        return "the one-cycle schedule also moves momentum"
+    if moves_momentum(scheduler):
+        optimizer = scheduler.optimizer
+        if not isinstance(optimizer, torch.optim.SGD):
+            return "the one-cycle schedule also moves Adam's beta1"
+        if any(group["dampening"] for group in optimizer.param_groups):
+            return "the one-cycle schedule moves the momentum of SGD with dampening"
     return None
+
+
+def moves_momentum(scheduler: Any) -> bool:
+    """True for a schedule that moves the optimizer's momentum (or Adam's beta1) as well as its learning rate."""
+    return isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR) and scheduler.cycle_momentum
+
+
+class MomentumCarrier:
+    """Makes a step recorded with SGD momentum ``m0`` act as if it had the momentum the schedule has set now.
+
+    The fused SGD step keeps ``buf = m0 * buf + g`` and moves the weights by
+    ``lr * buf`` (``lr * (g + m0 * buf)`` with Nesterov). Recorded around it,
+    reading two device scalars the host refreshes when the momentum ``m``
+    moves:
+
+    - before: ``buf *= m / m0``, so that the step's ``m0 * buf`` is ``m * buf``
+      and the buffer it leaves is the true one;
+    - after, with Nesterov only: ``w += lr * (m0 - m) * buf``, which turns the
+      step's ``m0 * buf`` term into ``m * buf``.
+
+    The buffers always hold what SGD with the moving momentum would hold, so
+    an unrecorded step (an epoch's last, smaller batch) may run in between.
+    """
+
+    def __init__(self, optimizer: torch.optim.SGD) -> None:
+        self.groups: list[tuple[list[torch.Tensor], list[torch.Tensor], float, bool]] = []
+        self.ratios: list[torch.Tensor] = []  # m / m0, per group
+        self.corrections: list[torch.Tensor] = []  # lr * (m0 - m), per group (Nesterov)
+        self._seen: list[tuple[float, float]] = []
+        for group in optimizer.param_groups:
+            pairs = [(p, optimizer.state[p]["momentum_buffer"]) for p in group["params"]
+                     if optimizer.state.get(p, {}).get("momentum_buffer") is not None]
+            recorded = float(group["momentum"])
+            if recorded <= 0.0:
+                raise ValueError("SGD without momentum when the step was recorded")
+            params, buffers = [p for p, _ in pairs], [b for _, b in pairs]
+            device = buffers[0].device if buffers else torch.device("cpu")
+            self.groups.append((params, buffers, recorded, bool(group["nesterov"])))
+            self.ratios.append(torch.ones((), dtype=torch.float32, device=device))
+            self.corrections.append(torch.zeros((), dtype=torch.float32, device=device))
+            self._seen.append((recorded, float(group["lr"])))
+
+    def refresh(self, optimizer: torch.optim.SGD) -> None:
+        """On the host, between steps: bring the device scalars to the groups' momentum and rate (no sync)."""
+        for i, group in enumerate(optimizer.param_groups):
+            momentum, lr = float(group["momentum"]), float(group["lr"])
+            if (momentum, lr) == self._seen[i]:
+                continue
+            self._seen[i] = (momentum, lr)
+            _, _, recorded, nesterov = self.groups[i]
+            self.ratios[i].fill_(momentum / recorded)
+            if nesterov:
+                self.corrections[i].fill_(lr * (recorded - momentum))
+
+    @torch.no_grad()
+    def before_step(self) -> None:
+        for (_, buffers, _, _), ratio in zip(self.groups, self.ratios):
+            if buffers:
+                torch._foreach_mul_(buffers, ratio)
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        for (params, buffers, _, nesterov), correction in zip(self.groups, self.corrections):
+            if nesterov and buffers:
+                torch._foreach_add_(params, torch._foreach_mul(buffers, correction))
 
 
 class GraphedStep:
@@ -71,6 +143,7 @@ class GraphedStep:
         self._static: tuple[torch.Tensor, ...] = ()
         self._lr_tensors: list[torch.Tensor] = []
         self._lr_values: list[float] = []
+        self._momentum: MomentumCarrier | None = None
 
     @property
     def loss_total(self) -> torch.Tensor:
@@ -125,6 +198,7 @@ class GraphedStep:
         optimizer = self.step.optimizer
         groups = optimizer.param_groups
         static_x, static_y = x.clone(), y.clone()  # clone keeps channels-last strides
+        momentum = MomentumCarrier(optimizer) if moves_momentum(self.step.scheduler) else None
         self._lr_values = [float(g["lr"]) for g in groups]
         self._lr_tensors = [torch.tensor(v, dtype=torch.float32, device=x.device) for v in self._lr_values]
         capturable = [g.get("capturable") for g in groups]
@@ -136,7 +210,11 @@ class GraphedStep:
                 if "capturable" in group:  # Adam's own check; its fused kernel keeps the step count on the GPU
                     group["capturable"] = True
             with torch.cuda.graph(graph, capture_error_mode="thread_local"):  # other threads' GPU work may go on
+                if momentum is not None:
+                    momentum.before_step()
                 loss = self.step.run(static_x, static_y, autocast_cache=False)
+                if momentum is not None:
+                    momentum.after_step()
         finally:
             for group, value, flag in zip(groups, self._lr_values, capturable):
                 group["lr"] = value  # floats again for schedulers, checkpoints and the epoch events
@@ -144,6 +222,7 @@ class GraphedStep:
                     group["capturable"] = flag
         self._graph = graph
         self._static = (static_x, static_y, loss)
+        self._momentum = momentum
         self.mode = "CUDA graph"
 
     def _replay(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -152,6 +231,8 @@ class GraphedStep:
             if group["lr"] != self._lr_values[i]:  # a schedule moved it: one small copy to the device
                 self._lr_values[i] = group["lr"]
                 self._lr_tensors[i].fill_(group["lr"])
+        if self._momentum is not None:
+            self._momentum.refresh(self.step.optimizer)
         static_x.copy_(x)
         static_y.copy_(y)
         self._graph.replay()
@@ -159,7 +240,7 @@ class GraphedStep:
 
     def _give_up(self, exc: Exception) -> None:
         self._gave_up = True
-        self._graph, self._static = None, ()
+        self._graph, self._static, self._momentum = None, (), None
         self.step.optimizer.zero_grad(set_to_none=True)  # nothing recorded ran: drop its unwritten gradients
         first_line = (str(exc).strip().splitlines() or [""])[0][:200]
         self.mode = f"eager (no CUDA graph: {type(exc).__name__}: {first_line})"
