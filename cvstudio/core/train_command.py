@@ -28,17 +28,17 @@ def preset_options(spec: ModelSpec) -> list[str] | None:
     """``--model`` and knob options that rebuild ``spec`` exactly, or None when no preset does."""
     from cvstudio.core.models.presets import PRESETS, get_preset
 
-    first_out = next((l.out for l in spec.layers if l.kind in ("conv", "linear", "residual") and l.out), None)
+    # width is the first layer's size, or the second's (airbench's stem is 24 wide whatever the width)
+    first_outs = [l.out for l in spec.layers if l.kind in ("conv", "linear", "residual") and l.out][:2]
     dropouts = sorted({l.p for l in spec.layers if l.kind == "dropout"})
     count = {kind: sum(l.kind == kind for l in spec.layers) for kind in ("conv", "linear", "residual")}
-    # depth is conv blocks (convnets), hidden layers (MLPs) or residual blocks before the last (ResNet)
-    depths = {count["conv"], count["linear"] - 1, count["linear"] - 2, count["residual"] - 1}
+    # depth is conv blocks (convnets), hidden layers (MLPs), residual blocks before the last (ResNet)
+    # or groups of two convolutions after the stem (airbench)
+    depths = {count["conv"], count["linear"] - 1, count["linear"] - 2, count["residual"] - 1, (count["conv"] - 1) // 2}
     names = sorted(PRESETS, key=lambda n: n != spec.name)  # its own name first: the shortest match
     for name in names:
         info = PRESETS[name]
-        for width in dict.fromkeys((info.width, first_out)):
-            if width is None:
-                continue
+        for width in dict.fromkeys((info.width, *first_outs)):
             for depth in sorted(d for d in {info.depth, *depths} if d >= 1):
                 for dropout in (None, *dropouts):
                     for batchnorm in (False, True):
@@ -76,6 +76,8 @@ def nearest_preset(spec: ModelSpec) -> str:
     kinds = {l.kind for l in spec.layers}
     if "residual" in kinds:
         return "resnet"
+    if "conv" in kinds and any(l.kind == "activation" and l.fn == "gelu" for l in spec.layers):
+        return "airbench"
     if "conv" in kinds:
         relu = any(l.kind == "activation" and l.fn == "relu" for l in spec.layers)
         return "convnet-relu" if relu else "convnet"

@@ -34,7 +34,7 @@ def test_dry_run_on_cpu_prints_both_parts(tmp_path):
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "convnet  cheatsheet" in out and "resnet   cheatsheet" in out
-    assert "time to 90% test accuracy" in out
+    assert "time to 90% test accuracy" in out and "airbench width 8 depth 1" in out  # part 2's default network
     summary = out.strip().splitlines()[-1]
     assert summary.startswith("summary: convnet ") and "resnet " in summary and "90%" in summary
 

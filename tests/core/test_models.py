@@ -118,7 +118,7 @@ def test_spec_json_round_trip_and_unknown_layer():
         ModelSpec.from_dict({"name": "x", "layers": [{"kind": "transformer"}]})
 
 
-@pytest.mark.parametrize("name", ["convnet", "mlp", "resnet", "convnet-batchnorm"])
+@pytest.mark.parametrize("name", ["convnet", "mlp", "resnet", "convnet-batchnorm", "airbench"])
 def test_code_export_builds_an_identical_model(name):
     spec = get_preset(name, depth=1) if name == "resnet" else get_preset(name)
     model = build_model(spec, CIFAR, 3).eval()

@@ -23,6 +23,8 @@ def parsed(args):
     ("mlp-deep", {"depth": 2, "batchnorm": True}),
     ("resnet", {"width": 8, "depth": 1}),
     ("convnet-dropout", {"dropout": 0.25}),
+    ("airbench", {}),
+    ("airbench", {"width": 16, "depth": 2}),  # the stem stays 24 wide: the width is the second layer's
 ])
 def test_a_preset_with_knobs_comes_back_from_its_options(name, knobs):
     spec = get_preset(name, **knobs)
@@ -53,6 +55,13 @@ def test_a_hand_edited_spec_is_named_as_a_problem_and_the_nearest_preset_offered
     assert nearest_preset(edited) == "convnet-relu"
     override = train_command(DataConfig(), edited, TrainConfig(), model_override=["--model", "convnet-relu"])
     assert override.problems == () and _train_spec(parsed(override.args)) == get_preset("convnet-relu")
+
+
+def test_an_edited_airbench_is_nearest_to_airbench():
+    base = get_preset("airbench", depth=2)
+    edited = ModelSpec("my net", base.layers[:-1] + (LayerSpec("dropout", p=0.2), base.layers[-1]))
+    assert nearest_preset(edited) == "airbench"
+    assert train_command(DataConfig(), edited, TrainConfig()).problems
 
 
 def test_a_renamed_but_unchanged_preset_is_still_expressible():

@@ -228,6 +228,13 @@ def test_spec_from_elsewhere_is_shown_with_its_knobs(page, state):
     assert not page._edited()
     state.set_spec(get_preset("resnet", depth=2))
     assert page.depth_spin.value() == 2 and page.batchnorm_check.isChecked()
+    state.set_spec(get_preset("airbench", width=16, depth=2))  # its 24-wide stem is not the width
+    assert (page.preset_combo.currentData(), page.width_spin.value(), page.depth_spin.value()) == ("airbench", 16, 2)
+    assert not page._edited()
+    assert page._size_form.labelForField(page.depth_spin).text() == "Conv groups"
+    assert not page.batchnorm_check.isChecked()
+    state.set_spec(get_preset("airbench", batchnorm=True))
+    assert page.batchnorm_check.isChecked() and not page._edited()
 
 
 def test_dataset_shape_feeds_the_summary(page, state):

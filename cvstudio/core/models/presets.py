@@ -38,6 +38,9 @@ PRESETS: dict[str, PresetInfo] = {
         PresetInfo("convnet-dropout", "convnet-width with Dropout(0.4) after each pooling", 32, 2, 1e-2),
         PresetInfo("convnet-batchnorm", "convnet-width with BatchNorm after each convolution", 32, 2, 1e-2),
         PresetInfo("resnet", "small ResNet: conv stem, residual blocks with skip connections, global average pool", 32, 3, 2e-2),
+        PresetInfo("airbench", "airbench94's network (Keller Jordan, 2024), without its training tricks: 2x2 conv stem, "
+                   "groups of [Conv, MaxPool, BN, GELU, Conv, BN, GELU] W, 4W, 4W wide, MaxPool 3, Linear", 64, 3, 5e-2,
+                   0.9, 5e-4),
     )
 }
 
@@ -63,6 +66,17 @@ def _resnet(width: int, depth: int) -> list[LayerSpec]:
     layers += [L("residual", out=width) for _ in range(depth)]
     layers += [L("residual", out=2 * width, stride=2), L("global_avgpool"), L("linear", out=None)]
     return layers
+
+
+def _airbench(width: int, depth: int) -> list[LayerSpec]:
+    # airbench's stem is a fixed whitening of 2x2 patches, 2 x 3 x 2 x 2 = 24 filters; here it learns
+    layers = [L("conv", out=24, kernel=2), L("activation", fn="gelu")]
+    for group in range(depth):
+        channels = width if group == 0 else 4 * width
+        layers += [L("conv", out=channels, kernel=3, padding=1), L("maxpool", kernel=2), L("batchnorm"),
+                   L("activation", fn="gelu"), L("conv", out=channels, kernel=3, padding=1), L("batchnorm"),
+                   L("activation", fn="gelu")]
+    return layers + [L("maxpool", kernel=3), L("linear", out=None)]  # 32 px: 31, 15, 7, 3, then 1
 
 
 def get_preset(
@@ -108,6 +122,8 @@ def get_preset(
     elif name == "convnet-batchnorm":
         layers = _convnet(w, d, "relu")
         batchnorm = True
+    elif name == "airbench":
+        layers = _airbench(w, d)
     else:  # resnet
         layers = _resnet(w, d)
 

@@ -21,22 +21,25 @@ class Knobs:
 def preset_family(name: str) -> str:
     if name.startswith("mlp"):
         return "mlp"
-    if name == "resnet":
-        return "resnet"
+    if name in ("resnet", "airbench"):
+        return name
     return "convnet"
 
 
-WIDTH_LABELS = {"mlp": "Hidden units", "convnet": "Channels", "resnet": "Channels"}
-DEPTH_LABELS = {"mlp": "Hidden layers", "convnet": "Conv blocks", "resnet": "Residual blocks"}
+WIDTH_LABELS = {"mlp": "Hidden units", "convnet": "Channels", "resnet": "Channels", "airbench": "Channels"}
+DEPTH_LABELS = {"mlp": "Hidden layers", "convnet": "Conv blocks", "resnet": "Residual blocks",
+                "airbench": "Conv groups"}
 WIDTH_TIPS = {
     "mlp": "units of the first hidden layer",
     "convnet": "output channels of the first convolution (the next ones get half)",
     "resnet": "channels of the stem and the residual blocks (the last block doubles them)",
+    "airbench": "channels of the first group of convolutions (the later groups get 4x)",
 }
 DEPTH_TIPS = {
     "mlp": "number of hidden linear layers",
     "convnet": "number of [conv, activation, max-pool] blocks; each halves the image side",
     "resnet": "number of residual blocks at full resolution",
+    "airbench": "number of [conv, max-pool, batch norm, GELU, conv, batch norm, GELU] groups; each halves the image side",
 }
 
 
@@ -54,11 +57,17 @@ def infer_knobs(spec: ModelSpec, default: Knobs) -> Knobs:
     elif family == "resnet":
         width = convs[0] if convs else default.width
         depth = max(1, len(residuals) - 1)
+    elif family == "airbench":  # a fixed 24-wide stem, then two convolutions per group
+        width = convs[1] if len(convs) > 1 else default.width
+        depth = max(1, (len(convs) - 1) // 2)
     else:
         width = convs[0] if convs else default.width
         depth = max(1, len(convs))
     dropout = next((float(l.p) for l in layers if l.kind == "dropout"), 0.0)
-    batchnorm = default.batchnorm or any(l.kind == "batchnorm" for l in layers)
+    if family == "airbench":  # batch norm is part of it; the knob's shows as one after the stem
+        batchnorm = default.batchnorm or (len(layers) > 1 and layers[1].kind == "batchnorm")
+    else:
+        batchnorm = default.batchnorm or any(l.kind == "batchnorm" for l in layers)
     return Knobs(preset, int(width), int(depth), round(dropout, 4), batchnorm)
 
 
