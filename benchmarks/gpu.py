@@ -228,7 +228,7 @@ def step_anatomy(spec, bundle: DatasetBundle, device: torch.device, batch_size: 
     from cvstudio.core.training.graphs import GraphedStep
 
     plain, loader = _step_and_loader(spec, bundle, device, batch_size, amp, channels_last)
-    step = GraphedStep(plain, device)
+    step = GraphedStep(plain, device, loader.write_full_batches_into)  # as fit() makes it
 
     def full_batches():
         while True:

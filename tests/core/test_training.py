@@ -206,6 +206,42 @@ def test_a_shuffled_batch_is_gathered_cast_and_normalized_in_few_kernels(tiny_bu
         assert torch.equal(a, b) and torch.equal(la, lb) and b.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("augment", ["none", "flip-crop"])
+def test_full_batches_are_written_into_a_recorded_steps_inputs(augment):
+    """The GPU path once the step is recorded (core/training/graphs.py): the loader writes each full batch
+    straight into the recorded step's inputs, which then need no copy kernel per step; the batches are the
+    same, and the epoch's last, smaller one comes as usual."""
+    from cvstudio.core.data.bundle import ImageSet
+
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    train = make_tiny_bundle(n_train=200).train  # three full batches of 64 and one of 8
+    stored = ImageSet(train.images.contiguous(memory_format=torch.channels_last), train.labels)
+    for shuffle in (True, False):
+        plain, fed = (BatchLoader(stored, 64, "cpu", mean, std, shuffle=shuffle, seed=3, augment=augment,
+                                  channels_last=True) for _ in range(2))
+        inputs = torch.empty(64, *train.images.shape[1:]).contiguous(memory_format=torch.channels_last)
+        labels = torch.empty(64, dtype=torch.int64)
+        fed.write_full_batches_into(inputs, labels)
+        for _epoch in range(2):
+            plain_batches, fed_batches = iter(plain), iter(fed)
+            while (batch := next(plain_batches, None)) is not None:
+                with _CountOps() as fed_ops:
+                    fx, fy = next(fed_batches)
+                assert torch.equal(fx, batch[0]) and torch.equal(fy, batch[1])
+                assert (fx is inputs and fy is labels) == (len(fy) == 64)
+            assert next(fed_batches, None) is None
+    plain, fed = (BatchLoader(stored, 64, "cpu", mean, std, shuffle=True, augment=augment, channels_last=True)
+                  for _ in range(2))
+    fed.write_full_batches_into(inputs, labels)
+    with _CountOps() as plain_ops:
+        next(iter(plain))
+    with _CountOps() as fed_ops:
+        assert next(iter(fed))[0] is inputs
+    assert len(fed_ops.ops) == len(plain_ops.ops), (fed_ops.ops, plain_ops.ops)  # the same work, in place
+    with pytest.raises(ValueError, match="float32"):
+        fed.write_full_batches_into(inputs.half(), labels)
+
+
 def test_devices():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type in ("cpu", "cuda", "mps")

@@ -11,8 +11,10 @@ On a CUDA GPU everything a step needs happens there, as in airbench: the
 images sit on the device as uint8, the shuffle order, crop offsets and flips
 are drawn by a generator on the device (a small tensor copied from the host
 each step would wait for the GPU: one host sync per step), and the cast,
-augmentation and normalization run as GPU kernels. On the CPU the generator
-is a CPU one and every batch is what it always was.
+augmentation and normalization run as GPU kernels; once the training step is
+recorded as a CUDA graph, full batches are written straight into its inputs
+(:meth:`BatchLoader.write_full_batches_into`). On the CPU the generator is a
+CPU one and every batch is what it always was.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class BatchLoader:
         # (x/255 - mean)/std == x*scale + shift
         self.scale = 1.0 / (255.0 * std_t)
         self.shift = -mean_t / std_t
+        self._into: tuple[torch.Tensor, torch.Tensor] | None = None  # see write_full_batches_into
 
     def _place(self, t: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
         if self.device.type == "cpu":
@@ -95,19 +98,38 @@ class BatchLoader:
     def num_images(self) -> int:
         return int(self.labels.shape[0])
 
+    def write_full_batches_into(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """From now on a full batch is written into ``images`` and ``labels``, and these very tensors are
+        yielded: the inputs of a recorded CUDA graph (core/training/graphs.py), which then need no copy
+        per step. Each batch overwrites the one before, so the step must have used (or, on a GPU, queued
+        its work on) the previous batch before asking for the next, as the training loop does."""
+        if images.dtype != torch.float32 or {images.device.type, labels.device.type} != {self.device.type}:
+            raise ValueError("full batches can be written only into float32 images and labels on the loader's device")
+        self._into = (images, labels)
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self.epoch_order()
         n = self.epoch_size
         for start in range(0, n, self.batch_size):
+            into = self._into
+            if into is not None and (into[0].shape[0] != min(self.batch_size, n - start)
+                                     or self.labels.device != into[1].device):
+                into = None  # the epoch's last, smaller batch (or labels that stayed in host memory)
             if order is None:
                 x = self.images[start : start + self.batch_size]
                 y = self.labels[start : start + self.batch_size]
+                if into is not None:
+                    y = into[1].copy_(y)
             else:
                 idx = order[start : start + self.batch_size]
                 # (no-ops unless the images had to stay in pinned host memory for a GPU run)
                 x = self._gather(idx.to(self.images.device, non_blocking=True))
-                y = self.labels.index_select(0, idx.to(self.labels.device, non_blocking=True))
-            yield self.prepare(x), y.to(self.device, non_blocking=True)
+                at = idx.to(self.labels.device, non_blocking=True)
+                y = self.labels.index_select(0, at) if into is None else torch.index_select(self.labels, 0, at, out=into[1])
+            if into is not None:
+                yield self.prepare(x, out=into[0]), y
+            else:
+                yield self.prepare(x), y.to(self.device, non_blocking=True)
 
     def _gather(self, idx: torch.Tensor) -> torch.Tensor:
         """The images at ``idx``, in the stored memory order: ``index_select`` of channels-last images
@@ -117,12 +139,14 @@ class BatchLoader:
             return nhwc.index_select(0, idx).permute(0, 3, 1, 2)
         return self.images.index_select(0, idx)
 
-    def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 (B,C,H,W) -> normalized float32 on the device, augmented when training."""
+    def prepare(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 (B,C,H,W) -> normalized float32 on the device, augmented when training (into ``out``)."""
         x = x.to(self.device, non_blocking=True)
         if self.augmenter.active:
             x = self.augmenter(x, self.generator)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)  # in uint8, a quarter of the bytes; kept if it is
         # the cast and (x/255 - mean)/std in one kernel (float32 out, in x's memory order) where it took three
+        if out is not None:
+            return torch.addcmul(self.shift, x, self.scale, out=out)
         return torch.addcmul(self.shift, x, self.scale)

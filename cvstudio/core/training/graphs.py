@@ -12,9 +12,10 @@ capture" recipe (https://pytorch.org/docs/stable/notes/cuda.html#cuda-graphs):
   those buffers and the graph replayed. The epoch's last, smaller batch
   runs as usual, updating the same weights, gradients and optimizer state;
 - the step adds its loss and correct count to the epoch's sums itself, so
-  those additions are recorded too: between replays run only the batch's
-  gather and normalization (``BatchLoader``), its copy into the buffers and
-  the loss's copy kept for the plots;
+  those additions are recorded too, and the loader writes each later full
+  batch straight into the recorded inputs
+  (``BatchLoader.write_full_batches_into``): between replays run only the
+  batch's gather and normalization and the loss's copy kept for the plots;
 - learning rates live in one-element tensors while recording, so that a
   schedule that moves them per step (cosine, one-cycle) or per epoch (step)
   reaches the replays: the fused optimizers read the rate from the device;
@@ -34,7 +35,7 @@ dampening, distributed runs (DDP's buckets), and ``CVSTUDIO_CUDA_GRAPHS=0``.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -129,8 +130,10 @@ class MomentumCarrier:
 class GraphedStep:
     """A ``loop._TrainStep`` whose full batches replay one recorded CUDA graph; same calls, same results."""
 
-    def __init__(self, step, device: torch.device) -> None:  # noqa: ANN001 - loop._TrainStep (imports the other way round)
+    def __init__(self, step, device: torch.device,  # noqa: ANN001 - loop._TrainStep (imports the other way round)
+                 feed: Callable[[torch.Tensor, torch.Tensor], None] | None = None) -> None:
         self.step = step
+        self.feed = feed  # told the recorded inputs once, so that later batches arrive in them
         self.device = device
         self.model = step.model
         self.scaler = step.scaler
@@ -224,6 +227,11 @@ class GraphedStep:
         self._static = (static_x, static_y, loss)
         self._momentum = momentum
         self.mode = "CUDA graph"
+        if self.feed is not None:
+            try:
+                self.feed(static_x, static_y)
+            except ValueError:  # inputs the loader cannot write into: they are copied into, step by step
+                self.feed = None
 
     def _replay(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         static_x, static_y, loss = self._static
@@ -233,8 +241,10 @@ class GraphedStep:
                 self._lr_tensors[i].fill_(group["lr"])
         if self._momentum is not None:
             self._momentum.refresh(self.step.optimizer)
-        static_x.copy_(x)
-        static_y.copy_(y)
+        if x is not static_x:  # else the loader wrote the batch there (``feed``)
+            static_x.copy_(x)
+        if y is not static_y:
+            static_y.copy_(y)
         self._graph.replay()
         return loss.clone()  # the next replay rewrites it; the epoch's sums were added to in the graph
 
@@ -246,11 +256,13 @@ class GraphedStep:
         self.mode = f"eager (no CUDA graph: {type(exc).__name__}: {first_line})"
 
 
-def maybe_graphed(step, device: torch.device, *, distributed: bool, scheduler: Any):  # noqa: ANN001, ANN201
-    """``step`` wrapped in a :class:`GraphedStep` where the run allows one, else ``step`` as it is."""
+def maybe_graphed(step, device: torch.device, *, distributed: bool, scheduler: Any,  # noqa: ANN001, ANN201
+                  feed: Callable[[torch.Tensor, torch.Tensor], None] | None = None):
+    """``step`` wrapped in a :class:`GraphedStep` where the run allows one, else ``step`` as it is; ``feed``
+    (e.g. ``BatchLoader.write_full_batches_into``) learns where the recorded step reads its inputs."""
     blocker = graph_blocker(device, distributed=distributed, scaled=step.scaler is not None, scheduler=scheduler)
     if blocker is not None:
         if device.type == "cuda":
             step.mode = f"eager ({blocker})"
         return step
-    return GraphedStep(step, device)
+    return GraphedStep(step, device, feed)

@@ -278,7 +278,8 @@ def _fit(model, data, config, loss, augment, callbacks, control, resumable=False
     params = count_params(model)
     scheduler, per_step = make_scheduler(optimizer, config, steps)
     step_fn = maybe_graphed(_TrainStep(train_model, loss_fn, optimizer, config, device, scheduler, per_step), device,
-                            distributed=dist is not None, scheduler=scheduler)
+                            distributed=dist is not None, scheduler=scheduler,
+                            feed=getattr(train_loader, "write_full_batches_into", None))
     trained = f"trained for {config.epochs} epoch{'' if config.epochs == 1 else 's'}"
     state = FitState(model, config, message=trained, optimizer=optimizer,
                      scheduler=scheduler, scaler=step_fn.scaler, generator=train_loader.generator)
