@@ -148,3 +148,54 @@ def test_crops_of_channels_last_batches_are_the_same_crops_and_stay_channels_las
     plain = random_crop(x, 4, torch.Generator().manual_seed(9))
     cl = random_crop(x.contiguous(memory_format=torch.channels_last), 4, torch.Generator().manual_seed(9))
     assert torch.equal(plain, cl) and cl.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("channels, height, width", [(3, 32, 32), (1, 28, 28), (3, 24, 40)])
+def test_each_trivial_augment_operation_gives_torchvision_s_pixels_at_every_magnitude(channels, height, width):
+    """TrivialAugmentWide's operations on a batch, each image with its own magnitude (all 31 bins, both signs):
+    exactly what torchvision's TrivialAugmentWide makes of each image alone."""
+    from torchvision.transforms import v2
+
+    from cvstudio.core.data.augment import TRIVIAL_BINS, trivial_op
+
+    reference = v2.TrivialAugmentWide()
+    g = torch.Generator().manual_seed(2)
+    for name, (table_of, signed) in reference._AUGMENTATION_SPACE.items():
+        table = table_of(TRIVIAL_BINS, height, width)
+        magnitudes = [0.0] if table is None else [float(m) for m in table]
+        magnitudes += [-m for m in magnitudes] if signed else []
+        x = torch.randint(0, 256, (len(magnitudes), channels, height, width), dtype=torch.uint8, generator=g)
+        x[::3] = x[::3] // 4 + 60  # low-contrast images, which autocontrast and equalize stretch
+        out = x if name == "Identity" else trivial_op(name, x, magnitudes)
+        assert out.shape == x.shape and out.dtype == torch.uint8
+        for i, m in enumerate(magnitudes):
+            expected = reference._apply_image_or_video_transform(x[i], name, m, interpolation=v2.InterpolationMode.NEAREST,
+                                                                 fill=reference._fill)
+            assert torch.equal(out[i], expected), (name, m)
+
+
+@pytest.mark.parametrize("slice_images", [64, 5])
+def test_batched_trivial_augment_draws_per_image_and_matches_torchvision(monkeypatch, slice_images):
+    """Each image its own operation, bin and sign from torch's global RNG (as torchvision draws them), run in
+    groups by operation (in slices on the CPU) and put back in place."""
+    from torchvision.transforms import v2
+
+    import cvstudio.core.data.augment as augment
+
+    monkeypatch.setattr(augment, "CPU_SLICE_PIXELS", slice_images * 32 * 32)
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+    torch.manual_seed(9)
+    out = augment.random_trivial_augment(x)
+
+    reference = v2.TrivialAugmentWide()
+    names = list(reference._AUGMENTATION_SPACE)
+    torch.manual_seed(9)
+    ops, bins, negative = torch.randint(len(names), (64,)), torch.randint(31, (64,)), torch.rand(64) <= 0.5
+    for i in range(64):
+        table_of, signed = reference._AUGMENTATION_SPACE[names[ops[i]]]
+        table = table_of(31, 32, 32)
+        m = 0.0 if table is None else float(table[bins[i]]) * (-1 if signed and negative[i] else 1)
+        expected = reference._apply_image_or_video_transform(x[i], names[ops[i]], m,
+                                                             interpolation=v2.InterpolationMode.NEAREST, fill=reference._fill)
+        assert torch.equal(out[i], expected), (i, names[ops[i]], m)
+    assert len(set(ops.tolist())) >= 10  # most operations appear in a batch of 64
