@@ -3,6 +3,7 @@
 - the step recorded as a CUDA graph trains like the usual step, schedules included (one-cycle's momentum too);
 - a model that cannot be recorded falls back to the usual step and still trains;
 - bf16 autocast, and fp16 with a gradient scaler where bf16 is missing, learn;
+- augmented batches are made without a host sync, and TrivialAugment gives torchvision's pixels on the GPU;
 - a checkpoint written from a GPU run loads and classifies on a machine without one.
 """
 
@@ -118,6 +119,47 @@ def _cli(args, env_extra=None, cwd=None):
     env = dict(os.environ, PYTHONPATH=path, **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "cvstudio", *args], env=env, capture_output=True, text=True,
                           timeout=600, cwd=cwd)
+
+
+def test_augmented_batches_are_made_on_the_gpu_without_a_host_sync():
+    """Every augmentation step draws on the GPU or sends host numbers through pinned memory: a batch never
+    waits for the GPU to finish the steps queued before it."""
+    from cvstudio.core.data.batches import BatchLoader
+
+    bundle = _bundle()
+    loader = BatchLoader(bundle.train, 64, "cuda", bundle.mean, bundle.std, shuffle=True, channels_last=True,
+                         augment="resized-crop,crop,flip,rotate,color,trivial")
+    batches = iter(loader)
+    next(batches)  # the epoch's order, first allocations
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(6):
+            x, y = next(batches)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert x.is_cuda and x.dtype == torch.float32 and y.is_cuda
+
+
+def test_trivial_augment_on_the_gpu_gives_torchvision_s_pixels():
+    from torchvision.transforms import v2
+
+    from cvstudio.core.data.augment import random_trivial_augment
+
+    x = torch.randint(0, 256, (64, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(4)).cuda()
+    torch.manual_seed(9)
+    out = random_trivial_augment(x)
+    reference = v2.TrivialAugmentWide()
+    names = list(reference._AUGMENTATION_SPACE)
+    torch.manual_seed(9)
+    ops, bins, negative = torch.randint(len(names), (64,)), torch.randint(31, (64,)), torch.rand(64) <= 0.5
+    for i in range(64):
+        table_of, signed = reference._AUGMENTATION_SPACE[names[ops[i]]]
+        table = table_of(31, 32, 32)
+        m = 0.0 if table is None else float(table[bins[i]]) * (-1 if signed and negative[i] else 1)
+        expected = reference._apply_image_or_video_transform(x[i], names[ops[i]], m,
+                                                             interpolation=v2.InterpolationMode.NEAREST, fill=reference._fill)
+        assert torch.equal(out[i], expected), (i, names[ops[i]], m)
 
 
 def test_a_checkpoint_trained_on_the_gpu_classifies_on_a_machine_without_one(tmp_path):

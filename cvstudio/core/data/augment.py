@@ -255,7 +255,7 @@ def random_trivial_augment(x: torch.Tensor) -> torch.Tensor:
         if name == "Identity":
             continue
         for a in range(0, len(images), step):
-            index = torch.tensor(images[a : a + step], device=x.device)
+            index = _on_device(images[a : a + step], torch.int64, x.device)
             out.index_copy_(0, index, trivial_op(name, x.index_select(0, index), magnitudes[a : a + step]))
     return out
 
@@ -268,7 +268,7 @@ def trivial_op(name: str, x: torch.Tensor, magnitudes: list[float]) -> torch.Ten
     n, c, h, w = x.shape
 
     def per_image(values: list[float]) -> torch.Tensor:  # Python floats, made float32 as torchvision's scalars are
-        return torch.tensor(values, dtype=torch.float32, device=x.device).view(n, 1, 1, 1)
+        return _on_device(values, torch.float32, x.device).view(n, 1, 1, 1)
 
     if name in _AFFINE_OPS:
         return _affine(x, [_trivial_matrix(name, m, h, w) for m in magnitudes])
@@ -287,7 +287,7 @@ def trivial_op(name: str, x: torch.Tensor, magnitudes: list[float]) -> torch.Ten
             torch.uint8)
     if name == "Posterize":
         masks = [((1 << int(m)) - 1) << (8 - int(m)) if int(m) < 8 else 255 for m in magnitudes]
-        return x & torch.tensor(masks, dtype=torch.uint8, device=x.device).view(n, 1, 1, 1)
+        return x & _on_device(masks, torch.uint8, x.device).view(n, 1, 1, 1)
     if name == "Solarize":
         return torch.where(x >= per_image([255.0 * m for m in magnitudes]), x.bitwise_not(), x)
     if name == "AutoContrast":
@@ -295,6 +295,15 @@ def trivial_op(name: str, x: torch.Tensor, magnitudes: list[float]) -> torch.Ten
     if name == "Equalize":
         return F.equalize(x)
     raise ValueError(f"unknown TrivialAugmentWide operation {name!r}")
+
+
+def _on_device(values: list, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Numbers made on the host as a tensor on ``device``. To a GPU through pinned memory without waiting:
+    a copy from ordinary host memory would first wait for the GPU to finish its queued work (a host sync)."""
+    t = torch.tensor(values, dtype=dtype)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def _trivial_matrix(name: str, magnitude: float, height: int, width: int) -> list[float]:
@@ -315,12 +324,12 @@ def _affine(x: torch.Tensor, matrices: list[list[float]]) -> torch.Tensor:
     """Each uint8 image through its own inverse affine matrix: torchvision's sampling grid (``_affine_grid``)
     for all of them in one ``bmm``, then one ``grid_sample`` (nearest pixel, zeros outside)."""
     n, _, h, w = x.shape
-    theta = torch.tensor(matrices, dtype=torch.float32, device=x.device).view(n, 2, 3)
+    theta = _on_device(matrices, torch.float32, x.device).view(n, 2, 3)
     base = torch.empty(1, h, w, 3, device=x.device)
     base[..., 0].copy_(torch.linspace((1.0 - w) * 0.5, (w - 1.0) * 0.5, steps=w, device=x.device))
     base[..., 1].copy_(torch.linspace((1.0 - h) * 0.5, (h - 1.0) * 0.5, steps=h, device=x.device).unsqueeze_(-1))
     base[..., 2].fill_(1)
-    scaled = theta.transpose(1, 2).div_(torch.tensor([0.5 * w, 0.5 * h], device=x.device))
+    scaled = theta.transpose(1, 2).div_(_on_device([0.5 * w, 0.5 * h], torch.float32, x.device))
     grid = base.view(1, h * w, 3).expand(n, h * w, 3).bmm(scaled).view(n, h, w, 2)
     out = torch.nn.functional.grid_sample(x.float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)
     return out.round_().to(torch.uint8)
@@ -333,7 +342,7 @@ def _sharpen(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     if h <= 2 or w <= 2:
         return x
     a, b = 1.0 / 13.0, 5.0 / 13.0
-    kernel = torch.tensor([[a, a, a], [a, b, a], [a, a, a]], device=x.device).expand(c, 1, 3, 3)
+    kernel = _on_device([[a, a, a], [a, b, a], [a, a, a]], torch.float32, x.device).expand(c, 1, 3, 3)
     out = x.to(torch.float32, copy=True)
     blurred = torch.nn.functional.conv2d(out, kernel, groups=c).round_()
     inner = out[..., 1:-1, 1:-1]
