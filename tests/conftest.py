@@ -46,3 +46,25 @@ def make_tiny_bundle(n_train=256, n_val=64, classes=2, seed=0, size=16):
 @pytest.fixture
 def tiny_bundle():
     return make_tiny_bundle()
+
+
+def trivial_augment_by_torchvision(x, seed: int) -> list:
+    """Each image of the uint8 batch ``x`` through torchvision's TrivialAugmentWide with the operation, bin and
+    sign that ``augment.random_trivial_augment`` draws after ``torch.manual_seed(seed)``: [(expected, name, m)]."""
+    import torch
+    from torchvision.transforms import v2
+
+    reference = v2.TrivialAugmentWide()
+    names = list(reference._AUGMENTATION_SPACE)
+    n, _, h, w = x.shape
+    torch.manual_seed(seed)
+    ops, bins, negative = torch.randint(len(names), (n,)), torch.randint(31, (n,)), torch.rand(n) <= 0.5
+    out = []
+    for i in range(n):
+        name = names[ops[i]]
+        table_of, signed = reference._AUGMENTATION_SPACE[name]
+        table = table_of(31, h, w)
+        m = 0.0 if table is None else float(table[bins[i]]) * (-1 if signed and negative[i] else 1)
+        out.append((reference._apply_image_or_video_transform(x[i], name, m, interpolation=v2.InterpolationMode.NEAREST,
+                                                              fill=reference._fill), name, m))
+    return out

@@ -275,12 +275,12 @@ def trivial_op(name: str, x: torch.Tensor, magnitudes: list[float]) -> torch.Ten
         return _affine(x, [_trivial_matrix(name, m, h, w) for m in magnitudes])
     if name == "Brightness":
         return (x * per_image([1.0 + m for m in magnitudes])).clamp_(0, 255).to(torch.uint8)
-    if name in ("Color", "Contrast", "Sharpness"):
-        ratios = [1.0 + m for m in magnitudes]
-        if name == "Sharpness":
-            return _sharpen(x, per_image([1.0 - r for r in ratios]))
-        if name == "Color" and c != 3:
-            return x
+    ratios = [1.0 + m for m in magnitudes]  # the factor torchvision's colour operations take
+    if name == "Sharpness":
+        return _sharpen(x, per_image([1.0 - r for r in ratios]))
+    if name == "Color" and c != 3:
+        return x
+    if name in ("Color", "Contrast"):
         gray = _gray(x) if c == 3 else x.float()
         other = gray if name == "Color" else gray.mean(dim=(1, 2, 3), keepdim=True)
         # torchvision's _blend: x * ratio, then + other * (1 - ratio) as one fused multiply-add
