@@ -46,3 +46,30 @@ def test_without_a_gpu_it_refuses_in_one_line(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "gpu.py: no CUDA device: PyTorch sees no CUDA GPU here (use --device cpu for a dry run)"
     ]
+
+
+def test_gpu_check_keeps_within_its_budget(tmp_path):
+    """gpu_check.sh must end inside one device call: steps are cut to what is left of BUDGET_S, and those that
+    would get under 20 s are skipped and named, rather than the call's limit killing the script unreported."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_python = bin_dir / "fakepy"  # each step "runs" for 3 s and shows the environment it got
+    fake_python.write_text('#!/bin/bash\ncase "$1" in -c) exit 0;; esac\n'
+                           'echo "ran $* graphs=${CVSTUDIO_CUDA_GRAPHS-unset} cuda=${CUDA_VISIBLE_DEVICES-unset}"\n'
+                           'sleep 3\n')
+    (bin_dir / "nvidia-smi").write_text("#!/bin/sh\necho stand-in GPU\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", PYTHON="fakepy", BUDGET_S="30",
+               CVSTUDIO_HOME=str(tmp_path / "home"))
+    proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(tmp_path / "out")], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    ran = [line for line in proc.stdout.splitlines() if line.startswith("ran ")]
+    assert ran[0].startswith("ran benchmarks/gpu.py --skip-accuracy")  # the most telling step first
+    info = next(line for line in ran if line.startswith("ran -m cvstudio info"))
+    assert info.endswith("cuda=")  # the GPU-made checkpoint is read with CUDA hidden
+    skipped = proc.stdout.split("=== not run, out of the 30 s budget:")[1].split("=== done")[0]
+    assert "--nproc 1" in skipped and "gpu.py --skip-accuracy" not in skipped
+    seconds_taken = int(proc.stdout.rsplit("=== done", 1)[1].split(", ")[1].split()[0])
+    assert seconds_taken <= 30
