@@ -4,7 +4,8 @@
 #   2. the CUDA tests (tests/core/test_cuda.py: the step recorded as a CUDA graph, bf16/fp16, GPU checkpoint on the CPU);
 #   3. `cvstudio train --device cuda --amp`, then the checkpoint read and used on the CPU (CUDA hidden);
 #   4. `cvstudio train --nproc 1 --device cuda`: torchrun with NCCL on one GPU;
-#   5. part 2 on CIFAR-10 where a copy is found on the machine, else its epoch time on CIFAR-sized noise.
+#   5. part 2 on CIFAR-10 where a copy is found on the machine, else its epoch time on CIFAR-sized noise;
+#   6. part 1 again with torch.compile (whether it measurably helps on a GPU).
 # The whole run keeps within BUDGET_S seconds (default 480, inside one 10-minute device call with room for the
 # machine's start): a step gets the smaller of its own limit and what is left, and a step that would get under
 # 20 s is skipped and named, so the most telling steps always run and the script always ends.
@@ -67,6 +68,9 @@ else
     echo "the same on the usual step (CVSTUDIO_CUDA_GRAPHS=0), for the recorded step's gain under one-cycle"
     CVSTUDIO_CUDA_GRAPHS=0 boxed 60 $PY benchmarks/gpu.py --images 512 --trials 1 --epochs 1 --accuracy-data random --max-epochs 2
 fi
+
+step "6. torch.compile of our model (last: compiling takes minutes; on this project's CPU it was slower)"
+boxed 150 $PY benchmarks/gpu.py --skip-accuracy --trials 1 --compile
 
 echo
 if [ -s "$SKIPPED" ]; then

@@ -70,6 +70,6 @@ def test_gpu_check_keeps_within_its_budget(tmp_path):
     info = next(line for line in ran if line.startswith("ran -m cvstudio info"))
     assert info.endswith("cuda=")  # the GPU-made checkpoint is read with CUDA hidden
     skipped = proc.stdout.split("=== not run, out of the 30 s budget:")[1].split("=== done")[0]
-    assert "--nproc 1" in skipped and "gpu.py --skip-accuracy" not in skipped
+    assert "--nproc 1" in skipped and "--skip-accuracy --trials 3" not in skipped
     seconds_taken = int(proc.stdout.rsplit("=== done", 1)[1].split(", ")[1].split()[0])
     assert seconds_taken <= 30
