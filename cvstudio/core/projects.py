@@ -409,24 +409,42 @@ def save_project(project: Project) -> Path:
 
     Raises ProjectError (one line) when the folder cannot be written.
     """
+    text = project_text(project)
+    path = write_project_text(text, *project_writing(project))
+    project.keep_backup = False  # the backup is made: one is enough
+    return path
+
+
+def project_text(project: Project) -> str:
+    """What ``project.json`` will hold; ProjectError when a setting is NaN or infinite (no invalid JSON)."""
     try:
-        for sub in (project.folder, project.runs_dir, project.exports_dir):
+        return json.dumps(project.to_dict(), indent=1, sort_keys=True, allow_nan=False)
+    except ValueError as e:
+        raise ProjectError(f"cannot save the project: {e}") from None
+
+
+def project_writing(project: Project) -> tuple[Path, tuple[Path, ...], bool]:
+    """Where ``project`` is written (its file and folders) and whether the old file is first kept as a backup:
+    read on the thread that owns the project, so that another one can write with them (the GUI's autosave)."""
+    return project.file, (project.folder, project.runs_dir, project.exports_dir), project.keep_backup
+
+
+def write_project_text(text: str, file: Path, folders: tuple[Path, ...], keep_backup: bool) -> Path:
+    """``text`` into ``file`` atomically and durably (see :func:`save_project`); ProjectError (one line) on failure."""
+    folder = file.parent
+    try:
+        for sub in folders:
             sub.mkdir(parents=True, exist_ok=True)
-        if project.keep_backup and project.file.exists():
-            shutil.copy2(project.file, backup_path(project.file))
-        project.keep_backup = False
-        try:
-            text = json.dumps(project.to_dict(), indent=1, sort_keys=True, allow_nan=False)
-        except ValueError as e:  # a NaN or infinity got into a setting: refuse rather than write invalid JSON
-            raise ProjectError(f"cannot save the project: {e}") from None
-        with replacing(project.file) as tmp:
+        if keep_backup and file.exists():
+            shutil.copy2(file, backup_path(file))
+        with replacing(file) as tmp:
             with open(tmp, "w", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
     except OSError as e:
-        raise ProjectError(f"cannot save the project in {project.folder}: {e.strerror or e}") from None
-    return project.file
+        raise ProjectError(f"cannot save the project in {folder}: {e.strerror or e}") from None
+    return file
 
 
 def open_for_runs(folder: str | os.PathLike[str], data_config: DataConfig, spec: ModelSpec,

@@ -22,8 +22,11 @@ from cvstudio.core.projects import (
     Project,
     ProjectError,
     load_project,
+    project_text,
+    project_writing,
     release_lock,
     save_project,
+    write_project_text,
 )
 from cvstudio.gui.state import AppState
 from cvstudio.gui.tasks import TaskGroup
@@ -31,6 +34,8 @@ from cvstudio.gui.tasks import TaskGroup
 log = logging.getLogger(__name__)
 
 AUTOSAVE_DELAY_MS = 400  # changes within this time are written together
+AUTOSAVE_TASK = "autosave"  # the TaskGroup key of autosave writes: one at a time, the newest waiting
+WRITE_WAIT_MS = 10_000  # how long an explicit save or closing waits for an autosave write in flight
 
 
 def read_run_histories(paths: list[str]) -> list[tuple[str, str, list[Any], str]]:
@@ -85,7 +90,7 @@ class ProjectController(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(AUTOSAVE_DELAY_MS)
-        self._timer.timeout.connect(self.save_now)
+        self._timer.timeout.connect(self._autosave)
         state.data_config_changed.connect(self._on_state_data_config_changed)
         state.spec_changed.connect(self._on_state_spec_changed)
         state.train_config_changed.connect(self._on_state_train_config_changed)
@@ -200,9 +205,8 @@ class ProjectController(QObject):
         """Write pending changes and release the lock."""
         if self.loaded is None:
             return
-        if self._timer.isActive():
-            self._timer.stop()
-            self.save_now()
+        if self._timer.isActive() or self.tasks.busy(AUTOSAVE_TASK):
+            self.save_now()  # the newest changes, once the autosave in flight has ended
         if not self.loaded.read_only:
             release_lock(self.loaded.project.folder)
         self.loaded = None
@@ -308,23 +312,62 @@ class ProjectController(QObject):
             self._timer.start()
 
     def save_now(self) -> bool:
-        """Write the project now (what autosave does); False when read-only or the write failed."""
+        """Write the project now, on this thread, once any autosave write in flight has ended (Save, closing,
+        another project); False when read-only or the write failed."""
         self._timer.stop()
         if self.read_only:
             return False
+        self._settle_autosave()
         project = self.loaded.project
         self._capture(project)
         try:
             path = save_project(project)
         except ProjectError as e:
-            if str(e) != self._save_error:  # say it once, not at every change
-                self._save_error = str(e)
-                self.state.status_message.emit(f"Project not saved: {e}")
-                self.save_failed.emit(str(e))
+            self._on_save_error(str(e))
             return False
+        self._on_saved(path)
+        return True
+
+    def _autosave(self) -> None:
+        """The debounced save: the project is captured here and written on a worker, since its fsync calls
+        can take long on a busy disk (a checkpoint just written, a cache being filled) and the GUI thread
+        must not wait for them. One write at a time; a change made meanwhile is written after it."""
+        if self.read_only:
+            return
+        project = self.loaded.project
+        self._capture(project)
+        try:
+            text = project_text(project)
+        except ProjectError as e:
+            self._on_save_error(str(e))
+            return
+        file, folders, keep_backup = project_writing(project)
+
+        def written(path: Path) -> None:
+            if keep_backup:
+                project.keep_backup = False  # the backup is made: one is enough
+            self._on_saved(path)
+
+        self.tasks.start(write_project_text, text, file, folders, keep_backup, key=AUTOSAVE_TASK,
+                         on_result=written, on_error=lambda error: self._on_save_error(error.message))
+
+    def _settle_autosave(self) -> None:
+        """Before a write on this thread: drop the autosave waiting to be written (the caller writes newer
+        settings) and wait for the one in flight, so that two writers never race for project.json."""
+        self.tasks.cancel(AUTOSAVE_TASK)  # a write in flight does not stop: it finishes its file
+        writing = self.tasks.running(AUTOSAVE_TASK)
+        if writing is not None and not writing.wait(WRITE_WAIT_MS):
+            log.warning("an autosave of the project is still being written after %d ms", WRITE_WAIT_MS)
+
+    def _on_saved(self, path: Path) -> None:
         self._save_error = None
         self.saved.emit(path)
-        return True
+
+    def _on_save_error(self, message: str) -> None:
+        if message != self._save_error:  # say it once, not at every change
+            self._save_error = message
+            self.state.status_message.emit(f"Project not saved: {message}")
+            self.save_failed.emit(message)
 
     def _on_state_data_config_changed(self, _config: Any) -> None:
         if not self._applying:

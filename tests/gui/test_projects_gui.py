@@ -150,6 +150,54 @@ def test_runs_browser_lists_filters_notes_diffs_overlays_and_trashes(qtbot, tmp_
     close_window(w)
 
 
+def test_autosave_writes_off_the_gui_thread_one_write_at_a_time_newest_last(qtbot, tmp_path, monkeypatch):
+    """An fsync can take seconds on a busy disk (a checkpoint just written): the autosave must not wait for it on
+    the GUI thread. Changes made while a write hangs are written after it, the newest settings last, and an
+    explicit save waits for the write in flight rather than racing it for project.json."""
+    import threading
+
+    from cvstudio.core import projects as core_projects
+    from cvstudio.gui import projects as gui_projects
+
+    project = tmp_path / "proj"
+    w = make_window(qtbot, project)
+    release_write = threading.Event()
+    writes: list[tuple[bool, float]] = []  # (on the GUI thread, lr written)
+    real_write = gui_projects.write_project_text
+
+    def slow_write(text, *where):
+        writes.append((threading.current_thread() is threading.main_thread(), json.loads(text)["train_config"]["lr"]))
+        if len(writes) == 1:
+            assert release_write.wait(10), "the test never released the first write"
+        return real_write(text, *where)
+
+    monkeypatch.setattr(gui_projects, "write_project_text", slow_write)
+    monkeypatch.setattr(core_projects, "write_project_text", slow_write)  # what save_project (save_now) calls
+    w.state.set_train_config(TrainConfig(lr=0.11, device="cpu"))
+    qtbot.waitUntil(lambda: len(writes) == 1, timeout=5_000)  # the first write now hangs in its worker
+    for lr in (0.12, 0.13):  # the GUI goes on; these wait behind it, the newest replacing the older
+        w.state.set_train_config(TrainConfig(lr=lr, device="cpu"))
+        qtbot.wait(gui_projects.AUTOSAVE_DELAY_MS + 150)
+    assert len(writes) == 1 and json.loads((project / "project.json").read_text())["train_config"]["lr"] != 0.11
+    with qtbot.waitSignal(w.projects.saved, timeout=5_000) as saved:
+        release_write.set()
+    assert Path(saved.args[0]).resolve() == (project / "project.json").resolve()
+    qtbot.waitUntil(lambda: json.loads((project / "project.json").read_text())["train_config"]["lr"] == 0.13,
+                    timeout=5_000)
+    assert writes == [(False, 0.11), (False, 0.13)]  # 0.12 was superseded while it waited
+
+    release_write.clear()
+    writes.clear()
+    w.state.set_train_config(TrainConfig(lr=0.14, device="cpu"))
+    qtbot.waitUntil(lambda: len(writes) == 1, timeout=5_000)  # hangs again
+    w.state.set_train_config(TrainConfig(lr=0.15, device="cpu"))
+    threading.Timer(0.3, release_write.set).start()
+    assert w.projects.save_now()  # waits for the write in flight, then writes the newest itself
+    assert writes == [(False, 0.14), (True, 0.15)]
+    assert json.loads((project / "project.json").read_text())["train_config"]["lr"] == 0.15
+    close_window(w)
+
+
 def test_a_damaged_project_opens_says_what_is_missing_and_keeps_a_backup(qtbot, tmp_path):
     project = tmp_path / "proj"
     project.mkdir()
