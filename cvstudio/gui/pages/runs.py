@@ -39,6 +39,9 @@ COLUMNS = ("Run", "Model", "Data", "Optimizer", "LR", "Batch", "Epochs", "Best v
            "Time", "img/s", "Status", "Date", "Tags", "Notes")
 TAGS_COLUMN, NOTES_COLUMN = COLUMNS.index("Tags"), COLUMNS.index("Notes")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # numbers sort as numbers, missing values first
+_ROLES_SERVED = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole, SORT_ROLE, Qt.ItemDataRole.ToolTipRole,
+                           Qt.ItemDataRole.TextAlignmentRole})
+RESIZE_SAMPLE_ROWS = 200  # columns fit the widest of this many rows (Qt's 1,000: ~0.6 s for 1,000 runs)
 
 
 def list_project_runs(project: Any) -> list[Any]:
@@ -68,11 +71,13 @@ class RunsTableModel(QAbstractTableModel):
     def __init__(self, parent: Any = None):
         super().__init__(parent)
         self.records: list[Any] = []
+        self._row_cells: list[tuple[tuple[str, Any], ...] | None] = []  # _cells per row, made when first asked
         self.editable = True
 
     def set_records(self, records: list[Any]) -> None:
         self.beginResetModel()
         self.records = list(records)
+        self._row_cells = [None] * len(self.records)
         self.endResetModel()
 
     def record(self, row: int) -> Any:
@@ -120,10 +125,14 @@ class RunsTableModel(QAbstractTableModel):
         )
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ROLES_SERVED or not index.isValid():  # Qt asks for many roles per cell: be quick
             return None
-        r = self.records[index.row()]
-        text, key = self._cells(r)[index.column()]
+        row = index.row()
+        r = self.records[row]
+        cells = self._row_cells[row]
+        if cells is None:  # Qt asks for each cell several times (roles, sizes, sorting): format a row once
+            cells = self._row_cells[row] = self._cells(r)
+        text, key = cells[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
             return text
         if role == Qt.ItemDataRole.EditRole:
@@ -155,6 +164,7 @@ class RunsTableModel(QAbstractTableModel):
         else:
             self.records[index.row()] = dataclasses.replace(r, notes=text.strip()[:MAX_NOTE_CHARS])
             self.edited.emit(r.id, "notes", text)
+        self._row_cells[index.row()] = None
         self.dataChanged.emit(index, index)
         return True
 
@@ -256,6 +266,7 @@ class RunsPage(Page):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        header.setResizeContentsPrecision(RESIZE_SAMPLE_ROWS)
         self.table.selectionModel().selectionChanged.connect(self._update_controls)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
         self.empty_hint = HintLabel("No runs yet: train on the Train page, or run "
@@ -294,12 +305,14 @@ class RunsPage(Page):
 
     def _on_runs_listed(self, records: list[Any]) -> None:
         selected = [r.id for r in self.selected_records()]  # a refresh keeps the selection
+        first_listing = self.model.rowCount() == 0
         self.model.set_records(records)
         self.select_ids(selected)
-        self.table.resizeColumnsToContents()
-        for column, widest in ((0, 190), (COLUMNS.index("Data"), 160), (TAGS_COLUMN, 140)):  # long names elide
-            self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
-        self.table.setColumnWidth(TAGS_COLUMN, max(self.table.columnWidth(TAGS_COLUMN), 110))  # room to type tags
+        if first_listing:  # later refreshes (a run ended) keep the widths, the user's own included
+            self.table.resizeColumnsToContents()
+            for column, widest in ((0, 190), (COLUMNS.index("Data"), 160), (TAGS_COLUMN, 140)):  # long names elide
+                self.table.setColumnWidth(column, min(self.table.columnWidth(column), widest))
+            self.table.setColumnWidth(TAGS_COLUMN, max(self.table.columnWidth(TAGS_COLUMN), 110))  # room to type tags
         self.empty_hint.setVisible(not records)
         self._update_controls()
 

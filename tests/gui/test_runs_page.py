@@ -1,0 +1,52 @@
+"""The Runs page's table on a project with many runs: a run ending must not stall the window nor undo the user's
+column widths (a sweep ends a run every few seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from cvstudio.core.projects import RunRecord
+from cvstudio.gui.pages.runs import COLUMNS, NOTES_COLUMN, RunsPage, RunsTableModel
+from cvstudio.gui.state import AppState
+
+
+def records(n: int) -> list[RunRecord]:
+    return [RunRecord(id=f"2026-11-28-{i:05d}-convnet", checkpoint=Path(f"/p/runs/{i}.safetensors"), model="convnet",
+                      dataset="shapes (star, circle)", optimizer="sgd", lr=0.01 * (1 + i % 7), batch_size=64,
+                      val_acc=(i % 97) / 97, train_acc=(i % 89) / 89, epochs=10, seconds=10.0 + i, images_per_s=1e4 + i,
+                      status="done", created=f"2026-11-28T03:{i // 60 % 60:02d}:{i % 60:02d}", notes=f"note {i}\nmore",
+                      tags=("sweep",)) for i in range(n)]
+
+
+def test_a_refresh_formats_each_row_once_and_keeps_the_users_column_widths(qtbot, monkeypatch):
+    page = RunsPage(AppState())
+    qtbot.addWidget(page)
+    page.resize(1400, 700)
+    page.show()
+    page._on_runs_listed(records(400))  # a project opened: columns fit their contents
+    lr_column = COLUMNS.index("LR")
+    fitted = page.table.columnWidth(lr_column)
+    page.table.setColumnWidth(lr_column, fitted + 57)  # the user widens a column
+
+    formatted: list[str] = []
+    real_cells = RunsTableModel._cells
+    monkeypatch.setattr(RunsTableModel, "_cells", lambda self, r: formatted.append(r.id) or real_cells(self, r))
+    page._on_runs_listed(records(401))  # a run ended
+    qtbot.wait(50)  # painted
+    assert page.table.columnWidth(lr_column) == fitted + 57
+    assert page.proxy.rowCount() == 401
+    # sorting by date, sizing and painting ask for each cell many times; every row is formatted at most once
+    assert len(formatted) == len(set(formatted)) and 0 < len(formatted) <= 401
+
+
+def test_an_edited_note_shows_at_once(qtbot):
+    model = RunsTableModel()
+    model.set_records(records(3))
+    notes = model.index(1, NOTES_COLUMN)
+    assert model.data(notes) == "note 1"  # the first line, formatted and kept
+    assert model.setData(notes, "better with lr 0.02\nand more")
+    assert model.data(notes) == "better with lr 0.02"
+    assert model.data(notes, Qt.ItemDataRole.ToolTipRole) == "better with lr 0.02\nand more"
+    assert model.data(model.index(1, COLUMNS.index("LR"))) == "0.02"
