@@ -3,6 +3,7 @@ column widths (a sweep ends a run every few seconds)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -37,8 +38,25 @@ def test_a_refresh_formats_each_row_once_and_keeps_the_users_column_widths(qtbot
     qtbot.wait(50)  # painted
     assert page.table.columnWidth(lr_column) == fitted + 57
     assert page.proxy.rowCount() == 401
-    # sorting by date, sizing and painting ask for each cell many times; every row is formatted at most once
-    assert len(formatted) == len(set(formatted)) and 0 < len(formatted) <= 401
+    # sorting, sizing and painting ask for each cell many times: a row is formatted once, and a refresh formats
+    # the new row and the few it is compared with, not all 401 again
+    assert len(formatted) == len(set(formatted)) and "2026-11-28-00400-convnet" in formatted and len(formatted) < 40
+    assert shown_ids(page)[:2] == ["2026-11-28-00400-convnet", "2026-11-28-00399-convnet"]  # newest first, as sorted
+
+    page.select_ids(["2026-11-28-00005-convnet"])
+    later = records(401)
+    later[7] = dataclasses.replace(later[7], notes="read again with a note")
+    del later[100:103], later[9]  # trashed elsewhere (cvstudio runs --trash)
+    page._on_runs_listed(later)
+    assert sorted(r.id for r in page.model.records) == sorted(r.id for r in later)
+    assert shown_ids(page)[0] == "2026-11-28-00400-convnet" and len(shown_ids(page)) == 397
+    row = next(i for i, r in enumerate(page.model.records) if r.id == later[7].id)
+    assert page.model.data(page.model.index(row, NOTES_COLUMN)) == "read again with a note"
+    assert [r.id for r in page.selected_records()] == ["2026-11-28-00005-convnet"]  # a refresh keeps the selection
+
+
+def shown_ids(page: RunsPage) -> list[str]:
+    return [page.proxy.index(i, 0).data() for i in range(page.proxy.rowCount())]
 
 
 def test_an_edited_note_shows_at_once(qtbot):

@@ -63,6 +63,17 @@ def _duration(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def _contiguous(rows: list[int]) -> list[tuple[int, int]]:
+    """Ascending row numbers as (first, last) ranges of consecutive rows."""
+    ranges: list[tuple[int, int]] = []
+    for row in rows:
+        if ranges and ranges[-1][1] == row - 1:
+            ranges[-1] = (ranges[-1][0], row)
+        else:
+            ranges.append((row, row))
+    return ranges
+
+
 class RunsTableModel(QAbstractTableModel):
     """RunRecords as rows; Tags and Notes are editable and reported through ``edited``."""
 
@@ -75,10 +86,36 @@ class RunsTableModel(QAbstractTableModel):
         self.editable = True
 
     def set_records(self, records: list[Any]) -> None:
-        self.beginResetModel()
-        self.records = list(records)
-        self._row_cells = [None] * len(self.records)
-        self.endResetModel()
+        """Show ``records``. A list of mostly the same runs (a run ended, one was trashed) changes only the rows
+        that differ, so the sorted view places those alone instead of sorting every row again."""
+        records = list(records)
+        ids = [r.id for r in records]
+        if not self.records or not records or len(set(ids)) != len(ids):
+            self.beginResetModel()
+            self.records = records
+            self._row_cells = [None] * len(records)
+            self.endResetModel()
+            return
+        incoming = dict(zip(ids, records))
+        gone = [row for row, r in enumerate(self.records) if r.id not in incoming]
+        for first, last in reversed(_contiguous(gone)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del self.records[first : last + 1], self._row_cells[first : last + 1]
+            self.endRemoveRows()
+        kept = set()
+        for row, old in enumerate(self.records):
+            kept.add(old.id)
+            new = incoming[old.id]
+            if new != old:  # read again with other values (notes, tags, a damaged file)
+                self.records[row], self._row_cells[row] = new, None
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        added = [r for r in records if r.id not in kept]
+        if added:
+            start = len(self.records)
+            self.beginInsertRows(QModelIndex(), start, start + len(added) - 1)
+            self.records.extend(added)
+            self._row_cells.extend([None] * len(added))
+            self.endInsertRows()
 
     def record(self, row: int) -> Any:
         return self.records[row]
