@@ -90,8 +90,8 @@ def test_a_grid_defined_in_the_panel_runs_lists_plots_and_opens_the_best(qtbot, 
     assert shown_column(page, "Val acc") == ["0.8080", "0.6080"]
     assert page.queue_label.text().startswith("0 pending · 0 running · 2 finished")
     assert page.progress.value() == 2 and page.progress.maximum() == 2 and page.progress.text() == "2 of 2 trials ended"
-    assert len(page.plot.lines) == 2 and page.plot.line_accuracies == [pytest.approx(0.608), pytest.approx(0.808)]
-    best_line = page.plot.lines[-1].getData()[1]
+    assert len(page.plot.trial_heights) == 2 and page.plot.line_accuracies == [pytest.approx(0.608), pytest.approx(0.808)]
+    best_line = page.plot.trial_heights[-1]
     assert best_line[0] == 1.0 and best_line[-1] == 1.0  # lr 0.3 tops the lr axis and the accuracy axis
 
     runs = w.page("Runs")
@@ -119,7 +119,7 @@ def test_stop_interrupts_the_running_trials_and_starts_no_more(qtbot, tmp_path, 
     qtbot.waitUntil(lambda: not page.running, timeout=30_000)  # far less than the trials' 60 s
     statuses = sorted(shown_column(page, "Status"))
     assert statuses == ["not run", "not run", "stopped", "stopped"]
-    assert len(page.plot.lines) == 0 and not page.best_button.isEnabled()  # a stopped trial is no result
+    assert len(page.plot.trial_heights) == 0 and not page.best_button.isEnabled()  # a stopped trial is no result
     assert page.start_button.isEnabled()
     close_window(w)
 
@@ -162,7 +162,7 @@ def test_screenshot_of_the_sweeps_panel(qtbot, tmp_path, fake_train):
     page.add_row("width", "8, 16, 32")
     page.start_button.click()
     qtbot.waitUntil(lambda: not page.running, timeout=TIMEOUT_MS)
-    assert len(page.plot.lines) == 12
+    assert len(page.plot.trial_heights) == 12
     QApplication.processEvents()
     out = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "sweeps.png"
     out.parent.mkdir(parents=True, exist_ok=True)
