@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QImage, QPalette
+from PySide6.QtGui import QColor, QImage, QPalette
 
-from cvstudio.gui.theme import apply_theme
-from cvstudio.gui.widgets.confusion_matrix import ConfusionMatrixView
+from cvstudio.gui.theme import apply_theme, is_dark, mix
+from cvstudio.gui.widgets.confusion_matrix import (
+    CORRECT_HUE, CORRECT_HUE_DARK, GAMMA, MIN_TINT, WRONG_HUE, WRONG_HUE_DARK, ConfusionMatrixView,
+)
 
 
 def random_matrix(k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -16,6 +18,20 @@ def random_matrix(k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     counts[3] = 0  # a class with no images: its row of rates is 0
     totals = counts.sum(1, keepdims=True)
     return counts, np.divide(counts, totals, out=np.zeros((k, k)), where=totals > 0)
+
+
+def cell_colour(view: ConfusionMatrixView, true: int, predicted: int) -> QColor:
+    """One cell's colour as the view had drawn it cell by cell: the reference for its vectorized colours."""
+    base = view._empty_colour()
+    if view.counts[true, predicted] == 0:
+        return base
+    dark = is_dark(view.palette())
+    if true == predicted:
+        hue = CORRECT_HUE_DARK if dark else CORRECT_HUE
+    else:
+        hue = WRONG_HUE_DARK if dark else WRONG_HUE
+    t = float(view.rates[true, predicted]) ** GAMMA
+    return mix(base, hue, MIN_TINT + (1 - MIN_TINT) * min(1.0, t))
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -27,7 +43,7 @@ def test_cell_colours_are_each_cells_colour(qtbot, theme):
         counts, rates = random_matrix(23)
         view.set_matrix(counts, rates, [f"c{i}" for i in range(23)])
         colours = view.cell_colours()
-        expected = np.array([[view.cell_colour(i, j).getRgb()[:3] for j in range(23)] for i in range(23)])
+        expected = np.array([[cell_colour(view, i, j).getRgb()[:3] for j in range(23)] for i in range(23)])
         np.testing.assert_array_equal(colours, expected)
     finally:
         apply_theme("light")

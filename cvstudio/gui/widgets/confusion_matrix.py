@@ -66,6 +66,7 @@ class ConfusionMatrixView(QWidget):
         self._hover: tuple[int, int] | None = None
         self._placeholder = ""
         self._geometry: tuple[float, float, float, int, int, bool] | None = None  # x0, y0, cell, label steps, rotated
+        self._colours: np.ndarray | None = None  # see cell_colours
         self._cells_image: QImage | None = None  # every cell's colour, drawn at once (see _cells_picture)
 
     # ------------------------------------------------------------------ public API
@@ -82,7 +83,7 @@ class ConfusionMatrixView(QWidget):
             self.selected = None
         self._hover = None
         self._placeholder = ""
-        self._geometry = self._cells_image = None
+        self._geometry = self._cells_image = self._colours = None
         self.updateGeometry()
         self.update()
 
@@ -91,7 +92,7 @@ class ConfusionMatrixView(QWidget):
         self.class_names = ()
         self.selected = self._hover = None
         self._placeholder = message
-        self._geometry = self._cells_image = None
+        self._geometry = self._cells_image = self._colours = None
         self.update()
 
     def set_mode(self, mode: str) -> None:
@@ -116,20 +117,12 @@ class ConfusionMatrixView(QWidget):
         rate = percent(float(self.rates[true, predicted]))
         return (f"{count:,}", rate) if self.mode == COUNTS else (rate, f"{count:,}")
 
-    def cell_colour(self, true: int, predicted: int) -> QColor:
-        base = self._empty_colour()
-        if self.counts is None or self.counts[true, predicted] == 0:
-            return base
-        dark = is_dark(self.palette())
-        if true == predicted:
-            hue = CORRECT_HUE_DARK if dark else CORRECT_HUE
-        else:
-            hue = WRONG_HUE_DARK if dark else WRONG_HUE
-        t = float(self.rates[true, predicted]) ** GAMMA
-        return mix(base, hue, MIN_TINT + (1 - MIN_TINT) * min(1.0, t))
-
     def cell_colours(self) -> np.ndarray:
-        """Every cell's :meth:`cell_colour` at once: (K, K, 3) uint8 RGB, the same rounding of the same blend."""
+        """Every cell's colour, (K, K, 3) uint8 RGB: the empty colour for no images, else blended towards the
+        diagonal's or the mistakes' hue by the row's share (``theme.mix`` with its rounding), kept until the
+        results, size or palette change."""
+        if self._colours is not None:
+            return self._colours
         base = self._empty_colour()
         dark = is_dark(self.palette())
         correct, wrong = (CORRECT_HUE_DARK, WRONG_HUE_DARK) if dark else (CORRECT_HUE, WRONG_HUE)
@@ -140,7 +133,8 @@ class ConfusionMatrixView(QWidget):
                        np.array(wrong.getRgb()[:3], np.float64))
         blended = np.round(base_rgb + (hue - base_rgb) * tint[..., None])
         blended[self.counts == 0] = base_rgb
-        return blended.astype(np.uint8)
+        self._colours = blended.astype(np.uint8)
+        return self._colours
 
     def _cells_picture(self, cell: float, gap: int) -> QImage:
         """The grid of cells as one image: K x K pixels that the painter scales, or, with gaps between cells
@@ -246,12 +240,12 @@ class ConfusionMatrixView(QWidget):
         return self._geometry
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self._geometry = self._cells_image = None
+        self._geometry = self._cells_image = None  # the colours stay
         super().resizeEvent(event)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         if event.type() in (QEvent.Type.FontChange, QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            self._geometry = self._cells_image = None
+            self._geometry = self._cells_image = self._colours = None
             self.update()
         super().changeEvent(event)
 
