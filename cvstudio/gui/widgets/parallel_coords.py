@@ -153,7 +153,7 @@ class ParallelCoordinatesPlot(ThemedPlot):
                 band_item.setPen(pg.mkPen(colour, width=width))
             if lines:
                 band_item.setData(np.tile(xs, len(lines)), np.concatenate([np.append(h, math.nan) for h in lines]))
-            elif band_item.xData is not None:
+            elif band_item.xData is not None and len(band_item.xData):  # emptied once, not at every redraw
                 band_item.setData([], [])
         self._band_width = width
 
