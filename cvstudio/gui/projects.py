@@ -267,22 +267,23 @@ class ProjectController(QObject):
             self.tasks.start(read_run_histories, paths, on_result=self._on_curves_read)
 
     def _on_curves_read(self, runs: list[tuple[str, str, list[Any], str]]) -> None:
-        for path, name, events, status in runs:
-            self.overlay(path, name, events, status)
-
-    def overlay(self, path: str, label: str, events: list[Any], status: str) -> None:
-        """Draw a finished run's per-epoch curves on the Train page (once per checkpoint)."""
+        """Draw finished runs' per-epoch curves on the Train page (once per checkpoint), all in one redraw."""
         page = self.train_page
-        if page is None or any(str(r.checkpoint) == str(path) for r in page.plots.runs):
+        if page is None:
             return
-        run = page.plots.add_run(f"{label} · {Path(path).stem[:15]}")
-        run.epochs_planned = len(events)
-        run.status, run.checkpoint = status, Path(path)
-        for event in events:
-            run.add_epoch(event)
-        page.plots.run_changed(run)
+        shown = {str(r.checkpoint) for r in page.plots.runs}
+        for path, label, events, status in runs:
+            if str(path) in shown:
+                continue
+            shown.add(str(path))
+            run = page.plots.add_run(f"{label} · {Path(path).stem[:15]}")
+            run.epochs_planned = len(events)
+            run.status, run.checkpoint = status, Path(path)
+            for event in events:
+                run.add_epoch(event)
+            page.plots.run_changed(run)
         page.plots.redraw_now()
-        page.clear_button.setEnabled(True)
+        page.clear_button.setEnabled(bool(page.plots.runs))
         self.schedule_save()
 
     # --- autosave
