@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 AUTOSAVE_DELAY_MS = 400  # changes within this time are written together
 AUTOSAVE_TASK = "autosave"  # the TaskGroup key of autosave writes: one at a time, the newest waiting
 WRITE_WAIT_MS = 10_000  # how long an explicit save or closing waits for an autosave write in flight
+OVERLAY_SLICE = 5  # finished runs added to the Train plots per turn of the event loop (~7 ms each), so that
+# overlaying or restoring dozens of runs draws them progressively instead of freezing the window
 
 
 def read_run_histories(paths: list[str]) -> list[tuple[str, str, list[Any], str]]:
@@ -91,6 +93,11 @@ class ProjectController(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(AUTOSAVE_DELAY_MS)
         self._timer.timeout.connect(self._autosave)
+        self._overlay_queue: list[tuple[str, str, list[Any], str]] = []  # runs read, not yet on the Train plots
+        self._overlay_timer = QTimer(self)
+        self._overlay_timer.setSingleShot(True)
+        self._overlay_timer.setInterval(0)
+        self._overlay_timer.timeout.connect(self._add_overlay_slice)
         state.data_config_changed.connect(self._on_state_data_config_changed)
         state.spec_changed.connect(self._on_state_spec_changed)
         state.train_config_changed.connect(self._on_state_train_config_changed)
@@ -209,6 +216,7 @@ class ProjectController(QObject):
             self.save_now()  # the newest changes, once the autosave in flight has ended
         if not self.loaded.read_only:
             release_lock(self.loaded.project.folder)
+        self._overlay_queue.clear()  # another project's runs do not belong on its plots
         self.loaded = None
         self.state.runs_folder = None
 
@@ -247,6 +255,7 @@ class ProjectController(QObject):
         """The Train page exists: draw the project's runs again, and note new runs as they end."""
         self.train_page = page
         page.run_finished.connect(self._on_train_page_run_finished)
+        page.clear_button.clicked.connect(lambda *_: self._overlay_queue.clear())  # runs waiting are cleared too
         page.clear_button.clicked.connect(self.schedule_save)
         self._restore_curves()
 
@@ -264,16 +273,25 @@ class ProjectController(QObject):
         shown = {str(r.checkpoint) for r in page.plots.runs if r.checkpoint is not None}
         paths = [p for p in paths if p not in shown]
         if paths:
-            self.tasks.start(read_run_histories, paths, on_result=self._on_curves_read)
+            project = self.project
+            self.tasks.start(read_run_histories, paths,
+                             on_result=lambda runs: self._on_curves_read(runs) if self.project is project else None)
 
     def _on_curves_read(self, runs: list[tuple[str, str, list[Any], str]]) -> None:
-        """Draw finished runs' per-epoch curves on the Train page (once per checkpoint), all in one redraw."""
+        """Queue finished runs' per-epoch curves for the Train page; they are drawn a few per event-loop turn."""
+        self._overlay_queue.extend(runs)
+        if not self._overlay_timer.isActive():
+            self._overlay_timer.start()
+
+    def _add_overlay_slice(self) -> None:
         page = self.train_page
         if page is None:
+            self._overlay_queue.clear()
             return
+        batch, self._overlay_queue[:OVERLAY_SLICE] = self._overlay_queue[:OVERLAY_SLICE], []
         shown = {str(r.checkpoint) for r in page.plots.runs}
-        for path, label, events, status in runs:
-            if str(path) in shown:
+        for path, label, events, status in batch:
+            if str(path) in shown:  # once per checkpoint
                 continue
             shown.add(str(path))
             run = page.plots.add_run(f"{label} · {Path(path).stem[:15]}")
@@ -284,7 +302,10 @@ class ProjectController(QObject):
             page.plots.run_changed(run)
         page.plots.redraw_now()
         page.clear_button.setEnabled(bool(page.plots.runs))
-        self.schedule_save()
+        if self._overlay_queue:
+            self._overlay_timer.start()
+        else:
+            self.schedule_save()
 
     # --- autosave
 
@@ -303,10 +324,11 @@ class ProjectController(QObject):
             project.page = page
         if self.train_page is not None:
             runs_dir = project.runs_dir.absolute()
-            project.overlaid_runs = [
-                r.checkpoint.stem for r in self.train_page.plots.runs
-                if r.checkpoint is not None and Path(r.checkpoint).absolute().parent == runs_dir
-            ]
+            drawn = [r.checkpoint for r in self.train_page.plots.runs if r.checkpoint is not None]
+            waiting = [Path(path) for path, *_ in self._overlay_queue]  # saved too: a close now keeps them
+            project.overlaid_runs = list(dict.fromkeys(
+                Path(path).stem for path in [*drawn, *waiting] if Path(path).absolute().parent == runs_dir
+            ))
 
     def schedule_save(self, *_: Any) -> None:
         if not self._applying and not self.read_only:

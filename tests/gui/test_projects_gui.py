@@ -150,6 +150,41 @@ def test_runs_browser_lists_filters_notes_diffs_overlays_and_trashes(qtbot, tmp_
     close_window(w)
 
 
+def test_many_runs_overlay_a_few_per_event_loop_turn_and_are_kept_while_waiting(qtbot, tmp_path):
+    """Overlaying (or restoring) dozens of runs must not freeze the window: ~7 ms of pyqtgraph items a run."""
+    import shutil
+
+    from cvstudio.gui.projects import OVERLAY_SLICE, read_run_histories
+
+    project = tmp_path / "proj"
+    w = make_window(qtbot, project)
+    first = train_one_run(qtbot, w, lr=0.03)
+    w.train_page.plots.clear_runs()
+    copies = [first.with_name(f"{first.stem}-copy{i:02d}{first.suffix}") for i in range(3 * OVERLAY_SLICE)]
+    for copy in copies:
+        shutil.copy(first, copy)
+    histories = read_run_histories([str(c) for c in copies])
+    plots = w.train_page.plots
+
+    w.projects._on_curves_read(histories)
+    assert len(plots.runs) == 0  # queued: drawn from the next turns of the event loop
+    QApplication.processEvents()
+    assert 0 < len(plots.runs) <= OVERLAY_SLICE
+    assert w.projects.save_now()  # saved while some still wait: all of them are kept
+    saved = json.loads((project / "project.json").read_text())["ui"]["overlaid_runs"]
+    assert sorted(saved) == sorted(c.stem for c in copies)
+    qtbot.waitUntil(lambda: len(plots.runs) == len(copies), timeout=5_000)
+
+    w.train_page.plots.clear_runs()
+    w.projects._on_curves_read(histories)
+    QApplication.processEvents()
+    w.train_page.clear_button.setEnabled(True)
+    w.train_page.clear_button.click()  # the ones still waiting are cleared too
+    qtbot.wait(100)
+    assert len(plots.runs) == 0
+    close_window(w)
+
+
 def test_autosave_writes_off_the_gui_thread_one_write_at_a_time_newest_last(qtbot, tmp_path, monkeypatch):
     """An fsync can take seconds on a busy disk (a checkpoint just written): the autosave must not wait for it on
     the GUI thread. Changes made while a write hangs are written after it, the newest settings last, and an
