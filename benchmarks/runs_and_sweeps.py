@@ -7,7 +7,8 @@ happens on a worker), for projects of 100 to 3,000 runs:
 
 - a refresh (a run ended): the table takes the new list, sorted by date as
   shown, then paints;
-- the first listing of a project, which also fits the columns to their contents.
+- the first listing of a project, which also fits the columns to their contents;
+- a header click (sorting by validation accuracy, then by date again).
 
 Then the Sweeps page's parallel-coordinates plot, redrawn with every finished
 trial at each trial's end, for sweeps of 12 to 500 trials over four settings.
@@ -53,7 +54,9 @@ def main() -> int:
     os.environ["CVSTUDIO_HOME"] = tempfile.mkdtemp(prefix="cvstudio-bench-")
 
     from cvstudio.gui.app import create_application
-    from cvstudio.gui.pages.runs import RunsPage
+    from PySide6.QtCore import Qt
+
+    from cvstudio.gui.pages.runs import COLUMNS, RunsPage
     from cvstudio.gui.state import AppState
     from cvstudio.gui.theme import apply_theme
 
@@ -80,12 +83,22 @@ def main() -> int:
         timed(before, first=True)  # warm-up
         refresh = statistics.median(timed(after if i % 2 == 0 else before, first=False) for i in range(args.repeat))
         first = statistics.median(timed(after, first=True) for _ in range(args.repeat))
-        print(f"{n:5,} runs: a refresh (a run ended) {refresh:6.1f} ms; the first listing (columns fitted) {first:6.1f} ms"
-              f" (median of {args.repeat})")
+        clicks = []
+        for i in range(args.repeat):
+            column, order = (("Best val acc", Qt.SortOrder.DescendingOrder), ("Date", Qt.SortOrder.DescendingOrder))[i % 2]
+            start = time.perf_counter()
+            page.table.sortByColumn(COLUMNS.index(column), order)
+            page.table.viewport().repaint()
+            app.processEvents()
+            clicks.append((time.perf_counter() - start) * 1e3)
+        click = statistics.median(clicks)
+        print(f"{n:5,} runs: a refresh (a run ended) {refresh:6.1f} ms; the first listing (columns fitted) {first:6.1f} ms;"
+              f" a header click {click:6.1f} ms (median of {args.repeat})")
         if n <= 1000:
-            worst = max(worst, refresh)
+            worst = max(worst, refresh, click)
     verdict = "met" if worst < STALL_TARGET_MS else "MISSED"
-    print(f"target: a refresh of up to 1,000 runs under {STALL_TARGET_MS:.0f} ms: {verdict} (worst {worst:.1f} ms)")
+    print(f"target: a refresh or a header click, up to 1,000 runs, under {STALL_TARGET_MS:.0f} ms: {verdict} "
+          f"(worst {worst:.1f} ms)")
     sweep_worst = sweep_plot(app, args.repeat)
     sweep_verdict = "met" if sweep_worst < STALL_TARGET_MS else "MISSED"
     print(f"target: the plot of up to 500 trials under {STALL_TARGET_MS:.0f} ms: {sweep_verdict} "

@@ -68,3 +68,25 @@ def test_an_edited_note_shows_at_once(qtbot):
     assert model.data(notes) == "better with lr 0.02"
     assert model.data(notes, Qt.ItemDataRole.ToolTipRole) == "better with lr 0.02\nand more"
     assert model.data(model.index(1, COLUMNS.index("LR"))) == "0.02"
+
+
+def test_a_header_click_sorts_numbers_as_numbers_and_the_selection_follows_its_run(qtbot):
+    page = RunsPage(AppState())
+    qtbot.addWidget(page)
+    page.show()
+    page._on_runs_listed([dataclasses.replace(r, batch_size=(8, 64, 128)[i % 3]) for i, r in enumerate(records(120))])
+    page.select_ids(["2026-11-28-00042-convnet"])
+    page.table.sortByColumn(COLUMNS.index("Best val acc"), Qt.SortOrder.DescendingOrder)  # what a header click does
+    shown = [float(page.proxy.index(i, COLUMNS.index("Best val acc")).data()) for i in range(page.proxy.rowCount())]
+    assert shown == sorted(shown, reverse=True)
+    page.table.sortByColumn(COLUMNS.index("Batch"), Qt.SortOrder.AscendingOrder)
+    batches = [page.proxy.index(i, COLUMNS.index("Batch")).data() for i in range(page.proxy.rowCount())]
+    assert batches[0] == "8" and batches[-1] == "128"  # as numbers: as text "128" < "64" < "8"
+    assert [r.id for r in page.selected_records()] == ["2026-11-28-00042-convnet"]
+
+    page.table.sortByColumn(COLUMNS.index("Tags"), Qt.SortOrder.AscendingOrder)
+    row = next(i for i, r in enumerate(page.model.records) if r.id == "2026-11-28-00042-convnet")
+    assert page.model.setData(page.model.index(row, COLUMNS.index("Tags")), "aaa first")  # an edit re-sorts
+    assert page.proxy.index(0, 0).data() == "2026-11-28-00042-convnet"
+    page.filter_edit.setText("00042")
+    assert page.proxy.rowCount() == 1
