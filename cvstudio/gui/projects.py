@@ -301,7 +301,7 @@ class ProjectController(QObject):
                 run.add_epoch(event)
             page.plots.run_changed(run)
         page.plots.redraw_now()
-        page.clear_button.setEnabled(bool(page.plots.runs))
+        page.clear_button.setEnabled(any(r is not page.current_run for r in page.plots.runs))
         if self._overlay_queue:
             self._overlay_timer.start()
         else:
