@@ -25,7 +25,6 @@ from cvstudio.core.projects import (
     project_text,
     project_writing,
     release_lock,
-    save_project,
     write_project_text,
 )
 from cvstudio.gui.state import AppState
@@ -341,14 +340,15 @@ class ProjectController(QObject):
         if self.read_only:
             return False
         self._settle_autosave()
-        project = self.loaded.project
-        self._capture(project)
+        write = self._captured()
+        if write is None:
+            return False
         try:
-            path = save_project(project)
+            path = write_project_text(*write)
         except ProjectError as e:
             self._on_save_error(str(e))
             return False
-        self._on_saved(path)
+        self._on_written(self.loaded.project, write[-1], path)
         return True
 
     def _autosave(self) -> None:
@@ -357,22 +357,24 @@ class ProjectController(QObject):
         must not wait for them. One write at a time; a change made meanwhile is written after it."""
         if self.read_only:
             return
+        write = self._captured()
+        if write is None:
+            return
+        project, keep_backup = self.loaded.project, write[-1]
+        self.tasks.start(write_project_text, *write, key=AUTOSAVE_TASK,
+                         on_result=lambda path: self._on_written(project, keep_backup, path),
+                         on_error=lambda error: self._on_save_error(error.message))
+
+    def _captured(self) -> tuple[str, Path, tuple[Path, ...], bool] | None:
+        """The open project with the app's current choices, as ``write_project_text``'s arguments (its text,
+        file, folders and whether to back the old file up first); None, said once, when it cannot be saved."""
         project = self.loaded.project
         self._capture(project)
         try:
-            text = project_text(project)
+            return (project_text(project), *project_writing(project))
         except ProjectError as e:
             self._on_save_error(str(e))
-            return
-        file, folders, keep_backup = project_writing(project)
-
-        def written(path: Path) -> None:
-            if keep_backup:
-                project.keep_backup = False  # the backup is made: one is enough
-            self._on_saved(path)
-
-        self.tasks.start(write_project_text, text, file, folders, keep_backup, key=AUTOSAVE_TASK,
-                         on_result=written, on_error=lambda error: self._on_save_error(error.message))
+            return None
 
     def _settle_autosave(self) -> None:
         """Before a write on this thread: drop the autosave waiting to be written (the caller writes newer
@@ -382,7 +384,9 @@ class ProjectController(QObject):
         if writing is not None and not writing.wait(WRITE_WAIT_MS):
             log.warning("an autosave of the project is still being written after %d ms", WRITE_WAIT_MS)
 
-    def _on_saved(self, path: Path) -> None:
+    def _on_written(self, project: Project, backed_up: bool, path: Path) -> None:
+        if backed_up:
+            project.keep_backup = False  # the backup is made: one is enough
         self._save_error = None
         self.saved.emit(path)
 
