@@ -200,6 +200,32 @@ def write_history_csv(path: str | Path, runs: list[RunHistory]) -> int:
 # --- widgets ------------------------------------------------------------------------------
 
 
+class FittedLegend(pg.LegendItem):
+    """pyqtgraph's legend, sized from its entries' preferred heights and the rows' spacing.
+
+    pyqtgraph sums the entries' current heights and ignores the spacing. With the tighter (negative)
+    spacing used here, each resize left spare height, which the legend's layout handed back to the
+    entries, so the box grew at every change. After runs were cleared it kept large gaps between
+    the rows (40 runs: a 3,500 px legend).
+    """
+
+    def updateSize(self) -> None:  # noqa: N802 - pyqtgraph's name
+        if self.size is not None:
+            return
+        layout = self.layout
+        rows = []
+        for row in range(layout.rowCount()):
+            hints = [cell.effectiveSizeHint(Qt.SizeHint.PreferredSize)
+                     for cell in (layout.itemAt(row, col) for col in range(layout.columnCount())) if cell]
+            if hints:
+                rows.append((sum(h.width() for h in hints) + layout.horizontalSpacing() * (len(hints) - 1),
+                             max(h.height() for h in hints)))
+        left, top, right, bottom = layout.getContentsMargins()
+        width = max((w for w, _ in rows), default=0.0) + left + right
+        height = sum(h for _, h in rows) + layout.verticalSpacing() * max(0, len(rows) - 1) + top + bottom
+        self.setGeometry(0, 0, width, height)
+
+
 class ThemedPlot(pg.PlotWidget):
     """A PlotWidget whose background, axes, grid and legend follow the Qt palette."""
 
@@ -226,7 +252,10 @@ class ThemedPlot(pg.PlotWidget):
             # With the grid on, an axis covers the whole plot and was re-rendered (ticks, labels, grid:
             # ~3 ms) whenever a curve changed; cached, it is redrawn only when its range changes.
             axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.legend = item.addLegend(offset=legend_offset, labelTextSize="9pt", verSpacing=-4) if legend_offset else None
+        self.legend: FittedLegend | None = None
+        if legend_offset:
+            self.legend = item.legend = FittedLegend(offset=legend_offset, labelTextSize="9pt", verSpacing=-4)
+            self.legend.setParentItem(item.vb)  # as PlotItem.addLegend does
         self.setMinimumHeight(160)
         self._ready = True
         self.apply_palette()
