@@ -64,6 +64,7 @@ class AppState(QObject):
     checkpoint_data_offered = Signal(object)  # DataConfig a just-opened checkpoint was trained on, loadable here
     data_load_failed = Signal(str)  # load_data_config failed (one line); the previous data stays
     model_init_changed = Signal(object)  # core.runs.ModelInit | None: where the next run's weights start
+    runs_folder_changed = Signal(object)  # Path | None: another project was opened (None: the default folder)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -80,9 +81,20 @@ class AppState(QObject):
         self.checkpoint_meta: Any = None  # CheckpointMeta of .model
         self.training = False
         self.tasks = TaskGroup(self)  # checkpoint and dataset loads
-        self.runs_folder: Path | None = None  # where the Train page saves runs: the open project's runs/
+        self._runs_folder: Path | None = None
         self._opened_early: list[Any] = []  # checkpoints loaded before torch_ready, applied then
         self.model_init: Any = None  # core.runs.ModelInit of the next run (None: random weights from the seed)
+
+    @property
+    def runs_folder(self) -> Path | None:
+        """Where the Train page saves runs: the open project's runs/ (None: the default folder)."""
+        return self._runs_folder
+
+    @runs_folder.setter
+    def runs_folder(self, folder: Path | None) -> None:
+        if folder != self._runs_folder:
+            self._runs_folder = folder
+            self.runs_folder_changed.emit(folder)
 
     def mark_torch_ready(self) -> None:
         self.torch_loaded = True

@@ -331,9 +331,11 @@ def test_the_dataset_of_the_project_is_loaded_at_start(qtbot, tmp_path):
 def test_switching_projects_swaps_settings_and_curves(qtbot, tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     w = make_window(qtbot, first)
+    assert str(first.absolute() / "runs") in w.train_page.result_hint.text()  # where a run will be saved
     checkpoint = train_one_run(qtbot, w, lr=0.04)
     assert w.project_menu.open_project(second)
     assert w.train_page.plots.runs == [] and w.windowTitle().startswith("b —")
+    assert str(second.absolute() / "runs") in w.train_page.result_hint.text()
     w.state.set_train_config(TrainConfig(lr=0.3, device="cpu"))
     assert w.project_menu.open_project(first)
     assert w.state.train_config.lr == 0.04

@@ -297,9 +297,8 @@ class TrainPage(Page):
         self.checkpoint_row.setLayout(checkpoint_row)
         checkpoint_row.setContentsMargins(0, 0, 0, 0)
         self.checkpoint_row.hide()
-        self.result_hint = HintLabel(
-            f"Each run saves its best weights to {runs_dir()} — the checkpoint appears here when the run ends."
-        )
+        self.result_hint = HintLabel("")
+        self._on_state_runs_folder_changed(self.state.runs_folder)
         # The outcome area keeps one height whatever it shows: a plot that changes size is drawn anew
         # (axes and all), which would stall the window as each run starts and ends.
         result_area = QWidget()
@@ -369,6 +368,7 @@ class TrainPage(Page):
     def _connect_state(self) -> None:
         s = self.state
         s.torch_ready.connect(self._on_state_torch_ready)
+        s.runs_folder_changed.connect(self._on_state_runs_folder_changed)
         s.train_config_changed.connect(self._on_state_train_config_changed)
         s.data_config_changed.connect(self._on_state_data_config_changed)
         s.dataset_changed.connect(self._on_state_inputs_changed)
@@ -492,6 +492,10 @@ class TrainPage(Page):
             self.state.set_data_config(dataclasses.replace(self.state.data_config, augment=augment))
 
     # --- state --------------------------------------------------------------------------
+
+    def _on_state_runs_folder_changed(self, folder: Path | None) -> None:
+        self.result_hint.setText(f"Each run saves its best weights to {folder or runs_dir()} — the checkpoint "
+                                 "appears here when the run ends.")
 
     def _on_state_torch_ready(self) -> None:
         self._fill_devices()
